@@ -1,0 +1,40 @@
+//! Errors a use case reports. Client mistakes are distinguishable from faults so the HTTP layer
+//! answers 4xx for the former and never 5xx for them.
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum DomainError {
+    /// The request is malformed or breaks a rule (field, detail).
+    #[error("invalid {field}: {detail}")]
+    Invalid { field: String, detail: String },
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The request conflicts with the current state (e.g. deciding an already decided stay).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Transient infrastructure failure; retrying may succeed.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl DomainError {
+    pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.to_string(),
+            detail: detail.into(),
+        }
+    }
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::NotFound { what: what.into() }
+    }
+}
+
+impl From<StoreError> for DomainError {
+    fn from(e: StoreError) -> Self {
+        DomainError::Unavailable(e.to_string())
+    }
+}
+
+pub type DomainResult<T> = Result<T, DomainError>;

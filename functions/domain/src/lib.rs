@@ -1,0 +1,12 @@
+//! ReservePlace domain. Depends on no AWS crate and performs no I/O: ports are traits.
+pub mod clock;
+pub mod error;
+pub mod events;
+pub mod item;
+pub mod payment;
+pub mod place;
+pub mod reservation;
+pub mod saga;
+pub mod stay;
+pub mod store;
+pub mod views;

@@ -1,0 +1,266 @@
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::breaker::{Admission, BreakerPolicy, CircuitBreaker};
+use super::model::*;
+use crate::clock::Clock;
+use crate::error::{DomainError, DomainResult};
+use crate::events::{DomainEvent, EventName, new_event};
+use crate::item::{from_item, to_item};
+use crate::store::{Cond, StoreError, Table, Write};
+
+const MAX_ATTEMPTS: usize = 64;
+
+/// What the payment context needs to know about a reservation (saga input / ReservationCanceled).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChargeRequest {
+    pub reservation_id: String,
+    pub user_id: String,
+    pub amount: i64,
+    /// The reservation's version the request was made at (carried into the events).
+    #[serde(default)]
+    pub version: u64,
+}
+
+pub struct PaymentService {
+    table: Arc<dyn Table>,
+    clock: Arc<dyn Clock>,
+    provider: Arc<dyn PaymentProvider>,
+    breaker: CircuitBreaker,
+}
+
+fn payment_event(name: EventName, p: &Payment, reservation_version: u64) -> DomainEvent {
+    new_event(
+        name,
+        Some(&p.reservation_id),
+        reservation_version,
+        &p.updated_at,
+        json!({
+            "paymentId": p.payment_id, "userId": p.user_id, "amount": p.amount, "status": p.status,
+            "paymentVersion": p.version, "providerRef": p.provider_ref, "declineReason": p.decline_reason,
+        }),
+    )
+}
+
+impl PaymentService {
+    pub fn new(
+        table: Arc<dyn Table>,
+        clock: Arc<dyn Clock>,
+        provider: Arc<dyn PaymentProvider>,
+        policy: BreakerPolicy,
+    ) -> Self {
+        let breaker = CircuitBreaker::new(table.clone(), clock.clone(), policy, "payment-provider");
+        Self {
+            table,
+            clock,
+            provider,
+            breaker,
+        }
+    }
+
+    pub fn breaker(&self) -> &CircuitBreaker {
+        &self.breaker
+    }
+
+    pub async fn get(&self, reservation_id: &str) -> DomainResult<Option<Payment>> {
+        self.table
+            .get(&Payment::key(reservation_id))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    fn settled(p: &Payment) -> ChargeResult {
+        let outcome = match p.status {
+            PaymentStatus::Approved => ChargeOutcome::Approved,
+            PaymentStatus::Declined => ChargeOutcome::Declined,
+            PaymentStatus::Refunded | PaymentStatus::Voided => ChargeOutcome::Cancelled,
+        };
+        ChargeResult {
+            outcome,
+            payment_id: Some(p.payment_id.clone()),
+        }
+    }
+
+    fn new_payment(&self, req: &ChargeRequest, status: PaymentStatus) -> Payment {
+        let now = self.clock.now_rfc3339();
+        Payment {
+            payment_id: uuid::Uuid::now_v7().to_string(),
+            reservation_id: req.reservation_id.clone(),
+            user_id: req.user_id.clone(),
+            amount: req.amount,
+            status,
+            provider_ref: None,
+            decline_reason: None,
+            version: 1,
+            created_at: now.clone(),
+            updated_at: now,
+        }
+    }
+
+    /// Saga step: charge once. Replays answer the recorded outcome without calling the provider.
+    pub async fn charge(&self, req: &ChargeRequest) -> DomainResult<ChargeResult> {
+        if req.amount < 0 {
+            return Err(DomainError::invalid("amount", "must not be negative"));
+        }
+        if let Some(p) = self.get(&req.reservation_id).await? {
+            return Ok(Self::settled(&p));
+        }
+        let admission = self.breaker.admit().await?;
+        if admission == Admission::Rejected {
+            return Ok(ChargeResult {
+                outcome: ChargeOutcome::Unavailable,
+                payment_id: None,
+            });
+        }
+        let result = self
+            .provider
+            .charge(&req.reservation_id, &req.user_id, req.amount)
+            .await;
+        match &result {
+            Ok(_) => self.breaker.on_success(&admission).await?,
+            Err(_) => self.breaker.on_failure(&admission).await?,
+        }
+        let mut payment = match result {
+            Ok(ProviderCharge::Approved { provider_ref }) => {
+                let mut p = self.new_payment(req, PaymentStatus::Approved);
+                p.provider_ref = Some(provider_ref);
+                p
+            }
+            Ok(ProviderCharge::Declined { reason }) => {
+                let mut p = self.new_payment(req, PaymentStatus::Declined);
+                p.decline_reason = Some(reason);
+                p
+            }
+            Err(ProviderError::Unavailable(why)) => {
+                tracing::warn!(reservation_id = %req.reservation_id, %why, "payment unavailable");
+                return Ok(ChargeResult {
+                    outcome: ChargeOutcome::Unavailable,
+                    payment_id: None,
+                });
+            }
+            Err(ProviderError::Transient(why)) => {
+                return Err(DomainError::Unavailable(format!("payment provider: {why}")));
+            }
+        };
+        let name = if payment.status == PaymentStatus::Approved {
+            EventName::PaymentApproved
+        } else {
+            EventName::PaymentDeclined
+        };
+        let put = Write::Put {
+            item: to_item(&Payment::key(&req.reservation_id), None, &payment),
+            cond: Some(Cond::NotExists),
+        };
+        match self
+            .table
+            .transact(vec![put], vec![payment_event(name, &payment, req.version)])
+            .await
+        {
+            Ok(()) => Ok(Self::settled(&payment)),
+            Err(e) if e.is_condition_failed() => {
+                let existing = self
+                    .get(&req.reservation_id)
+                    .await?
+                    .ok_or_else(|| DomainError::Unavailable("payment vanished".into()))?;
+                if existing.status != PaymentStatus::Voided
+                    || payment.status != PaymentStatus::Approved
+                {
+                    // A concurrent replay recorded the same idempotent charge first.
+                    return Ok(Self::settled(&existing));
+                }
+                // Cancelled while we were charging: give the money back and record both facts.
+                let provider_ref = payment.provider_ref.clone().unwrap_or_default();
+                self.provider
+                    .refund(&req.reservation_id, &provider_ref, req.amount)
+                    .await
+                    .map_err(|e| DomainError::Unavailable(e.to_string()))?;
+                payment.version = existing.version + 1;
+                let approved = payment_event(EventName::PaymentApproved, &payment, req.version);
+                payment.status = PaymentStatus::Refunded;
+                payment.version += 1;
+                payment.updated_at = self.clock.now_rfc3339();
+                let refunded =
+                    payment_event(EventName::PaymentCancelApproved, &payment, req.version);
+                let put = Write::Put {
+                    item: to_item(&Payment::key(&req.reservation_id), None, &payment),
+                    cond: Some(Cond::Eq("version".into(), json!(existing.version))),
+                };
+                match self
+                    .table
+                    .transact(vec![put], vec![approved, refunded])
+                    .await
+                {
+                    Ok(()) => Ok(ChargeResult {
+                        outcome: ChargeOutcome::Cancelled,
+                        payment_id: Some(payment.payment_id),
+                    }),
+                    Err(StoreError::ConditionFailed { .. }) => Err(DomainError::Unavailable(
+                        "payment changed concurrently".into(),
+                    )),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Compensation: refund exactly once. Without a payment it leaves a VOIDED tombstone so a
+    /// charge still in flight refunds itself instead of keeping the money.
+    pub async fn refund(&self, req: &ChargeRequest) -> DomainResult<RefundResult> {
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(p) = self.get(&req.reservation_id).await? else {
+                let tomb = self.new_payment(req, PaymentStatus::Voided);
+                let put = Write::Put {
+                    item: to_item(&Payment::key(&req.reservation_id), None, &tomb),
+                    cond: Some(Cond::NotExists),
+                };
+                match self.table.transact(vec![put], vec![]).await {
+                    Ok(()) => return Ok(RefundResult { refunded: false }),
+                    Err(e) if e.is_condition_failed() => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            match p.status {
+                PaymentStatus::Refunded => return Ok(RefundResult { refunded: true }),
+                PaymentStatus::Declined | PaymentStatus::Voided => {
+                    return Ok(RefundResult { refunded: false });
+                }
+                PaymentStatus::Approved => {}
+            }
+            let provider_ref = p.provider_ref.clone().unwrap_or_default();
+            self.provider
+                .refund(&p.reservation_id, &provider_ref, p.amount)
+                .await
+                .map_err(|e| DomainError::Unavailable(e.to_string()))?;
+            let mut next = p.clone();
+            next.status = PaymentStatus::Refunded;
+            next.version += 1;
+            next.updated_at = self.clock.now_rfc3339();
+            let put = Write::Put {
+                item: to_item(&Payment::key(&p.reservation_id), None, &next),
+                cond: Some(Cond::Eq("status".into(), json!(PaymentStatus::Approved))),
+            };
+            match self
+                .table
+                .transact(
+                    vec![put],
+                    vec![payment_event(
+                        EventName::PaymentCancelApproved,
+                        &next,
+                        req.version,
+                    )],
+                )
+                .await
+            {
+                Ok(()) => return Ok(RefundResult { refunded: true }),
+                Err(e) if e.is_condition_failed() => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(DomainError::Unavailable("refund contended; retry".into()))
+    }
+}

@@ -1,0 +1,118 @@
+use serde::{Deserialize, Serialize};
+
+use crate::store::Key;
+
+/// An accommodation an owner sells.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Place {
+    pub place_id: String,
+    pub owner_id: String,
+    pub name: String,
+    /// Rooms sellable per night.
+    pub room_count: i64,
+    /// Integer minor units (e.g. KRW).
+    pub nightly_price: i64,
+    /// true: confirmed right after payment; false: the owner confirms within a timeout.
+    pub instant_book: bool,
+    /// A lower room count being applied: new holds respect it already (see `PlaceService::update`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_room_count: Option<i64>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: u64,
+}
+
+impl Place {
+    /// The room ceiling a new hold must respect.
+    pub fn ceiling(&self) -> i64 {
+        self.pending_room_count
+            .map_or(self.room_count, |p| p.min(self.room_count))
+    }
+
+    pub fn key(place_id: &str) -> Key {
+        Key::new(format!("PLACE#{place_id}"), "PLACE")
+    }
+    pub fn owner_index(&self) -> (String, String) {
+        (
+            format!("OWNER#{}", self.owner_id),
+            format!("PLACE#{}", self.place_id),
+        )
+    }
+}
+
+/// Rooms held on one night of one place (item `PLACE#id` / `NIGHT#date`, attribute `held`).
+pub fn night_key(place_id: &str, night: &str) -> Key {
+    Key::new(format!("PLACE#{place_id}"), format!("NIGHT#{night}"))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum HoldState {
+    /// Rooms are held on every night of the stay.
+    Held,
+    /// A night had no room: nothing was held.
+    SoldOut,
+    /// Rooms were given back, or never taken because the reservation was cancelled first.
+    Released,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OwnerDecision {
+    /// Waiting for the owner (request-to-book).
+    Pending,
+    Confirmed,
+    Rejected,
+    TimedOut,
+    /// The customer cancelled before a decision.
+    Cancelled,
+    /// Nothing to decide (sold out, or released before any hold).
+    None,
+}
+
+/// The inventory taken by one reservation (item `HOLD#reservationId`). Exists at most once per
+/// reservation, so holding, releasing and deciding are idempotent state transitions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hold {
+    pub reservation_id: String,
+    pub place_id: String,
+    pub owner_id: String,
+    pub check_in: String,
+    pub check_out: String,
+    pub rooms: i64,
+    #[serde(default)]
+    pub instant_book: bool,
+    pub state: HoldState,
+    pub decision: OwnerDecision,
+    /// The saga's callback token while the owner decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_token: Option<String>,
+    pub version: u64,
+    pub updated_at: String,
+}
+
+impl Hold {
+    pub fn key(reservation_id: &str) -> Key {
+        Key::new(format!("HOLD#{reservation_id}"), "HOLD")
+    }
+}
+
+/// What a saga step learns from the place context.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HoldResult {
+    /// HELD, SOLD_OUT or RELEASED.
+    pub outcome: HoldState,
+    pub instant_book: bool,
+    /// How long the owner may take to decide (from configuration).
+    pub owner_timeout_seconds: u64,
+}
+
+/// The owner's answer as the saga sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionResult {
+    pub decision: OwnerDecision,
+}

@@ -1,0 +1,7 @@
+//! Reservation context (the seed's `place` / `accommodations`): the customer's reservation and its
+//! status, advanced by the saga and by the customer's cancel.
+mod model;
+mod service;
+
+pub use model::*;
+pub use service::*;

@@ -1,0 +1,115 @@
+use serde::{Deserialize, Serialize};
+
+use crate::store::Key;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReservationStatus {
+    /// [예약처리] accepted, saga running.
+    Pending,
+    /// [결제완료] payment approved.
+    Paid,
+    /// Request-to-book: waiting for the owner.
+    AwaitingOwner,
+    /// [예약완료]
+    Confirmed,
+    /// [예약취소] see `CancelReason`.
+    Cancelled,
+}
+
+impl ReservationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Paid => "PAID",
+            Self::AwaitingOwner => "AWAITING_OWNER",
+            Self::Confirmed => "CONFIRMED",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CancelReason {
+    PaymentDeclined,
+    /// Payment overloaded or circuit open: "please try again later".
+    PaymentUnavailable,
+    SoldOut,
+    OwnerRejected,
+    OwnerTimeout,
+    CustomerCancelled,
+}
+
+impl CancelReason {
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::PaymentDeclined => "Your payment was declined.",
+            Self::PaymentUnavailable => "Payment is busy right now. Please try again later.",
+            Self::SoldOut => "The place is sold out for these nights; your payment was refunded.",
+            Self::OwnerRejected => "The owner declined the reservation; your payment was refunded.",
+            Self::OwnerTimeout => "The owner did not answer in time; your payment was refunded.",
+            Self::CustomerCancelled => "You cancelled the reservation.",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reservation {
+    pub reservation_id: String,
+    pub user_id: String,
+    pub place_id: String,
+    pub place_name: String,
+    #[serde(default)]
+    pub owner_id: String,
+    pub check_in: String,
+    pub check_out: String,
+    pub nights: i64,
+    pub rooms: i64,
+    /// Integer minor units: nightlyPrice x nights x rooms (the seed facade: the client's amount).
+    pub amount: i64,
+    pub status: ReservationStatus,
+    #[serde(default)]
+    pub status_reason: Option<CancelReason>,
+    pub version: u64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Reservation {
+    pub fn key(reservation_id: &str) -> Key {
+        Key::new(format!("RES#{reservation_id}"), "RES")
+    }
+    pub fn user_index(&self) -> (String, String) {
+        (
+            format!("USER#{}", self.user_id),
+            format!("{}#{}", self.created_at, self.reservation_id),
+        )
+    }
+}
+
+/// The reservation context's copy of the place catalogue, fed by PlaceRegistered / PlaceUpdated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogPlace {
+    pub place_id: String,
+    pub owner_id: String,
+    pub name: String,
+    pub nightly_price: i64,
+    pub version: u64,
+}
+
+impl CatalogPlace {
+    pub fn key(place_id: &str) -> Key {
+        Key::new(format!("CATALOG#{place_id}"), "PLACE")
+    }
+}
+
+/// A saga step's view of the reservation after it acted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusOutcome {
+    pub status: ReservationStatus,
+    pub version: u64,
+}

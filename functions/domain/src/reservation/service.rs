@@ -1,0 +1,467 @@
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::model::*;
+use crate::clock::Clock;
+use crate::error::{DomainError, DomainResult};
+use crate::events::{DomainEvent, EventName, new_event};
+use crate::item::{from_item, to_item};
+use crate::stay::{Stay, format_date};
+use crate::store::{Cond, Key, Query, Table, Write};
+
+const MAX_ATTEMPTS: usize = 64;
+pub const MAX_ROOMS_PER_RESERVATION: i64 = 100;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlaceReservation {
+    pub place_id: String,
+    pub check_in: String,
+    pub check_out: String,
+    #[serde(default = "one")]
+    pub rooms: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// The seed facade's reservation: the client names the place and the amount (the seed had no price list).
+#[derive(Debug, Clone)]
+pub struct SeedReservation {
+    pub user_id: String,
+    pub place_id: String,
+    pub place_name: String,
+    pub check_in: String,
+    pub check_out: String,
+    pub rooms: i64,
+    pub amount: i64,
+}
+
+pub struct ReservationService {
+    table: Arc<dyn Table>,
+    clock: Arc<dyn Clock>,
+}
+
+/// Stable id for an idempotent request: the same user and key always name the same reservation.
+pub fn idempotent_id(user_id: &str, key: &str) -> String {
+    let ns = uuid::Uuid::from_u128(0x5e5e_7e71_ace0_4a11_9d0b_ec0de5eed000);
+    uuid::Uuid::new_v5(&ns, format!("{user_id}\n{key}").as_bytes()).to_string()
+}
+
+fn snapshot(r: &Reservation) -> Value {
+    json!({
+        "userId": r.user_id, "placeId": r.place_id, "placeName": r.place_name, "ownerId": r.owner_id,
+        "checkIn": r.check_in, "checkOut": r.check_out, "nights": r.nights, "rooms": r.rooms,
+        "amount": r.amount, "status": r.status, "statusReason": r.status_reason,
+        "createdAt": r.created_at, "updatedAt": r.updated_at,
+    })
+}
+
+fn with(mut base: Value, extra: Value) -> Value {
+    if let (Some(obj), Value::Object(more)) = (base.as_object_mut(), extra) {
+        obj.extend(more);
+    }
+    base
+}
+
+fn validate_rooms(rooms: i64) -> DomainResult<()> {
+    if !(1..=MAX_ROOMS_PER_RESERVATION).contains(&rooms) {
+        return Err(DomainError::invalid(
+            "rooms",
+            format!("must be between 1 and {MAX_ROOMS_PER_RESERVATION}"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_id(field: &str, id: &str) -> DomainResult<()> {
+    if id.is_empty() || id.len() > 128 || id.contains('#') || id.chars().any(char::is_control) {
+        return Err(DomainError::invalid(
+            field,
+            "must be 1 to 128 characters, without '#'",
+        ));
+    }
+    Ok(())
+}
+
+/// What a saga step or the customer asks of the status machine.
+enum Step {
+    /// Move to this status (with a reason when cancelling).
+    To(ReservationStatus, Option<CancelReason>),
+    /// Nothing to do: answer the current status.
+    Stay,
+}
+
+impl ReservationService {
+    pub fn new(table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Self {
+        Self { table, clock }
+    }
+
+    pub async fn get(&self, reservation_id: &str) -> DomainResult<Option<Reservation>> {
+        self.table
+            .get(&Reservation::key(reservation_id))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// A customer's own reservation; someone else's is reported as absent.
+    pub async fn get_own(&self, user_id: &str, reservation_id: &str) -> DomainResult<Reservation> {
+        match self.get(reservation_id).await? {
+            Some(r) if r.user_id == user_id => Ok(r),
+            _ => Err(DomainError::not_found(format!(
+                "reservation {reservation_id}"
+            ))),
+        }
+    }
+
+    pub async fn list_by_user(&self, user_id: &str) -> DomainResult<Vec<Reservation>> {
+        let q = Query {
+            partition: format!("USER#{user_id}"),
+            index: true,
+            descending: true,
+            limit: Some(200),
+            ..Default::default()
+        };
+        self.table
+            .query(&q)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
+    /// Keeps the catalogue copy current; older versions never overwrite newer ones.
+    pub async fn apply_catalogue(&self, place: CatalogPlace) -> DomainResult<()> {
+        let put = Write::Put {
+            item: to_item(&CatalogPlace::key(&place.place_id), None, &place),
+            cond: Some(Cond::Or(vec![
+                Cond::AttrNotExists("version".into()),
+                Cond::Lt("version".into(), place.version as i64),
+            ])),
+        };
+        match self.table.transact(vec![put], vec![]).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_condition_failed() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn catalogue(&self, place_id: &str) -> DomainResult<Option<CatalogPlace>> {
+        self.table
+            .get(&CatalogPlace::key(place_id))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// `POST /v1/reservations`: validates, prices and stores PENDING with ReservationPlaced.
+    /// Returns the reservation and whether this call created it (false: an idempotent repeat).
+    pub async fn place(
+        &self,
+        user_id: &str,
+        cmd: PlaceReservation,
+        idempotency_key: Option<&str>,
+    ) -> DomainResult<(Reservation, bool)> {
+        validate_id("placeId", &cmd.place_id)?;
+        let stay = Stay::parse(&cmd.check_in, &cmd.check_out)?;
+        validate_rooms(cmd.rooms)?;
+        let place = self
+            .catalogue(&cmd.place_id)
+            .await?
+            .ok_or_else(|| DomainError::not_found(format!("place {}", cmd.place_id)))?;
+        // One day of slack so a customer just east of UTC can still book "today".
+        let today = self.clock.now().date();
+        if stay.check_in < today.previous_day().unwrap_or(today) {
+            return Err(DomainError::invalid(
+                "checkIn",
+                format!("checkIn is in the past (today is {})", format_date(today)),
+            ));
+        }
+        let amount = place
+            .nightly_price
+            .checked_mul(stay.nights())
+            .and_then(|a| a.checked_mul(cmd.rooms))
+            .ok_or_else(|| DomainError::invalid("rooms", "the amount is too large"))?;
+        let id = match idempotency_key {
+            Some(key) => idempotent_id(user_id, key),
+            None => uuid::Uuid::now_v7().to_string(),
+        };
+        let now = self.clock.now_rfc3339();
+        let r = Reservation {
+            reservation_id: id,
+            user_id: user_id.to_string(),
+            place_id: place.place_id,
+            place_name: place.name,
+            owner_id: place.owner_id,
+            check_in: stay.check_in_str(),
+            check_out: stay.check_out_str(),
+            nights: stay.nights(),
+            rooms: cmd.rooms,
+            amount,
+            status: ReservationStatus::Pending,
+            status_reason: None,
+            version: 1,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        self.insert(r, vec![]).await
+    }
+
+    /// The seed facade (`POST /accommodations`): ids are the next order number, as the seed's client expects.
+    pub async fn place_seed(&self, cmd: SeedReservation) -> DomainResult<Reservation> {
+        validate_id("usrId", &cmd.user_id)?;
+        validate_id("placeId", &cmd.place_id)?;
+        let stay = Stay::parse(&cmd.check_in, &cmd.check_out)?;
+        validate_rooms(cmd.rooms)?;
+        if cmd.amount < 0 {
+            return Err(DomainError::invalid(
+                "amount",
+                "must be a non-negative integer",
+            ));
+        }
+        let place = self
+            .catalogue(&cmd.place_id)
+            .await?
+            .ok_or_else(|| DomainError::not_found(format!("place {}", cmd.place_id)))?;
+        let seq_key = Key::new("SEQ#order", "SEQ");
+        for _ in 0..MAX_ATTEMPTS {
+            let current = self
+                .table
+                .get(&seq_key)
+                .await?
+                .and_then(|it| it.get("value").and_then(Value::as_i64))
+                .unwrap_or(0);
+            let next = current + 1;
+            let now = self.clock.now_rfc3339();
+            let r = Reservation {
+                reservation_id: next.to_string(),
+                user_id: cmd.user_id.clone(),
+                place_id: cmd.place_id.clone(),
+                place_name: if cmd.place_name.trim().is_empty() {
+                    place.name.clone()
+                } else {
+                    cmd.place_name.clone()
+                },
+                owner_id: place.owner_id.clone(),
+                check_in: stay.check_in_str(),
+                check_out: stay.check_out_str(),
+                nights: stay.nights(),
+                rooms: cmd.rooms,
+                amount: cmd.amount,
+                status: ReservationStatus::Pending,
+                status_reason: None,
+                version: 1,
+                created_at: now.clone(),
+                updated_at: now,
+            };
+            let bump = Write::Update {
+                key: seq_key.clone(),
+                set: [("value".to_string(), json!(next))].into_iter().collect(),
+                add: vec![],
+                cond: Some(if current == 0 {
+                    Cond::AttrNotExists("value".into())
+                } else {
+                    Cond::Eq("value".into(), json!(current))
+                }),
+            };
+            match self.insert(r, vec![bump]).await {
+                Ok((r, true)) => return Ok(r),
+                Ok((_, false)) => continue,
+                Err(DomainError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(DomainError::Unavailable(
+            "order numbers contended; retry".into(),
+        ))
+    }
+
+    async fn insert(
+        &self,
+        r: Reservation,
+        mut extra: Vec<Write>,
+    ) -> DomainResult<(Reservation, bool)> {
+        let (gpk, gsk) = r.user_index();
+        let event = new_event(
+            EventName::ReservationPlaced,
+            Some(&r.reservation_id),
+            r.version,
+            &r.created_at,
+            snapshot(&r),
+        );
+        let mut writes = vec![Write::Put {
+            item: to_item(&Reservation::key(&r.reservation_id), Some((&gpk, &gsk)), &r),
+            cond: Some(Cond::NotExists),
+        }];
+        writes.append(&mut extra);
+        match self.table.transact(writes, vec![event]).await {
+            Ok(()) => Ok((r, true)),
+            Err(crate::store::StoreError::ConditionFailed { failed }) if failed.contains(&0) => {
+                let existing = self
+                    .get(&r.reservation_id)
+                    .await?
+                    .ok_or_else(|| DomainError::Unavailable("reservation vanished".into()))?;
+                let same = existing.user_id == r.user_id
+                    && existing.place_id == r.place_id
+                    && existing.check_in == r.check_in
+                    && existing.check_out == r.check_out
+                    && existing.rooms == r.rooms;
+                if !same {
+                    return Err(DomainError::Conflict(
+                        "the Idempotency-Key was already used for a different request".into(),
+                    ));
+                }
+                Ok((existing, false))
+            }
+            Err(e) if e.is_condition_failed() => {
+                Err(DomainError::Conflict("concurrent insert".into()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Applies one status step with optimistic concurrency; emits ReservationStatusChanged (and
+    /// ReservationCanceled when it ends cancelled) in the same commit.
+    async fn step(
+        &self,
+        reservation_id: &str,
+        decide: impl Fn(&Reservation) -> DomainResult<Step>,
+    ) -> DomainResult<Reservation> {
+        for _ in 0..MAX_ATTEMPTS {
+            let current = self
+                .get(reservation_id)
+                .await?
+                .ok_or_else(|| DomainError::not_found(format!("reservation {reservation_id}")))?;
+            let (status, reason) = match decide(&current)? {
+                Step::Stay => return Ok(current),
+                Step::To(s, r) => (s, r),
+            };
+            let mut next = current.clone();
+            next.status = status;
+            next.status_reason = reason;
+            next.version += 1;
+            next.updated_at = self.clock.now_rfc3339();
+            let mut events: Vec<DomainEvent> = vec![new_event(
+                EventName::ReservationStatusChanged,
+                Some(reservation_id),
+                next.version,
+                &next.updated_at,
+                with(snapshot(&next), json!({"previousStatus": current.status})),
+            )];
+            if status == ReservationStatus::Cancelled {
+                events.push(new_event(
+                    EventName::ReservationCanceled,
+                    Some(reservation_id),
+                    next.version,
+                    &next.updated_at,
+                    with(
+                        snapshot(&next),
+                        json!({"reason": reason, "previousStatus": current.status}),
+                    ),
+                ));
+            }
+            let (gpk, gsk) = next.user_index();
+            let put = Write::Put {
+                item: to_item(&Reservation::key(reservation_id), Some((&gpk, &gsk)), &next),
+                cond: Some(Cond::Eq("version".into(), json!(current.version))),
+            };
+            match self.table.transact(vec![put], events).await {
+                Ok(()) => return Ok(next),
+                Err(e) if e.is_condition_failed() => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(DomainError::Unavailable(
+            "reservation contended; retry".into(),
+        ))
+    }
+
+    fn outcome(r: Reservation) -> StatusOutcome {
+        StatusOutcome {
+            status: r.status,
+            version: r.version,
+        }
+    }
+
+    /// Saga: payment approved → PAID (unless the customer cancelled meanwhile).
+    pub async fn record_payment(&self, reservation_id: &str) -> DomainResult<StatusOutcome> {
+        use ReservationStatus::*;
+        self.step(reservation_id, |r| {
+            Ok(match r.status {
+                Pending => Step::To(Paid, None),
+                _ => Step::Stay,
+            })
+        })
+        .await
+        .map(Self::outcome)
+    }
+
+    /// Saga: request-to-book → AWAITING_OWNER.
+    pub async fn await_owner(&self, reservation_id: &str) -> DomainResult<StatusOutcome> {
+        use ReservationStatus::*;
+        self.step(reservation_id, |r| {
+            Ok(match r.status {
+                Pending | Paid => Step::To(AwaitingOwner, None),
+                _ => Step::Stay,
+            })
+        })
+        .await
+        .map(Self::outcome)
+    }
+
+    /// Saga: the stay is held and accepted → CONFIRMED.
+    pub async fn confirm(&self, reservation_id: &str) -> DomainResult<StatusOutcome> {
+        use ReservationStatus::*;
+        self.step(reservation_id, |r| {
+            Ok(match r.status {
+                Pending | Paid | AwaitingOwner => Step::To(Confirmed, None),
+                _ => Step::Stay,
+            })
+        })
+        .await
+        .map(Self::outcome)
+    }
+
+    /// Saga: end CANCELLED with the saga's reason (a no-op when already cancelled).
+    pub async fn cancel_by_saga(
+        &self,
+        reservation_id: &str,
+        reason: CancelReason,
+    ) -> DomainResult<StatusOutcome> {
+        use ReservationStatus::*;
+        self.step(reservation_id, |r| {
+            Ok(match r.status {
+                Cancelled => Step::Stay,
+                // The saga compensates only before confirming; a confirmed stay is left to the customer.
+                Confirmed => Step::Stay,
+                _ => Step::To(Cancelled, Some(reason)),
+            })
+        })
+        .await
+        .map(Self::outcome)
+    }
+
+    /// `POST /v1/reservations/{id}/cancel`: any status but CANCELLED ends CANCELLED/CUSTOMER_CANCELLED;
+    /// the payment and the place context compensate on ReservationCanceled. Repeating it changes nothing.
+    pub async fn cancel_by_customer(
+        &self,
+        user_id: &str,
+        reservation_id: &str,
+    ) -> DomainResult<Reservation> {
+        self.get_own(user_id, reservation_id).await?;
+        self.step(reservation_id, |r| {
+            Ok(match r.status {
+                ReservationStatus::Cancelled => Step::Stay,
+                _ => Step::To(
+                    ReservationStatus::Cancelled,
+                    Some(CancelReason::CustomerCancelled),
+                ),
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,94 @@
+//! A stay: the nights [checkIn, checkOut). Dates are ISO `YYYY-MM-DD`.
+use time::{Date, Duration, macros::format_description};
+
+use crate::error::DomainError;
+
+pub const MAX_NIGHTS: i64 = 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stay {
+    pub check_in: Date,
+    pub check_out: Date,
+}
+
+pub fn parse_date(field: &str, s: &str) -> Result<Date, DomainError> {
+    let fmt = format_description!("[year]-[month]-[day]");
+    // `time` accepts only the exact width here, so "2024-2-1" and "20240201" are rejected.
+    Date::parse(s, &fmt)
+        .map_err(|_| DomainError::invalid(field, format!("'{s}' is not a date YYYY-MM-DD")))
+}
+
+pub fn format_date(d: Date) -> String {
+    let fmt = format_description!("[year]-[month]-[day]");
+    d.format(&fmt).unwrap_or_default()
+}
+
+impl Stay {
+    pub fn parse(check_in: &str, check_out: &str) -> Result<Stay, DomainError> {
+        let check_in = parse_date("checkIn", check_in)?;
+        let check_out = parse_date("checkOut", check_out)?;
+        Stay::new(check_in, check_out)
+    }
+
+    pub fn new(check_in: Date, check_out: Date) -> Result<Stay, DomainError> {
+        let nights = (check_out - check_in).whole_days();
+        if nights < 1 {
+            return Err(DomainError::invalid(
+                "checkOut",
+                "checkOut must be after checkIn",
+            ));
+        }
+        if nights > MAX_NIGHTS {
+            return Err(DomainError::invalid(
+                "checkOut",
+                format!("a stay is at most {MAX_NIGHTS} nights"),
+            ));
+        }
+        Ok(Stay {
+            check_in,
+            check_out,
+        })
+    }
+
+    pub fn nights(&self) -> i64 {
+        (self.check_out - self.check_in).whole_days()
+    }
+
+    /// Every night of the stay as `YYYY-MM-DD`.
+    pub fn night_dates(&self) -> Vec<String> {
+        (0..self.nights())
+            .map(|i| format_date(self.check_in + Duration::days(i)))
+            .collect()
+    }
+
+    pub fn check_in_str(&self) -> String {
+        format_date(self.check_in)
+    }
+    pub fn check_out_str(&self) -> String {
+        format_date(self.check_out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nights_are_half_open() {
+        let s = Stay::parse("2024-02-28", "2024-03-02").expect("valid");
+        assert_eq!(
+            s.night_dates(),
+            vec!["2024-02-28", "2024-02-29", "2024-03-01"]
+        );
+    }
+
+    #[test]
+    fn rejects_reversed_empty_long_and_malformed() {
+        assert!(Stay::parse("2024-02-22", "2024-02-21").is_err());
+        assert!(Stay::parse("2024-02-22", "2024-02-22").is_err());
+        assert!(Stay::parse("2024-01-01", "2024-02-01").is_err());
+        assert!(Stay::parse("2024-01-01", "2024-01-31").is_ok());
+        assert!(Stay::parse("20240101", "2024-01-02").is_err());
+        assert!(Stay::parse("2024-02-30", "2024-03-02").is_err());
+    }
+}

@@ -1,0 +1,36 @@
+//! The owner's side: the reservations of their places and decisions on request-to-book stays.
+use http::StatusCode;
+use serde_json::json;
+
+use crate::api::{ApiRequest, ApiResponse, respond};
+use crate::services::Services;
+
+/// [owner-reservations] `GET /v1/owner/reservations[?placeId=]`
+pub async fn reservations(svc: &Services, req: ApiRequest) -> ApiResponse {
+    respond(
+        async {
+            let owner = req.user()?;
+            let rows = svc
+                .owner_view
+                .list(owner, req.query.get("placeId").map(String::as_str))
+                .await?;
+            Ok(ApiResponse::json(StatusCode::OK, &json!({ "items": rows })))
+        }
+        .await,
+    )
+}
+
+/// [owner-decision] `POST /v1/owner/reservations/{reservationId}/confirm` and `/reject`.
+/// The decision commits with its event; `place-resume-saga` resumes the waiting saga from that event.
+pub async fn decide(svc: &Services, req: ApiRequest) -> ApiResponse {
+    respond(async {
+        let owner = req.user()?;
+        let id = req.param("reservationId")?;
+        let confirm = !req.path.trim_end_matches('/').ends_with("/reject");
+        let hold = svc.places.decide(owner, id, confirm).await?;
+        Ok(ApiResponse::json(
+            StatusCode::OK,
+            &json!({ "reservationId": hold.reservation_id, "placeId": hold.place_id, "decision": hold.decision }),
+        ))
+    }.await)
+}

@@ -1,0 +1,76 @@
+//! Read-side routes: MyPage, notifications, loyalty and the payment of a reservation.
+use http::StatusCode;
+use serde_json::json;
+
+use crate::api::{ApiRequest, ApiResponse, Problem, respond};
+use crate::services::Services;
+
+/// [mypage-get] `GET /v1/mypages/{reservationId}`
+pub async fn mypage_get(svc: &Services, req: ApiRequest) -> ApiResponse {
+    respond(
+        async {
+            let user = req.user()?;
+            let id = req.param("reservationId")?;
+            match svc.mypages.get(id).await? {
+                Some(row) if row.user_id == user => Ok(ApiResponse::json(StatusCode::OK, &row)),
+                _ => Err(Problem::not_found(format!(
+                    "mypage {id} does not exist (yet)"
+                ))),
+            }
+        }
+        .await,
+    )
+}
+
+/// [mypage-list] `GET /v1/mypages`
+pub async fn mypage_list(svc: &Services, req: ApiRequest) -> ApiResponse {
+    respond(
+        async {
+            let rows = svc.mypages.list_by_user(req.user()?).await?;
+            Ok(ApiResponse::json(StatusCode::OK, &json!({ "items": rows })))
+        }
+        .await,
+    )
+}
+
+/// [notification-list] `GET /v1/notifications`
+pub async fn notifications(svc: &Services, req: ApiRequest) -> ApiResponse {
+    respond(
+        async {
+            let items = svc.notifications.list(req.user()?).await?;
+            Ok(ApiResponse::json(
+                StatusCode::OK,
+                &json!({ "items": items }),
+            ))
+        }
+        .await,
+    )
+}
+
+/// [loyalty-get] `GET /v1/loyalty`
+pub async fn loyalty(svc: &Services, req: ApiRequest) -> ApiResponse {
+    respond(
+        async {
+            let balance = svc.loyalty.balance(req.user()?).await?;
+            Ok(ApiResponse::json(StatusCode::OK, &balance))
+        }
+        .await,
+    )
+}
+
+/// [payment-get] `GET /v1/reservations/{reservationId}/payment`
+pub async fn payment(svc: &Services, req: ApiRequest) -> ApiResponse {
+    respond(
+        async {
+            let user = req.user()?;
+            let id = req.param("reservationId")?;
+            match svc.payments.get(id).await? {
+                Some(p) if p.user_id == user => Ok(ApiResponse::json(StatusCode::OK, &p)),
+                _ => Err(Problem::not_found(format!(
+                    "no payment for reservation {id}"
+                ))),
+            }
+        }
+        .await,
+    )
+}

@@ -1,0 +1,12 @@
+//! ReservePlace handlers. Each is a plain async function over [`services::Services`]: a Lambda
+//! `main` builds the services from its environment and calls it; the local runtime calls the same
+//! function in-process. Find a handler by its route or event in `template.yaml`, then by its
+//! `Binary` name in [`registry`].
+pub mod adapters;
+pub mod api;
+pub mod consumers;
+pub mod error;
+pub mod http;
+pub mod registry;
+pub mod services;
+pub mod steps;

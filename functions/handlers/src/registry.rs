@@ -1,0 +1,121 @@
+//! Every handler by its function's `Binary` name in `template.yaml`. The local runtime resolves the
+//! template's functions here; a Lambda main calls the same function directly.
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::api::{ApiRequest, ApiResponse};
+use crate::error::StepResult;
+use crate::services::Services;
+use crate::{consumers, http, steps};
+
+pub type BoxFut<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+pub type HttpFn = fn(Arc<Services>, ApiRequest) -> BoxFut<ApiResponse>;
+pub type EventFn = fn(Arc<Services>, Value) -> BoxFut<StepResult<()>>;
+pub type StepFn = fn(Arc<Services>, Value) -> BoxFut<StepResult<Value>>;
+
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// Behind an HTTP API route.
+    Http(HttpFn),
+    /// Target of an EventBridge rule.
+    Event(EventFn),
+    /// Invoked by the state machine.
+    Step(StepFn),
+}
+
+macro_rules! http {
+    ($f:path) => {
+        Handler::Http(|s, r| Box::pin(async move { $f(&s, r).await }))
+    };
+}
+macro_rules! event {
+    ($f:path) => {
+        Handler::Event(|s, e| Box::pin(async move { $f(&s, e).await }))
+    };
+}
+macro_rules! step {
+    ($f:path) => {
+        Handler::Step(|s, i| Box::pin(async move { $f(&s, i).await }))
+    };
+}
+
+/// All handlers: (binary name, handler).
+pub fn all() -> Vec<(&'static str, Handler)> {
+    vec![
+        ("place-register", http!(http::place::register)),
+        ("place-list", http!(http::place::list)),
+        ("place-get", http!(http::place::get)),
+        ("place-update", http!(http::place::update)),
+        ("owner-reservations", http!(http::owner::reservations)),
+        ("owner-decision", http!(http::owner::decide)),
+        (
+            "seed-reservation-management",
+            http!(http::seed::reservation_management),
+        ),
+        ("reservation-place", http!(http::reservation::place)),
+        ("reservation-get", http!(http::reservation::get)),
+        ("reservation-cancel", http!(http::reservation::cancel)),
+        ("seed-accommodation", http!(http::seed::accommodation)),
+        ("payment-get", http!(http::views::payment)),
+        ("mypage-get", http!(http::views::mypage_get)),
+        ("mypage-list", http!(http::views::mypage_list)),
+        ("seed-mypage", http!(http::seed::mypage)),
+        ("notification-list", http!(http::views::notifications)),
+        ("loyalty-get", http!(http::views::loyalty)),
+        (
+            "reservation-catalogue",
+            event!(consumers::reservation_catalogue),
+        ),
+        ("mypage-projector", event!(consumers::mypage_projector)),
+        (
+            "owner-view-projector",
+            event!(consumers::owner_view_projector),
+        ),
+        (
+            "notification-sender",
+            event!(consumers::notification_sender),
+        ),
+        ("loyalty-awarder", event!(consumers::loyalty_awarder)),
+        (
+            "payment-refund-on-cancel",
+            event!(consumers::payment_refund_on_cancel),
+        ),
+        (
+            "place-release-on-cancel",
+            event!(consumers::place_release_on_cancel),
+        ),
+        ("place-resume-saga", event!(consumers::place_resume_saga)),
+        ("payment-charge", step!(steps::payment_charge)),
+        ("payment-refund", step!(steps::payment_refund)),
+        (
+            "reservation-record-payment",
+            step!(steps::reservation_record_payment),
+        ),
+        (
+            "reservation-await-owner",
+            step!(steps::reservation_await_owner),
+        ),
+        ("reservation-confirm", step!(steps::reservation_confirm)),
+        (
+            "reservation-cancel-step",
+            step!(steps::reservation_cancel_step),
+        ),
+        ("place-hold-nights", step!(steps::place_hold_nights)),
+        ("place-release-nights", step!(steps::place_release_nights)),
+        (
+            "place-request-decision",
+            step!(steps::place_request_decision),
+        ),
+        ("place-expire-decision", step!(steps::place_expire_decision)),
+    ]
+}
+
+pub fn find(binary: &str) -> Option<Handler> {
+    all()
+        .into_iter()
+        .find(|(name, _)| *name == binary)
+        .map(|(_, h)| h)
+}

@@ -1,0 +1,1193 @@
+//! The execution engine. Each execution runs as one tokio task, in memory, and writes a
+//! checkpoint only at start, on entering a callback task or a Wait state, and at the end.
+//! Callback results are recorded on the token item, so they survive a restart as well.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reserveplace_domain::store::{Cond, Query, StoreError, Table, Write};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+use tracing::{Instrument, debug, error, info, warn};
+
+use crate::asl::{
+    Kind, STATES_TIMEOUT, State, StateMachine, TaskState, TaskTimeout, Transition, WaitFor,
+    error_matches,
+};
+use crate::clock::{format_ms, now_ms, parse_rfc3339_ms, plus_seconds, sleep_until_ms};
+use crate::error::{AslError, SfnError, TaskError};
+use crate::ops::{apply_result_path, random_unit, runtime, select_input, select_output};
+use crate::path::Context;
+use crate::persist::{
+    Cursor, ExecRecord, ExecutionStatus, TokenRecord, TokenStatus, exec_key, running_partition,
+    token_key,
+};
+
+/// Runs a Task state's resource.
+#[async_trait]
+pub trait TaskInvoker: Send + Sync {
+    /// Run a Task's resource with its effective input (after InputPath/Parameters). For callback
+    /// tasks (`.waitForTaskToken`) the token is available as `$$.Task.Token` to Parameters; the
+    /// return value is ignored (an `Err` fails the attempt) and the task completes only via
+    /// `send_task_success` / `send_task_failure` / its timeout.
+    async fn invoke(&self, resource: &str, input: Value) -> Result<Value, TaskError>;
+}
+
+/// What `describe_execution` returns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionView {
+    pub execution_id: String,
+    pub name: String,
+    pub status: ExecutionStatus,
+    pub input: Value,
+    /// Set when SUCCEEDED.
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    /// The state being run (None once the execution ended).
+    pub current_state: Option<String>,
+    /// Names of the states entered, in order (a retried state appears once).
+    pub history: Vec<String>,
+    pub start_time: String,
+    pub stop_time: Option<String>,
+}
+
+impl ExecRecord {
+    fn view(&self) -> ExecutionView {
+        let running = self.status == ExecutionStatus::Running;
+        ExecutionView {
+            execution_id: self.execution_id.clone(),
+            name: self.name.clone(),
+            status: self.status,
+            input: self.input.clone(),
+            output: match self.status {
+                // A stored `null` output reads back as absent.
+                ExecutionStatus::Succeeded => Some(self.output.clone().unwrap_or(Value::Null)),
+                _ => None,
+            },
+            error: self.error.clone(),
+            cause: self.cause.clone(),
+            current_state: if running {
+                self.history.last().cloned()
+            } else {
+                None
+            },
+            history: self.history.clone(),
+            start_time: self.start_time.clone(),
+            stop_time: self.stop_time.clone(),
+        }
+    }
+}
+
+type Outcome = Result<Value, TaskError>;
+
+/// An execution that runs in this process.
+struct Running {
+    view: Arc<watch::Sender<ExecutionView>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// The runner gave up: another runner owns the execution, or the store failed. The execution
+/// stays RUNNING at its last checkpoint and continues on the next `resume_all`.
+struct Stop;
+
+/// How a finished execution ended.
+enum Ending {
+    Succeeded(Value),
+    Failed(TaskError),
+    TimedOut,
+}
+
+/// Where a state goes next.
+enum Flow {
+    Next(String, Value),
+    Succeed(Value),
+}
+
+/// A state's result: a transition, or a failure of the execution.
+type Step = Result<Flow, TaskError>;
+
+/// Returns `Ok(Err(e))` (the execution fails) from a runner function on a `TaskError`.
+macro_rules! tri {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        }
+    };
+}
+
+/// How the current state is (re)entered.
+enum Resume {
+    Fresh,
+    Callback {
+        entered_ms: i64,
+        token: String,
+        deadline_ms: Option<i64>,
+        retries: Vec<u32>,
+    },
+    Wait {
+        entered_ms: i64,
+        wake_ms: i64,
+    },
+}
+
+impl Cursor {
+    fn split(self) -> (String, Value, Resume) {
+        match self {
+            Cursor::Enter { state, input } => (state, input, Resume::Fresh),
+            Cursor::Callback {
+                state,
+                input,
+                entered_ms,
+                token,
+                deadline_ms,
+                retries,
+            } => (
+                state,
+                input,
+                Resume::Callback {
+                    entered_ms,
+                    token,
+                    deadline_ms,
+                    retries,
+                },
+            ),
+            Cursor::Wait {
+                state,
+                input,
+                entered_ms,
+                wake_ms,
+            } => (
+                state,
+                input,
+                Resume::Wait {
+                    entered_ms,
+                    wake_ms,
+                },
+            ),
+        }
+    }
+}
+
+/// In-memory state of one execution, owned by its runner.
+struct Exec {
+    id: String,
+    name: String,
+    input: Value,
+    start_ms: i64,
+    start_time: String,
+    history: Vec<String>,
+    /// Version of the stored record this runner wrote last.
+    version: u64,
+    view: Arc<watch::Sender<ExecutionView>>,
+}
+
+impl Exec {
+    fn from_record(rec: &ExecRecord) -> Self {
+        Exec {
+            id: rec.execution_id.clone(),
+            name: rec.name.clone(),
+            input: rec.input.clone(),
+            start_ms: rec.start_ms,
+            start_time: rec.start_time.clone(),
+            history: rec.history.clone(),
+            version: rec.version,
+            view: Arc::new(watch::Sender::new(rec.view())),
+        }
+    }
+
+    fn record(
+        &self,
+        machine: &str,
+        cursor: Option<Cursor>,
+        ending: Option<&Ending>,
+        timeout_seconds: Option<u64>,
+    ) -> ExecRecord {
+        let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        let (status, output, error, cause) = match ending {
+            None => (ExecutionStatus::Running, None, None, None),
+            Some(Ending::Succeeded(v)) => (ExecutionStatus::Succeeded, Some(v.clone()), None, None),
+            Some(Ending::Failed(e)) => (
+                ExecutionStatus::Failed,
+                None,
+                non_empty(&e.error),
+                non_empty(&e.cause),
+            ),
+            Some(Ending::TimedOut) => (
+                ExecutionStatus::TimedOut,
+                None,
+                Some(STATES_TIMEOUT.to_owned()),
+                Some(format!(
+                    "the execution did not finish within {} seconds",
+                    timeout_seconds.unwrap_or_default()
+                )),
+            ),
+        };
+        ExecRecord {
+            execution_id: self.id.clone(),
+            name: self.name.clone(),
+            machine: machine.to_owned(),
+            status,
+            input: self.input.clone(),
+            start_ms: self.start_ms,
+            start_time: self.start_time.clone(),
+            stop_time: ending.map(|_| format_ms(now_ms())),
+            output,
+            error,
+            cause,
+            cursor,
+            history: self.history.clone(),
+            version: self.version,
+        }
+    }
+
+    fn enter(&mut self, state: &str) {
+        debug!(state, "state entered");
+        self.history.push(state.to_owned());
+        self.view.send_modify(|v| {
+            v.current_state = Some(state.to_owned());
+            v.history.push(state.to_owned());
+        });
+    }
+
+    fn reenter(&mut self, state: &str) {
+        debug!(state, "state resumed from checkpoint");
+        self.view
+            .send_modify(|v| v.current_state = Some(state.to_owned()));
+    }
+}
+
+/// Removes a callback waiter when its task attempt ends, however it ends.
+struct WaiterGuard<'a> {
+    waiters: &'a Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+    token: String,
+}
+
+impl Drop for WaiterGuard<'_> {
+    fn drop(&mut self) {
+        lock(self.waiters).remove(&self.token);
+    }
+}
+
+/// Poisoning only means another thread panicked while holding the lock; the maps stay usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Step Functions' name rules: 1-80 characters, no whitespace, brackets, wildcards or the
+/// characters that would break an ARN or a URL.
+fn valid_name(name: &str) -> bool {
+    const FORBIDDEN: &str = "<>{}[]?*\"#%\\^|~`$&,;:/";
+    !name.is_empty()
+        && name.chars().count() <= 80
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || FORBIDDEN.contains(c))
+}
+
+/// Transient store failures are retried this many times before the runner gives up.
+const STORE_RETRIES: u32 = 4;
+
+/// Runs executions of one state machine.
+pub struct Interpreter {
+    machine_name: String,
+    machine_id: String,
+    machine: StateMachine,
+    invoker: Arc<dyn TaskInvoker>,
+    store: Arc<dyn Table>,
+    running: Mutex<HashMap<String, Running>>,
+    waiters: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+}
+
+impl Interpreter {
+    pub async fn new(
+        machine_name: &str,
+        machine: StateMachine,
+        invoker: Arc<dyn TaskInvoker>,
+        store: Arc<dyn Table>,
+    ) -> Result<Arc<Self>, AslError> {
+        if !valid_name(machine_name) {
+            return Err(AslError::InvalidMachineName(machine_name.to_owned()));
+        }
+        Ok(Arc::new(Self {
+            machine_name: machine_name.to_owned(),
+            machine_id: format!("arn:aws:states:local:000000000000:stateMachine:{machine_name}"),
+            machine,
+            invoker,
+            store,
+            running: Mutex::new(HashMap::new()),
+            waiters: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    pub fn machine_name(&self) -> &str {
+        &self.machine_name
+    }
+
+    /// The execution id (an ARN, as in Step Functions) of the execution with this name.
+    pub fn execution_id(&self, name: &str) -> String {
+        format!(
+            "arn:aws:states:local:000000000000:execution:{}:{name}",
+            self.machine_name
+        )
+    }
+
+    fn resolve_id(&self, id_or_name: &str) -> String {
+        if id_or_name.starts_with("arn:") {
+            id_or_name.to_owned()
+        } else {
+            self.execution_id(id_or_name)
+        }
+    }
+
+    /// Starts an execution; idempotent by name. A second start with the same name and input
+    /// returns the existing id and starts nothing (whatever that execution's status); with a
+    /// different input it fails with `ExecutionAlreadyExists`. Returns once the execution is
+    /// durably recorded; it then runs in the background.
+    pub async fn start_execution(
+        self: &Arc<Self>,
+        name: &str,
+        input: Value,
+    ) -> Result<String, SfnError> {
+        if !valid_name(name) {
+            return Err(SfnError::InvalidName(name.to_owned()));
+        }
+        let id = self.execution_id(name);
+        let start_ms = now_ms();
+        let record = ExecRecord {
+            execution_id: id.clone(),
+            name: name.to_owned(),
+            machine: self.machine_name.clone(),
+            status: ExecutionStatus::Running,
+            input,
+            start_ms,
+            start_time: format_ms(start_ms),
+            stop_time: None,
+            output: None,
+            error: None,
+            cause: None,
+            cursor: None,
+            history: Vec::new(),
+            version: 1,
+        };
+        let exec = Exec::from_record(&record);
+        // Claim the id in memory before writing, so a concurrent resume_all cannot run it twice.
+        let claimed = {
+            let mut running = lock(&self.running);
+            let free = !running.contains_key(&id);
+            if free {
+                running.insert(
+                    id.clone(),
+                    Running {
+                        view: Arc::clone(&exec.view),
+                        task: None,
+                    },
+                );
+            }
+            free
+        };
+        if !claimed {
+            return self.existing(&id, &record.input).await;
+        }
+        let cursor = Cursor::Enter {
+            state: self.machine.start_at.clone(),
+            input: record.input.clone(),
+        };
+        let written = ExecRecord {
+            cursor: Some(cursor.clone()),
+            ..record
+        };
+        let put = written.to_item().map(|item| Write::Put {
+            item,
+            cond: Some(Cond::NotExists),
+        });
+        let result = match put {
+            Ok(put) => self.transact(vec![put]).await.map_err(SfnError::from),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => {
+                info!(execution = name, machine = %self.machine_name, "execution started");
+                self.spawn(exec, cursor);
+                Ok(id)
+            }
+            Err(e) => {
+                lock(&self.running).remove(&id);
+                match e {
+                    SfnError::Store(s) if s.is_condition_failed() => {
+                        self.existing(&id, &written.input).await
+                    }
+                    other => Err(other),
+                }
+            }
+        }
+    }
+
+    /// A start that found the name taken: same input → the existing id, else an error.
+    async fn existing(&self, id: &str, input: &Value) -> Result<String, SfnError> {
+        match self.describe_execution(id).await? {
+            Some(view) if &view.input == input => Ok(id.to_owned()),
+            _ => Err(SfnError::ExecutionAlreadyExists(id.to_owned())),
+        }
+    }
+
+    /// Completes the callback task of `token` with `output`. `TaskDoesNotExist` if the token was
+    /// never issued, `TaskTimedOut` if its task already finished (timed out, failed, completed).
+    pub async fn send_task_success(&self, token: &str, output: Value) -> Result<(), SfnError> {
+        self.complete(token, TokenStatus::Succeeded, Ok(output))
+            .await
+    }
+
+    /// Fails the callback task of `token`; Retry and Catch apply to `error`.
+    pub async fn send_task_failure(
+        &self,
+        token: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), SfnError> {
+        self.complete(
+            token,
+            TokenStatus::Failed,
+            Err(TaskError::new(error, cause)),
+        )
+        .await
+    }
+
+    async fn complete(
+        &self,
+        token: &str,
+        status: TokenStatus,
+        outcome: Outcome,
+    ) -> Result<(), SfnError> {
+        if token.is_empty() {
+            return Err(SfnError::TaskDoesNotExist);
+        }
+        // The durable write decides: it succeeds only while the token is PENDING.
+        match self
+            .transact(vec![TokenRecord::resolve(token, status, &outcome)])
+            .await
+        {
+            Ok(()) => {}
+            Err(e) if e.is_condition_failed() => {
+                return Err(match self.store.get(&token_key(token)).await? {
+                    None => SfnError::TaskDoesNotExist,
+                    Some(_) => SfnError::TaskTimedOut,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        // If the execution runs here, wake it; otherwise the next resume reads the token item.
+        if let Some(tx) = lock(&self.waiters).remove(token) {
+            let _ = tx.send(outcome);
+        }
+        Ok(())
+    }
+
+    /// The execution with this id (ARN) or name: live state if it runs in this process,
+    /// else its last stored checkpoint.
+    pub async fn describe_execution(
+        &self,
+        id_or_name: &str,
+    ) -> Result<Option<ExecutionView>, SfnError> {
+        let id = self.resolve_id(id_or_name);
+        let live = lock(&self.running)
+            .get(&id)
+            .map(|r| r.view.borrow().clone());
+        if live.is_some() {
+            return Ok(live);
+        }
+        Ok(self.load(&id).await?.map(|r| r.view()))
+    }
+
+    /// Waits until the execution ends if it runs in this process; otherwise (or if its runner
+    /// stopped) returns its stored view at once, which may still be RUNNING.
+    pub async fn wait_for_completion(
+        &self,
+        id_or_name: &str,
+    ) -> Result<Option<ExecutionView>, SfnError> {
+        let id = self.resolve_id(id_or_name);
+        let rx = lock(&self.running).get(&id).map(|r| r.view.subscribe());
+        if let Some(mut rx) = rx {
+            loop {
+                {
+                    let view = rx.borrow_and_update();
+                    if view.status != ExecutionStatus::Running {
+                        return Ok(Some(view.clone()));
+                    }
+                }
+                if rx.changed().await.is_err() {
+                    break;
+                }
+            }
+        }
+        Ok(self.load(&id).await?.map(|r| r.view()))
+    }
+
+    /// Live updates of an execution running in this process (None if it does not run here).
+    pub fn subscribe(&self, id_or_name: &str) -> Option<watch::Receiver<ExecutionView>> {
+        lock(&self.running)
+            .get(&self.resolve_id(id_or_name))
+            .map(|r| r.view.subscribe())
+    }
+
+    /// How many executions run in this process.
+    pub fn running_count(&self) -> usize {
+        lock(&self.running).len()
+    }
+
+    /// After a restart: continues every RUNNING execution of this machine from its last
+    /// checkpoint (timers re-armed, past deadlines fire at once). Executions already running in
+    /// this process are skipped. Returns how many were resumed.
+    pub async fn resume_all(self: &Arc<Self>) -> Result<usize, SfnError> {
+        let query = Query {
+            partition: running_partition(&self.machine_name),
+            index: true,
+            ..Query::default()
+        };
+        let mut resumed = 0;
+        for item in self.store.query(&query).await? {
+            let rec = match ExecRecord::from_item(item) {
+                Ok(rec) => rec,
+                Err(e) => {
+                    error!(error = %e, "cannot resume an unreadable execution record");
+                    continue;
+                }
+            };
+            if rec.status != ExecutionStatus::Running || rec.machine != self.machine_name {
+                continue;
+            }
+            let Some(cursor) = rec.cursor.clone() else {
+                error!(execution = %rec.name, "RUNNING execution without a checkpoint cursor");
+                continue;
+            };
+            let exec = Exec::from_record(&rec);
+            {
+                let mut running = lock(&self.running);
+                if running.contains_key(&exec.id) {
+                    continue;
+                }
+                running.insert(
+                    exec.id.clone(),
+                    Running {
+                        view: Arc::clone(&exec.view),
+                        task: None,
+                    },
+                );
+            }
+            info!(execution = %rec.name, machine = %self.machine_name, "execution resumed");
+            self.spawn(exec, cursor);
+            resumed += 1;
+        }
+        Ok(resumed)
+    }
+
+    /// Stops every execution running in this process without recording anything, as a crash
+    /// or process exit would, and waits until they are stopped (no write of theirs can land
+    /// afterwards). A later `resume_all`, here or in another process, continues them.
+    pub async fn shutdown(&self) {
+        let tasks: Vec<JoinHandle<()>> = lock(&self.running)
+            .drain()
+            .filter_map(|(_, r)| r.task)
+            .collect();
+        for task in &tasks {
+            task.abort();
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+        lock(&self.waiters).clear();
+    }
+
+    fn spawn(self: &Arc<Self>, exec: Exec, cursor: Cursor) {
+        let span = tracing::info_span!(
+            "sfn_execution",
+            machine = %self.machine_name,
+            execution = %exec.name
+        );
+        let id = exec.id.clone();
+        // Spawning under the lock makes the handle visible before the task can remove itself.
+        let mut running = lock(&self.running);
+        let task = tokio::spawn(Arc::clone(self).drive(exec, cursor).instrument(span));
+        if let Some(r) = running.get_mut(&id) {
+            r.task = Some(task);
+        }
+    }
+
+    async fn load(&self, id: &str) -> Result<Option<ExecRecord>, SfnError> {
+        match self.store.get(&exec_key(id)).await? {
+            Some(item) => ExecRecord::from_item(item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// `Table::transact` with retries of transient (`Unavailable`) failures.
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let mut delay = Duration::from_millis(20);
+        for _ in 0..STORE_RETRIES {
+            match self.store.transact(writes.clone(), Vec::new()).await {
+                Err(StoreError::Unavailable(reason)) => {
+                    warn!(%reason, "store unavailable, retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                other => return other,
+            }
+        }
+        self.store.transact(writes, Vec::new()).await
+    }
+
+    /// Writes the execution record, conditioned on the version this runner wrote last.
+    async fn write_record(
+        &self,
+        exec: &mut Exec,
+        mut record: ExecRecord,
+        extra: Vec<Write>,
+    ) -> Result<(), Stop> {
+        record.version = exec.version + 1;
+        let item = record.to_item().map_err(|e| {
+            error!(error = %e, "cannot encode the execution record");
+            Stop
+        })?;
+        let mut writes = vec![Write::Put {
+            item,
+            cond: Some(Cond::Eq("version".into(), json!(exec.version))),
+        }];
+        writes.extend(extra);
+        match self.transact(writes).await {
+            Ok(()) => {
+                exec.version += 1;
+                Ok(())
+            }
+            Err(e) if e.is_condition_failed() => {
+                warn!("execution record changed under this runner (resumed elsewhere?); stopping");
+                Err(Stop)
+            }
+            Err(e) => {
+                error!(error = %e, "checkpoint failed; the execution continues on the next resume");
+                Err(Stop)
+            }
+        }
+    }
+
+    async fn checkpoint(
+        &self,
+        exec: &mut Exec,
+        cursor: Cursor,
+        extra: Vec<Write>,
+    ) -> Result<(), Stop> {
+        let record = exec.record(
+            &self.machine_name,
+            Some(cursor),
+            None,
+            self.machine.timeout_seconds,
+        );
+        self.write_record(exec, record, extra).await
+    }
+
+    async fn drive(self: Arc<Self>, mut exec: Exec, cursor: Cursor) {
+        let deadline_ms = self
+            .machine
+            .timeout_seconds
+            .map(|s| plus_seconds(exec.start_ms, s));
+        let ending = match deadline_ms {
+            None => self.run(&mut exec, cursor).await,
+            Some(deadline) => {
+                let remaining = deadline.saturating_sub(now_ms());
+                let finished = if remaining <= 0 {
+                    None
+                } else {
+                    let limit = Duration::from_millis(remaining.unsigned_abs());
+                    tokio::time::timeout(limit, self.run(&mut exec, cursor))
+                        .await
+                        .ok()
+                };
+                match finished {
+                    Some(ending) => ending,
+                    None => self.timed_out(&mut exec).await,
+                }
+            }
+        };
+        if let Ok(ending) = ending {
+            self.finish(&mut exec, ending).await;
+        }
+        lock(&self.running).remove(&exec.id);
+    }
+
+    /// The execution-level timeout fired. The dropped run may have had a checkpoint in flight,
+    /// so the stored version is adopted, and a pending callback token is closed.
+    async fn timed_out(&self, exec: &mut Exec) -> Result<Ending, Stop> {
+        let rec = match self.load(&exec.id).await {
+            Ok(Some(rec)) if rec.status == ExecutionStatus::Running => rec,
+            Ok(_) => return Err(Stop),
+            Err(e) => {
+                error!(error = %e, "cannot read the execution to time it out");
+                return Err(Stop);
+            }
+        };
+        exec.version = rec.version;
+        if let Some(Cursor::Callback { token, .. }) = rec.cursor {
+            let timeout = Err(TaskError::new(STATES_TIMEOUT, "the execution timed out"));
+            // Losing this race to a callback is fine: the execution ends anyway.
+            let _ = self
+                .transact(vec![TokenRecord::resolve(
+                    &token,
+                    TokenStatus::TimedOut,
+                    &timeout,
+                )])
+                .await;
+        }
+        Ok(Ending::TimedOut)
+    }
+
+    async fn finish(&self, exec: &mut Exec, ending: Ending) {
+        let record = exec.record(
+            &self.machine_name,
+            None,
+            Some(&ending),
+            self.machine.timeout_seconds,
+        );
+        let view = record.view();
+        if self.write_record(exec, record, Vec::new()).await.is_err() {
+            return;
+        }
+        match &ending {
+            Ending::Failed(e) => info!(error = %e.error, cause = %e.cause, "execution failed"),
+            Ending::Succeeded(_) => info!("execution succeeded"),
+            Ending::TimedOut => info!("execution timed out"),
+        }
+        exec.view.send_replace(view);
+    }
+
+    async fn run(&self, exec: &mut Exec, cursor: Cursor) -> Result<Ending, Stop> {
+        let (mut name, mut input, mut resume) = cursor.split();
+        loop {
+            let Some(state) = self.machine.states.get(&name) else {
+                return Ok(Ending::Failed(runtime(format!(
+                    "state {name:?} does not exist"
+                ))));
+            };
+            let resume_now = std::mem::replace(&mut resume, Resume::Fresh);
+            let entered_ms = match &resume_now {
+                Resume::Fresh => {
+                    exec.enter(&name);
+                    now_ms()
+                }
+                Resume::Callback { entered_ms, .. } | Resume::Wait { entered_ms, .. } => {
+                    exec.reenter(&name);
+                    *entered_ms
+                }
+            };
+            let step = match &state.kind {
+                Kind::Pass {
+                    parameters,
+                    result,
+                    result_path,
+                    next,
+                } => (|| {
+                    let eff = select_input(&state.input_path, &input)?;
+                    let value = match (result, parameters) {
+                        (Some(r), _) => r.clone(),
+                        (None, Some(t)) => {
+                            let entered = format_ms(entered_ms);
+                            let ctx = self.context(exec, &name, &entered, 0, None);
+                            t.eval(&eff, &ctx).map_err(runtime)?
+                        }
+                        (None, None) => eff.into_owned(),
+                    };
+                    let out = apply_result_path(result_path, input, value)?;
+                    Ok(go(next, select_output(&state.output_path, out)?))
+                })(),
+                Kind::Task(task) => {
+                    self.run_task(exec, &name, state, task, input, entered_ms, resume_now)
+                        .await?
+                }
+                Kind::Choice { choices, default } => (|| {
+                    let eff = select_input(&state.input_path, &input)?;
+                    let mut target = None;
+                    for (rule, next) in choices {
+                        if rule.eval(&eff).map_err(runtime)? {
+                            target = Some(next);
+                            break;
+                        }
+                    }
+                    let target = target.or(default.as_ref()).ok_or_else(|| {
+                        TaskError::new(
+                            "States.NoChoiceMatched",
+                            format!("no choice rule of {name:?} matched and there is no Default"),
+                        )
+                    })?;
+                    Ok(Flow::Next(
+                        target.clone(),
+                        select_output(&state.output_path, eff.into_owned())?,
+                    ))
+                })(),
+                Kind::Wait { until, next } => {
+                    self.run_wait(
+                        exec, &name, state, until, next, input, entered_ms, resume_now,
+                    )
+                    .await?
+                }
+                Kind::Succeed => select_input(&state.input_path, &input)
+                    .map(|eff| eff.into_owned())
+                    .and_then(|eff| select_output(&state.output_path, eff))
+                    .map(Flow::Succeed),
+                Kind::Fail { error, cause } => Err(TaskError::new(
+                    error.clone().unwrap_or_default(),
+                    cause.clone().unwrap_or_default(),
+                )),
+            };
+            match step {
+                Ok(Flow::Next(next, output)) => {
+                    name = next;
+                    input = output;
+                }
+                Ok(Flow::Succeed(output)) => return Ok(Ending::Succeeded(output)),
+                Err(e) => return Ok(Ending::Failed(e)),
+            }
+        }
+    }
+
+    fn context<'a>(
+        &'a self,
+        exec: &'a Exec,
+        state: &'a str,
+        entered: &'a str,
+        retry_count: u32,
+        token: Option<&'a str>,
+    ) -> Context<'a> {
+        Context {
+            execution_id: &exec.id,
+            execution_name: &exec.name,
+            execution_input: &exec.input,
+            start_time: &exec.start_time,
+            machine_id: &self.machine_id,
+            machine_name: &self.machine_name,
+            state_name: state,
+            entered_time: entered,
+            retry_count,
+            token,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_wait(
+        &self,
+        exec: &mut Exec,
+        name: &str,
+        state: &State,
+        until: &WaitFor,
+        next: &Transition,
+        input: Value,
+        entered_ms: i64,
+        resume: Resume,
+    ) -> Result<Step, Stop> {
+        let eff = tri!(select_input(&state.input_path, &input)).into_owned();
+        let wake_ms = match resume {
+            Resume::Wait { wake_ms, .. } => wake_ms,
+            _ => {
+                let now = now_ms();
+                let wake_ms = tri!(wake_time(until, &eff, now));
+                if wake_ms > now {
+                    let cursor = Cursor::Wait {
+                        state: name.to_owned(),
+                        input,
+                        entered_ms,
+                        wake_ms,
+                    };
+                    self.checkpoint(exec, cursor, Vec::new()).await?;
+                }
+                wake_ms
+            }
+        };
+        sleep_until_ms(wake_ms).await;
+        Ok(select_output(&state.output_path, eff).map(|out| go(next, out)))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_task(
+        &self,
+        exec: &mut Exec,
+        name: &str,
+        state: &State,
+        task: &TaskState,
+        input: Value,
+        entered_ms: i64,
+        resume: Resume,
+    ) -> Result<Step, Stop> {
+        let (mut retries, mut parked) = match resume {
+            Resume::Callback {
+                token,
+                deadline_ms,
+                retries,
+                ..
+            } => (retries, Some((token, deadline_ms))),
+            _ => (Vec::new(), None),
+        };
+        // Also guards against a checkpoint written by a definition with fewer retriers.
+        retries.resize(task.retry.len(), 0);
+        let entered = format_ms(entered_ms);
+        loop {
+            let retry_count = retries.iter().fold(0u32, |a, b| a.saturating_add(*b));
+            let eff = tri!(select_input(&state.input_path, &input));
+            let timeout = match &task.timeout {
+                None => None,
+                Some(TaskTimeout::Seconds(s)) => Some(*s),
+                Some(TaskTimeout::Path(p)) => Some(tri!(
+                    p.get(&eff)
+                        .and_then(Value::as_u64)
+                        .filter(|s| *s > 0)
+                        .ok_or_else(|| runtime(format!(
+                            "TimeoutSecondsPath {p} does not select a positive integer"
+                        )))
+                )),
+            };
+            let outcome = if task.callback {
+                let (token, deadline_ms, fresh) = match parked.take() {
+                    Some((token, deadline_ms)) => (token, deadline_ms, false),
+                    None => (
+                        uuid::Uuid::new_v4().to_string(),
+                        timeout.map(|s| plus_seconds(now_ms(), s)),
+                        true,
+                    ),
+                };
+                let params = {
+                    let ctx = self.context(exec, name, &entered, retry_count, Some(&token));
+                    tri!(task_input(task, &eff, &ctx))
+                };
+                let cursor = Cursor::Callback {
+                    state: name.to_owned(),
+                    input: input.clone(),
+                    entered_ms,
+                    token: token.clone(),
+                    deadline_ms,
+                    retries: retries.clone(),
+                };
+                self.callback(exec, cursor, fresh, &task.resource, params)
+                    .await?
+            } else {
+                let params = {
+                    let ctx = self.context(exec, name, &entered, retry_count, None);
+                    tri!(task_input(task, &eff, &ctx))
+                };
+                let call = self.invoker.invoke(&task.resource, params);
+                match timeout {
+                    None => call.await,
+                    Some(s) => match tokio::time::timeout(Duration::from_secs(s), call).await {
+                        Ok(r) => r,
+                        Err(_) => Err(TaskError::new(
+                            STATES_TIMEOUT,
+                            format!("the task did not finish within {s} seconds"),
+                        )),
+                    },
+                }
+            };
+            match outcome {
+                Ok(result) => {
+                    let result = match &task.result_selector {
+                        Some(t) => {
+                            let ctx = self.context(exec, name, &entered, retry_count, None);
+                            tri!(t.eval(&result, &ctx).map_err(runtime))
+                        }
+                        None => result,
+                    };
+                    let out = tri!(apply_result_path(&task.result_path, input, result));
+                    return Ok(
+                        select_output(&state.output_path, out).map(|out| go(&task.next, out))
+                    );
+                }
+                Err(err) => {
+                    // Only the first retrier whose ErrorEquals matches counts, as in AWS.
+                    let retrier = task
+                        .retry
+                        .iter()
+                        .enumerate()
+                        .find(|(_, r)| error_matches(&r.errors, &err.error));
+                    if let Some((i, r)) = retrier
+                        && retries[i] < r.max_attempts
+                    {
+                        retries[i] += 1;
+                        let delay = r.delay(retries[i], random_unit());
+                        debug!(state = name, error = %err.error, retry = retries[i], ?delay, "retrying task");
+                        if !delay.is_zero() {
+                            tokio::time::sleep(delay).await;
+                        }
+                        continue;
+                    }
+                    if let Some(c) = task
+                        .catch
+                        .iter()
+                        .find(|c| error_matches(&c.errors, &err.error))
+                    {
+                        debug!(state = name, error = %err.error, next = %c.next, "error caught");
+                        let error_output = json!({ "Error": err.error, "Cause": err.cause });
+                        let out = tri!(apply_result_path(&c.result_path, input, error_output));
+                        return Ok(Ok(Flow::Next(c.next.clone(), out)));
+                    }
+                    return Ok(Err(err));
+                }
+            }
+        }
+    }
+
+    /// One attempt of a callback task. A fresh attempt is checkpointed (execution record + PENDING
+    /// token, atomically) before the resource is invoked, so a fast callback always finds it.
+    /// A resumed attempt first checks whether the callback arrived while no runner was waiting,
+    /// and otherwise re-invokes the resource with the same token (at-least-once, as for every
+    /// step after the last checkpoint).
+    async fn callback(
+        &self,
+        exec: &mut Exec,
+        cursor: Cursor,
+        fresh: bool,
+        resource: &str,
+        params: Value,
+    ) -> Result<Outcome, Stop> {
+        let Cursor::Callback {
+            state,
+            token,
+            deadline_ms,
+            ..
+        } = &cursor
+        else {
+            return Ok(Err(runtime("internal: callback without a callback cursor")));
+        };
+        let (state, token, deadline_ms) = (state.clone(), token.clone(), *deadline_ms);
+        let (tx, mut rx) = oneshot::channel();
+        lock(&self.waiters).insert(token.clone(), tx);
+        let _guard = WaiterGuard {
+            waiters: &self.waiters,
+            token: token.clone(),
+        };
+        if fresh {
+            let put =
+                TokenRecord::pending_put(&token, &exec.id, &state, deadline_ms).map_err(|e| {
+                    error!(error = %e, "cannot encode the task token record");
+                    Stop
+                })?;
+            self.checkpoint(exec, cursor, vec![put]).await?;
+        } else {
+            match self.read_token(&token).await? {
+                Some(rec) => {
+                    if let Some(outcome) = rec.outcome() {
+                        return Ok(outcome);
+                    }
+                }
+                None => return Ok(Err(runtime(format!("task token {token} is not stored")))),
+            }
+        }
+        let deadline = async move {
+            match deadline_ms {
+                Some(ms) => sleep_until_ms(ms).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(deadline);
+        let invoked = tokio::select! {
+            r = self.invoker.invoke(resource, params) => Some(r),
+            () = &mut deadline => None,
+        };
+        let timed_out = || {
+            Err(TaskError::new(
+                STATES_TIMEOUT,
+                "the callback did not arrive within TimeoutSeconds",
+            ))
+        };
+        let (status, proposed) = match invoked {
+            Some(Ok(_)) => tokio::select! {
+                received = &mut rx => match received {
+                    // send_task_* already made this durable.
+                    Ok(outcome) => return Ok(outcome),
+                    // Waiter dropped (shutdown): only the deadline can end the attempt now.
+                    Err(_) => {
+                        deadline.await;
+                        (TokenStatus::TimedOut, timed_out())
+                    }
+                },
+                () = &mut deadline => (TokenStatus::TimedOut, timed_out()),
+            },
+            Some(Err(e)) => (TokenStatus::Failed, Err(e)),
+            None => (TokenStatus::TimedOut, timed_out()),
+        };
+        self.resolve_token(&token, status, proposed).await
+    }
+
+    /// Moves the token out of PENDING with `proposed`; if a callback got there first, its
+    /// recorded outcome wins.
+    async fn resolve_token(
+        &self,
+        token: &str,
+        status: TokenStatus,
+        proposed: Outcome,
+    ) -> Result<Outcome, Stop> {
+        match self
+            .transact(vec![TokenRecord::resolve(token, status, &proposed)])
+            .await
+        {
+            Ok(()) => Ok(proposed),
+            Err(e) if e.is_condition_failed() => match self.read_token(token).await? {
+                Some(rec) => rec.outcome().ok_or(Stop),
+                None => Err(Stop),
+            },
+            Err(e) => {
+                error!(error = %e, "cannot record the task token outcome");
+                Err(Stop)
+            }
+        }
+    }
+
+    async fn read_token(&self, token: &str) -> Result<Option<TokenRecord>, Stop> {
+        let item = self.store.get(&token_key(token)).await.map_err(|e| {
+            error!(error = %e, "cannot read the task token");
+            Stop
+        })?;
+        item.map(TokenRecord::from_item).transpose().map_err(|e| {
+            error!(error = %e, "unreadable task token record");
+            Stop
+        })
+    }
+}
+
+fn go(next: &Transition, output: Value) -> Flow {
+    match next {
+        Transition::Next(n) => Flow::Next(n.clone(), output),
+        Transition::End => Flow::Succeed(output),
+    }
+}
+
+fn task_input(task: &TaskState, eff: &Value, ctx: &Context<'_>) -> Result<Value, TaskError> {
+    match &task.parameters {
+        Some(t) => t.eval(eff, ctx).map_err(runtime),
+        None => Ok(eff.clone()),
+    }
+}
+
+fn wake_time(until: &WaitFor, eff: &Value, now: i64) -> Result<i64, TaskError> {
+    match until {
+        WaitFor::Seconds(s) => Ok(plus_seconds(now, *s)),
+        WaitFor::Timestamp(ms) => Ok(*ms),
+        WaitFor::SecondsPath(p) => p
+            .get(eff)
+            .and_then(Value::as_u64)
+            .map(|s| plus_seconds(now, s))
+            .ok_or_else(|| {
+                runtime(format!(
+                    "SecondsPath {p} does not select a non-negative integer"
+                ))
+            }),
+        WaitFor::TimestampPath(p) => p
+            .get(eff)
+            .and_then(Value::as_str)
+            .and_then(parse_rfc3339_ms)
+            .ok_or_else(|| {
+                runtime(format!(
+                    "TimestampPath {p} does not select an RFC 3339 timestamp"
+                ))
+            }),
+    }
+}

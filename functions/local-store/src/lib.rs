@@ -1,0 +1,191 @@
+//! Embedded, durable implementation of the storage port ([`reserveplace_domain::store::Table`]):
+//! one SQLite file holds every context's table and the transactional outbox.
+//!
+//! * Durability: WAL with `synchronous = FULL`; a transaction is acknowledged only once durable.
+//! * Throughput: one writer thread owns the write connection and group-commits everything queued
+//!   (one fsync per group); each caller's transaction runs in its own savepoint.
+//! * Reads use a pool of read-only connections and never wait behind the writer's fsync.
+//!
+//! Outbox consumers should subscribe first, then replay [`Database::undelivered_outbox`], and
+//! de-duplicate by `seq`: an entry committed between the two calls is seen twice.
+
+mod checkpoint;
+mod logic;
+mod reader;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use reserveplace_domain::events::DomainEvent;
+use reserveplace_domain::store::{Item, Key, Query, StoreError, Table, Write};
+use tokio::sync::mpsc;
+
+use crate::checkpoint::{Checkpointer, WalLimits};
+use crate::reader::{OutboxFilter, ReaderPool};
+use crate::writer::{Request, Subscribers, Writer};
+
+/// Read-only connections: enough to overlap reads with each other; SQLite reads are short.
+const READERS: usize = 4;
+
+/// A committed outbox entry. `seq` is strictly increasing in commit order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    pub seq: i64,
+    pub event: DomainEvent,
+}
+
+/// One SQLite file holding every table and the outbox.
+pub struct Database {
+    path: PathBuf,
+    // Fields drop in order: the writer finishes its last group first.
+    writer: Writer,
+    readers: ReaderPool,
+    // Held for its Drop: stops the checkpoint thread after the writer is gone.
+    _checkpointer: Checkpointer,
+    subscribers: Subscribers,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn sql_err(e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(format!("sqlite: {e}"))
+}
+
+/// Borrows a TEXT column without copying it (item bodies are parsed straight from SQLite's buffer).
+pub(crate) fn text<'r>(row: &'r rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<&'r str> {
+    row.get_ref(idx)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+impl Database {
+    /// Opens (creating if needed) the database file and its schema, and starts the writer and
+    /// reader threads. Blocking: call it at startup, not on a hot async path.
+    pub fn open(path: &Path) -> Result<Arc<Database>, StoreError> {
+        Self::open_with(path, WalLimits::default())
+    }
+
+    pub(crate) fn open_with(path: &Path, limits: WalLimits) -> Result<Arc<Database>, StoreError> {
+        let mut conn = schema::open_writer(path)?;
+        let readers = ReaderPool::spawn(path, READERS)?;
+        let checkpointer = Checkpointer::spawn(path, limits)?;
+        let wal = checkpointer.attach(&mut conn)?;
+        let subscribers: Subscribers = Arc::new(Mutex::new(Vec::new()));
+        let writer = Writer::spawn(conn, wal, Arc::clone(&subscribers))?;
+        Ok(Arc::new(Database {
+            path: path.to_owned(),
+            writer,
+            readers,
+            _checkpointer: checkpointer,
+            subscribers,
+        }))
+    }
+
+    /// The file this database lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A cheap handle on one table; tables are independent namespaces of the same file.
+    pub fn table(self: &Arc<Self>, name: &str) -> Arc<dyn Table> {
+        Arc::new(SqliteTable {
+            db: Arc::clone(self),
+            name: Arc::from(name),
+        })
+    }
+
+    /// Subscribes to committed outbox entries: delivered in seq order, once per commit, after
+    /// the commit is durable. Entries committed before the subscription are not replayed (see
+    /// [`Database::undelivered_outbox`]).
+    pub fn subscribe_outbox(&self) -> mpsc::UnboundedReceiver<OutboxEntry> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(tx);
+        rx
+    }
+
+    /// Entries committed but not yet marked delivered (for replay after a restart), seq order.
+    pub async fn undelivered_outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.readers
+            .run(|c| reader::outbox(c, &OutboxFilter::Undelivered))
+            .await
+    }
+
+    /// Marks entries delivered (durably, through the writer). Unknown seqs are ignored.
+    pub async fn mark_delivered(&self, seqs: Vec<i64>) -> Result<(), StoreError> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        self.writer
+            .submit(|reply| Request::MarkDelivered { seqs, reply })
+            .await
+    }
+
+    /// Every committed event (delivered or not), seq order, optionally only one reservation's
+    /// (`detail.reservationId`).
+    pub async fn event_log(
+        &self,
+        reservation_id: Option<&str>,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let filter = match reservation_id {
+            Some(id) => OutboxFilter::Reservation(id.to_owned()),
+            None => OutboxFilter::All,
+        };
+        self.readers.run(move |c| reader::outbox(c, &filter)).await
+    }
+}
+
+struct SqliteTable {
+    db: Arc<Database>,
+    name: Arc<str>,
+}
+
+#[async_trait]
+impl Table for SqliteTable {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        logic::validate_key(key)?;
+        let (table, key) = (Arc::clone(&self.name), key.clone());
+        self.db
+            .readers
+            .run(move |c| reader::get(c, &table, &key))
+            .await
+    }
+
+    async fn query(&self, query: &Query) -> Result<Vec<Item>, StoreError> {
+        logic::validate_query(query)?;
+        let (table, query) = (Arc::clone(&self.name), query.clone());
+        self.db
+            .readers
+            .run(move |c| reader::query(c, &table, &query))
+            .await
+    }
+
+    async fn transact(
+        &self,
+        writes: Vec<Write>,
+        events: Vec<DomainEvent>,
+    ) -> Result<(), StoreError> {
+        if writes.is_empty() && events.is_empty() {
+            return Ok(());
+        }
+        let txn = logic::prepare(Arc::clone(&self.name), writes, events)?;
+        self.db
+            .writer
+            .submit(|reply| Request::Transact { txn, reply })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,326 @@
+//! The single writer thread and its group commit.
+//!
+//! Callers queue requests and await a oneshot reply. The writer drains what is queued (at most
+//! `MAX_GROUP`), runs every request inside its own SAVEPOINT of one `BEGIN IMMEDIATE`
+//! transaction and commits once: one WAL fsync covers the whole group. A request that fails is
+//! rolled back to its savepoint, so it never affects the others of its group.
+
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+
+use reserveplace_domain::store::{Item, Key, StoreError};
+use rusqlite::{Connection, params};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::oneshot;
+use tracing::warn;
+
+use crate::checkpoint::WalSize;
+use crate::logic::{self, Outcome, PreparedEvent, PreparedTxn};
+use crate::{OutboxEntry, sql_err, text};
+
+/// Upper bound of a group: keeps the commit latency of one group (and its memory) bounded.
+const MAX_GROUP: usize = 512;
+
+pub(crate) type Reply = oneshot::Sender<Result<(), StoreError>>;
+pub(crate) type Subscribers = Arc<Mutex<Vec<UnboundedSender<OutboxEntry>>>>;
+
+pub(crate) enum Request {
+    Transact { txn: PreparedTxn, reply: Reply },
+    MarkDelivered { seqs: Vec<i64>, reply: Reply },
+}
+
+impl Request {
+    fn into_reply(self) -> Reply {
+        match self {
+            Request::Transact { reply, .. } | Request::MarkDelivered { reply, .. } => reply,
+        }
+    }
+}
+
+pub(crate) struct Writer {
+    requests: Option<mpsc::Sender<Request>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    pub fn spawn(
+        conn: Connection,
+        wal: WalSize,
+        subscribers: Subscribers,
+    ) -> Result<Self, StoreError> {
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || run(conn, wal, rx, subscribers))
+            .map_err(|e| StoreError::Unavailable(format!("cannot spawn writer thread: {e}")))?;
+        Ok(Self {
+            requests: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a request and waits until its group is durable (or failed).
+    pub async fn submit(&self, make: impl FnOnce(Reply) -> Request) -> Result<(), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        let stopped = || StoreError::Unavailable("store writer stopped".into());
+        let requests = self.requests.as_ref().ok_or_else(stopped)?;
+        requests.send(make(reply)).map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Closing the queue lets the writer finish the group in flight and exit, so the
+        // connection is closed (and the WAL checkpointed) before the file is reopened.
+        self.requests = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(
+    conn: Connection,
+    wal: WalSize,
+    requests: mpsc::Receiver<Request>,
+    subscribers: Subscribers,
+) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while let Ok(first) = requests.recv() {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match requests.try_recv() {
+                Ok(r) => group.push(r),
+                Err(_) => break,
+            }
+        }
+        commit_group(&conn, &mut group, &subscribers);
+        wal.restart_if_large(&conn);
+    }
+}
+
+/// Why one request of a group failed.
+enum Failure {
+    /// The request itself failed (condition, invalid); its savepoint was rolled back.
+    Caller(StoreError),
+    /// SQLite failed while running the request; its savepoint was rolled back.
+    Sql(rusqlite::Error),
+    /// The enclosing transaction is gone or unusable: the whole group fails.
+    GroupLost(StoreError),
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(e: rusqlite::Error) -> Self {
+        Failure::Sql(e)
+    }
+}
+
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
+}
+
+pub(crate) fn commit_group(conn: &Connection, group: &mut Vec<Request>, subscribers: &Subscribers) {
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
+        let err = sql_err(e);
+        warn!(error = %err, size = group.len(), "store: cannot begin group");
+        for req in group.drain(..) {
+            let _ = req.into_reply().send(Err(err.clone()));
+        }
+        return;
+    }
+    let mut replies: Vec<(Reply, Result<(), StoreError>)> = Vec::with_capacity(group.len());
+    let mut entries: Vec<OutboxEntry> = Vec::new();
+    let mut lost: Option<StoreError> = None;
+    for req in group.drain(..) {
+        if let Some(err) = &lost {
+            replies.push((req.into_reply(), Err(err.clone())));
+            continue;
+        }
+        let before = entries.len();
+        let (reply, result) = match req {
+            Request::Transact { txn, reply } => (
+                reply,
+                in_savepoint(conn, |c| transact(c, txn, &mut entries)),
+            ),
+            Request::MarkDelivered { seqs, reply } => {
+                (reply, in_savepoint(conn, |c| mark_delivered(c, &seqs)))
+            }
+        };
+        let result = match result {
+            Ok(()) => Ok(()),
+            Err(Failure::Caller(e)) => Err(e),
+            Err(Failure::Sql(e)) => Err(sql_err(e)),
+            Err(Failure::GroupLost(e)) => {
+                lost = Some(e.clone());
+                Err(e)
+            }
+        };
+        if result.is_err() {
+            entries.truncate(before);
+        }
+        replies.push((reply, result));
+    }
+
+    let committed = match lost {
+        Some(e) => Err(e),
+        None => exec(conn, "COMMIT").map_err(sql_err),
+    };
+    if let Err(err) = committed {
+        // Nothing of this group is durable: every caller must learn it, whatever its own result.
+        warn!(error = %err, size = replies.len(), "store: group commit failed");
+        if !conn.is_autocommit() {
+            let _ = exec(conn, "ROLLBACK");
+        }
+        for (reply, _) in replies {
+            let _ = reply.send(Err(err.clone()));
+        }
+        return;
+    }
+    for (reply, result) in replies {
+        let _ = reply.send(result);
+    }
+    publish(subscribers, entries);
+}
+
+/// Runs `f` inside a savepoint, rolled back if `f` fails.
+fn in_savepoint(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    let result = exec(conn, "SAVEPOINT txn")
+        .map_err(Failure::Sql)
+        .and_then(|()| f(conn))
+        .and_then(|()| exec(conn, "RELEASE txn").map_err(Failure::Sql));
+    let Err(failure) = result else { return Ok(()) };
+    // Some errors (I/O, disk full) make SQLite roll back the whole transaction.
+    if conn.is_autocommit() {
+        let err = match failure {
+            Failure::Sql(e) => sql_err(e),
+            Failure::Caller(e) | Failure::GroupLost(e) => e,
+        };
+        return Err(Failure::GroupLost(err));
+    }
+    if let Err(e) = exec(conn, "ROLLBACK TO txn").and_then(|()| exec(conn, "RELEASE txn")) {
+        return Err(Failure::GroupLost(sql_err(e)));
+    }
+    Err(failure)
+}
+
+/// One caller's transaction. Every key appears once (checked by `prepare`), so all conditions
+/// see the state before the transaction, as in DynamoDB.
+fn transact(
+    conn: &Connection,
+    txn: PreparedTxn,
+    entries: &mut Vec<OutboxEntry>,
+) -> Result<(), Failure> {
+    let PreparedTxn {
+        table,
+        writes,
+        events,
+    } = txn;
+    let mut plan = Vec::with_capacity(writes.len());
+    let mut failed = Vec::new();
+    let mut invalid = None;
+    for (index, w) in writes.into_iter().enumerate() {
+        let current = if w.needs_current() {
+            load(conn, &table, &w.key)?
+        } else {
+            None
+        };
+        if let Some(cond) = &w.cond
+            && !logic::eval(cond, current.as_ref())
+        {
+            failed.push(index);
+            continue;
+        }
+        match logic::apply(w.op, &w.key, current) {
+            Ok(outcome) => plan.push((w.key, outcome)),
+            Err(e) => {
+                invalid.get_or_insert_with(|| match e {
+                    StoreError::Invalid(m) => StoreError::Invalid(format!("write {index}: {m}")),
+                    other => other,
+                });
+            }
+        }
+    }
+    if let Some(e) = invalid {
+        return Err(Failure::Caller(e));
+    }
+    if !failed.is_empty() {
+        return Err(Failure::Caller(StoreError::ConditionFailed { failed }));
+    }
+    for (key, outcome) in plan {
+        match outcome {
+            Outcome::Upsert(item) => upsert(conn, &table, &key, &item)?,
+            Outcome::Remove => {
+                conn.prepare_cached("DELETE FROM items WHERE tbl = ?1 AND pk = ?2 AND sk = ?3")?
+                    .execute(params![&*table, key.pk, key.sk])?;
+            }
+            Outcome::Unchanged => {}
+        }
+    }
+    for PreparedEvent {
+        reservation_id,
+        body,
+        event,
+    } in events
+    {
+        let seq = conn
+            .prepare_cached("INSERT INTO outbox (reservation_id, body) VALUES (?1, ?2)")?
+            .insert(params![reservation_id, body])?;
+        entries.push(OutboxEntry { seq, event });
+    }
+    Ok(())
+}
+
+fn load(conn: &Connection, table: &str, key: &Key) -> Result<Option<Item>, Failure> {
+    let mut stmt =
+        conn.prepare_cached("SELECT body FROM items WHERE tbl = ?1 AND pk = ?2 AND sk = ?3")?;
+    let mut rows = stmt.query(params![table, key.pk, key.sk])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    let body = text(row, 0)?;
+    serde_json::from_str(body)
+        .map(Some)
+        .map_err(|e| Failure::Caller(StoreError::Unavailable(format!("corrupt item: {e}"))))
+}
+
+fn upsert(conn: &Connection, table: &str, key: &Key, item: &Item) -> Result<(), Failure> {
+    let body = serde_json::to_string(item).map_err(|e| {
+        Failure::Caller(StoreError::Invalid(format!(
+            "item cannot be serialized: {e}"
+        )))
+    })?;
+    let (gsi1pk, gsi1sk) = logic::index_keys(item).unzip();
+    conn.prepare_cached(
+        "INSERT INTO items (tbl, pk, sk, gsi1pk, gsi1sk, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT (tbl, pk, sk) DO UPDATE SET \
+         gsi1pk = excluded.gsi1pk, gsi1sk = excluded.gsi1sk, body = excluded.body",
+    )?
+    .execute(params![table, key.pk, key.sk, gsi1pk, gsi1sk, body])?;
+    Ok(())
+}
+
+fn mark_delivered(conn: &Connection, seqs: &[i64]) -> Result<(), Failure> {
+    let mut stmt =
+        conn.prepare_cached("UPDATE outbox SET delivered = 1 WHERE seq = ?1 AND delivered = 0")?;
+    for seq in seqs {
+        stmt.execute([seq])?;
+    }
+    Ok(())
+}
+
+/// Pushes a durable group's entries, in seq order, to every live subscriber.
+fn publish(subscribers: &Subscribers, entries: Vec<OutboxEntry>) {
+    if entries.is_empty() {
+        return;
+    }
+    let mut subs = subscribers
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    for entry in entries {
+        subs.retain(|s| s.send(entry.clone()).is_ok());
+    }
+}

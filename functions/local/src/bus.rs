@@ -1,0 +1,172 @@
+//! The in-process event bus. Committed outbox entries arrive in commit order; each is printed (the
+//! seed's kafka-console-consumer trace), matched against the template's rules and delivered to every
+//! target at least once, with retries and backoff. An entry is marked delivered only when all its
+//! targets succeeded (or dead-lettered), so a restart replays whatever was still in flight.
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reserveplace_domain::events::DomainEvent;
+use reserveplace_domain::store::Write;
+use reserveplace_functions::registry::Handler;
+use reserveplace_local_store::OutboxEntry;
+use reserveplace_wiring::Target;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::runtime::Runtime;
+
+/// Backoff between delivery attempts: short first (a local consumer is fast), capped so a context
+/// coming back up is noticed within seconds.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis((20u64 << attempt.min(8)).min(5_000))
+}
+
+/// The event as printed and as listed by `GET /_local/events`.
+pub fn printable(e: &DomainEvent) -> Value {
+    json!({ "detail-type": e.detail_type, "source": e.source, "time": e.time, "detail": e.detail })
+}
+
+pub async fn run(
+    rt: Arc<Runtime>,
+    replay: Vec<OutboxEntry>,
+    mut rx: mpsc::UnboundedReceiver<OutboxEntry>,
+) {
+    let (done_tx, done_rx) = mpsc::unbounded_channel::<i64>();
+    tokio::spawn(mark_delivered(rt.clone(), done_rx));
+    let mut last_seq = 0;
+    for entry in replay {
+        last_seq = last_seq.max(entry.seq);
+        dispatch(&rt, entry, &done_tx);
+    }
+    while let Some(entry) = rx.recv().await {
+        // Entries replayed at start-up may also arrive from a commit racing the replay query.
+        if entry.seq <= last_seq {
+            continue;
+        }
+        last_seq = entry.seq;
+        dispatch(&rt, entry, &done_tx);
+    }
+}
+
+fn dispatch(rt: &Arc<Runtime>, entry: OutboxEntry, done: &mpsc::UnboundedSender<i64>) {
+    if rt.print_events {
+        let line = printable(&entry.event).to_string();
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+    }
+    let envelope = entry.event.to_bus_envelope();
+    let rules = rt.matcher.matching(&envelope);
+    let rt = rt.clone();
+    let done = done.clone();
+    tokio::spawn(async move {
+        let deliveries = rules
+            .into_iter()
+            .map(|i| deliver(rt.clone(), i, envelope.clone()));
+        futures_join(deliveries).await;
+        let _ = done.send(entry.seq);
+    });
+}
+
+async fn futures_join<F: std::future::Future<Output = ()> + Send + 'static>(
+    futs: impl Iterator<Item = F>,
+) {
+    let handles: Vec<_> = futs.map(tokio::spawn).collect();
+    for h in handles {
+        let _ = h.await;
+    }
+}
+
+/// Delivers one event to one rule's target until it succeeds or the rule's retry policy runs out.
+async fn deliver(rt: Arc<Runtime>, rule_index: usize, envelope: Value) {
+    let rule = &rt.wiring.rules[rule_index];
+    let max_retries = rule.max_retries.unwrap_or(185);
+    let max_age = Duration::from_secs(u64::from(rule.max_event_age_seconds.unwrap_or(86_400)));
+    let started = Instant::now();
+    let mut attempt = 0u32;
+    loop {
+        let result = match &rule.target {
+            Target::Function(name) => invoke_function(&rt, name, envelope.clone()).await,
+            Target::StateMachine(_) => {
+                let name = envelope
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                rt.start_execution(&name, envelope.clone()).await
+            }
+        };
+        match result {
+            Ok(()) => return,
+            Err(e) if attempt >= max_retries || started.elapsed() >= max_age => {
+                tracing::error!(rule = %rule.id, error = %e, "delivery failed for good; dead-lettered");
+                dead_letter(&rt, &rule.id, &envelope, &e).await;
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(rule = %rule.id, attempt, error = %e, "delivery failed; retrying");
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+async fn invoke_function(rt: &Runtime, name: &str, envelope: Value) -> Result<(), String> {
+    let f = rt
+        .functions
+        .get(name)
+        .ok_or_else(|| format!("no function {name}"))?;
+    if rt.faults.is_down(f.def.context.as_deref()) {
+        return Err(format!(
+            "{name}: the {} context is down",
+            f.def.context.as_deref().unwrap_or("?")
+        ));
+    }
+    let Handler::Event(handler) = f.handler else {
+        return Err(format!("{name} is not an event consumer"));
+    };
+    handler(f.services.clone(), envelope)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Like the rules' SQS dead-letter queue: kept in the store for inspection.
+async fn dead_letter(rt: &Runtime, rule: &str, envelope: &Value, error: &str) {
+    let id = envelope
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let mut item = serde_json::Map::new();
+    item.insert("pk".into(), json!(format!("DLQ#{rule}")));
+    item.insert("sk".into(), json!(id));
+    item.insert("event".into(), envelope.clone());
+    item.insert("error".into(), json!(error));
+    if let Err(e) = rt
+        .db
+        .table("_DeadLetters")
+        .transact(vec![Write::Put { item, cond: None }], vec![])
+        .await
+    {
+        tracing::error!(error = %e, "could not store a dead letter");
+    }
+}
+
+/// Marks delivered entries in batches: one store commit for many events.
+async fn mark_delivered(rt: Arc<Runtime>, mut rx: mpsc::UnboundedReceiver<i64>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 1024 {
+            match rx.try_recv() {
+                Ok(seq) => batch.push(seq),
+                Err(_) => break,
+            }
+        }
+        let mut attempt = 0;
+        while let Err(e) = rt.db.mark_delivered(batch.clone()).await {
+            tracing::warn!(error = %e, "mark_delivered failed; retrying");
+            tokio::time::sleep(backoff(attempt)).await;
+            attempt += 1;
+        }
+    }
+}

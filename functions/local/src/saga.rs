@@ -1,0 +1,108 @@
+//! Glue between the ASL interpreter and the handlers: Lambda-invoke tasks run step handlers
+//! in-process, and the handlers' `SagaCallbacks` port resumes callback tasks.
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+use reserveplace_domain::saga::{SagaCallbacks, SagaError};
+use reserveplace_functions::registry::Handler;
+use reserveplace_local_sfn::{Interpreter, SfnError, TaskError, TaskInvoker};
+use serde_json::{Value, json};
+
+use crate::faults::Faults;
+use crate::runtime::LocalFunction;
+
+/// Runs `arn:aws:states:::lambda:invoke[.waitForTaskToken]` tasks like Step Functions does:
+/// `Parameters.FunctionName` names the function, `Parameters.Payload` is its event, and the result
+/// is `{"Payload": <function output>, "StatusCode": 200}`.
+pub struct LambdaInvoker {
+    pub functions: Arc<BTreeMap<String, LocalFunction>>,
+    /// Function ARN used in the definition → function logical id.
+    pub arns: BTreeMap<String, String>,
+    pub faults: Arc<Faults>,
+}
+
+#[async_trait]
+impl TaskInvoker for LambdaInvoker {
+    async fn invoke(&self, resource: &str, input: Value) -> Result<Value, TaskError> {
+        let base = resource.trim_end_matches(".waitForTaskToken");
+        if base != "arn:aws:states:::lambda:invoke" {
+            return Err(TaskError {
+                error: "States.Runtime".into(),
+                cause: format!("unsupported resource {resource}"),
+            });
+        }
+        let arn = input
+            .get("FunctionName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let name = self.arns.get(arn).map(String::as_str).unwrap_or(arn);
+        let f = self.functions.get(name).ok_or_else(|| TaskError {
+            error: "Lambda.ResourceNotFoundException".into(),
+            cause: format!("no function {arn}"),
+        })?;
+        if self.faults.is_down(f.def.context.as_deref()) {
+            return Err(TaskError {
+                error: "Lambda.ServiceException".into(),
+                cause: format!("{name} is down (fault injection)"),
+            });
+        }
+        let Handler::Step(handler) = f.handler else {
+            return Err(TaskError {
+                error: "Lambda.ResourceNotFoundException".into(),
+                cause: format!("{name} is not a saga step"),
+            });
+        };
+        let payload = input.get("Payload").cloned().unwrap_or(Value::Null);
+        match handler(f.services.clone(), payload).await {
+            Ok(out) => {
+                Ok(json!({ "Payload": out, "StatusCode": 200, "ExecutedVersion": "$LATEST" }))
+            }
+            Err(e) => Err(TaskError {
+                error: e.error,
+                cause: e.cause,
+            }),
+        }
+    }
+}
+
+/// The handlers' view of the saga engine; bound to the interpreter once it exists.
+#[derive(Default)]
+pub struct LocalCallbacks {
+    pub interpreter: OnceLock<Arc<Interpreter>>,
+}
+
+fn map_err(e: SfnError) -> SagaError {
+    match e {
+        e @ (SfnError::TaskDoesNotExist | SfnError::TaskTimedOut) => {
+            SagaError::TaskGone(e.to_string())
+        }
+        other => SagaError::Unavailable(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl SagaCallbacks for LocalCallbacks {
+    async fn send_task_success(&self, token: &str, output: Value) -> Result<(), SagaError> {
+        let i = self
+            .interpreter
+            .get()
+            .ok_or_else(|| SagaError::Unavailable("saga engine starting".into()))?;
+        i.send_task_success(token, output).await.map_err(map_err)
+    }
+
+    async fn send_task_failure(
+        &self,
+        token: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), SagaError> {
+        let i = self
+            .interpreter
+            .get()
+            .ok_or_else(|| SagaError::Unavailable("saga engine starting".into()))?;
+        i.send_task_failure(token, error, cause)
+            .await
+            .map_err(map_err)
+    }
+}

@@ -1,0 +1,120 @@
+//! The local runtime's wiring, read from the SAM `template.yaml`.
+//!
+//! The template is the single source of truth: functions (binary, context tag,
+//! environment, timeout), HTTP API routes, EventBridge rules, state machines
+//! and DynamoDB tables are all derived from it, so the local runtime never
+//! keeps a second list that could drift from what is deployed.
+
+mod error;
+mod load;
+mod resolve;
+mod router;
+mod rules;
+mod yaml;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+pub use error::WiringError;
+pub use router::Router;
+pub use rules::RuleMatcher;
+
+/// Everything the local runtime needs to know about the stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Wiring {
+    /// Template `Parameters`: `Default`, replaced by the caller's overrides.
+    /// A parameter with neither is absent (referencing it is an error).
+    pub parameters: BTreeMap<String, String>,
+    /// `AWS::Serverless::Function` resources by logical id.
+    pub functions: BTreeMap<String, FunctionDef>,
+    /// `HttpApi` events, ordered by function logical id then event key.
+    pub routes: Vec<Route>,
+    /// `EventBridgeRule`/`CloudWatchEvent` events of functions and state
+    /// machines, ordered by resource logical id then event key.
+    pub rules: Vec<Rule>,
+    /// `AWS::Serverless::StateMachine` resources by logical id.
+    pub state_machines: BTreeMap<String, StateMachineDef>,
+    /// `AWS::DynamoDB::Table` (and `AWS::Serverless::SimpleTable`) resources.
+    pub tables: BTreeMap<String, TableDef>,
+}
+
+/// One Lambda function as the local runtime runs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FunctionDef {
+    pub logical_id: String,
+    /// `Metadata.BuildProperties.Binary` (cargo-lambda's SAM build).
+    pub binary: String,
+    /// `Properties.Tags.context` (falling back to `Globals.Function.Tags`).
+    pub context: Option<String>,
+    /// `Globals.Function.Environment.Variables` merged with the function's
+    /// own (the function wins), every value resolved to a string.
+    pub env: BTreeMap<String, String>,
+    pub timeout_seconds: Option<u64>,
+}
+
+/// One HTTP API route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Route {
+    /// Upper-case method, or `ANY`.
+    pub method: String,
+    /// The path as declared, e.g. `/v1/reservations/{reservationId}`;
+    /// `$default` for an `HttpApi` event without `Path` and `Method`.
+    pub path: String,
+    /// Logical id of the function behind the route.
+    pub function: String,
+}
+
+/// One EventBridge rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    /// `<ResourceLogicalId>.<EventKey>`.
+    pub id: String,
+    /// The event pattern with intrinsics (`!Ref`, `!Sub`, …) resolved.
+    pub pattern: serde_json::Value,
+    pub target: Target,
+    pub max_retries: Option<u32>,
+    pub max_event_age_seconds: Option<u32>,
+}
+
+/// What a rule invokes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Target {
+    /// Logical id of an `AWS::Serverless::Function`.
+    Function(String),
+    /// Logical id of an `AWS::Serverless::StateMachine`.
+    StateMachine(String),
+}
+
+/// One Step Functions state machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StateMachineDef {
+    pub logical_id: String,
+    /// The ASL definition with every `${...}` substitution applied.
+    pub definition: String,
+    /// Lambda ARN written into the definition → function logical id, so the
+    /// local interpreter can dispatch `Task` states to local functions.
+    pub function_arns: BTreeMap<String, String>,
+}
+
+/// The key layout of one DynamoDB table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableDef {
+    pub logical_id: String,
+    /// `(attribute name, HASH | RANGE)` in declaration order.
+    pub key: Vec<(String, String)>,
+    /// `(index name, key schema)` for each global secondary index.
+    pub gsis: Vec<(String, Vec<(String, String)>)>,
+    /// Whether a DynamoDB stream is enabled.
+    pub stream: bool,
+}
+
+/// The ARN the local runtime gives a function inside state machine
+/// definitions; `function_arns` maps it back to the logical id.
+pub fn local_lambda_arn(function_logical_id: &str) -> String {
+    format!(
+        "arn:aws:lambda:{}:{}:function:{function_logical_id}",
+        resolve::LOCAL_REGION,
+        resolve::LOCAL_ACCOUNT_ID
+    )
+}

@@ -1,0 +1,386 @@
+//! `Wiring::load` against the full fixture template.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use reserveplace_wiring::{Route, Target, Wiring, local_lambda_arn};
+use serde_json::json;
+
+fn fixture(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path)
+}
+
+fn load(overrides: &[(&str, &str)]) -> Wiring {
+    let overrides: BTreeMap<String, String> = overrides
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    match Wiring::load(&fixture("full/template.yaml"), &overrides) {
+        Ok(wiring) => wiring,
+        Err(e) => panic!("fixture must load: {e}"),
+    }
+}
+
+fn s(text: &str) -> String {
+    text.to_owned()
+}
+
+#[test]
+fn parameter_defaults() {
+    let wiring = load(&[]);
+    assert_eq!(
+        wiring.parameters,
+        BTreeMap::from([
+            (s("HoldMinutes"), s("15")),
+            (s("LogLevel"), s("info")),
+            (s("SeedFacadeEnabled"), s("true")),
+            (s("Stage"), s("dev")),
+        ]),
+        "ApiKey has no default, so it is absent"
+    );
+}
+
+#[test]
+fn parameter_overrides_reach_every_value() {
+    let wiring = load(&[("Stage", "prod"), ("ApiKey", "k-1"), ("HoldMinutes", "5")]);
+    assert_eq!(wiring.parameters["Stage"], "prod");
+    assert_eq!(wiring.parameters["ApiKey"], "k-1");
+    let place = &wiring.functions["PlaceReservationFunction"];
+    assert_eq!(place.env["STAGE"], "prod");
+    assert_eq!(place.env["HOLD_MINUTES"], "5");
+    assert_eq!(place.env["LONG_SUB"], "rp-prod");
+    assert_eq!(place.env["MODE"], "strict", "!If on IsProd");
+    assert!(
+        !place.env.contains_key("DEBUG_PAYLOADS"),
+        "!If [Verbose, ..., AWS::NoValue] drops the variable"
+    );
+    assert!(
+        !wiring.functions["AuditFunction"]
+            .env
+            .contains_key("LOG_LEVEL"),
+        "NoValue in the function removes the Globals variable too"
+    );
+    assert_eq!(wiring.functions["AuditFunction"].timeout_seconds, Some(5));
+    let confirmed_high = wiring
+        .rules
+        .iter()
+        .find(|r| r.id == "ConfirmationFunction.HighValue")
+        .map(|r| r.pattern["source"].clone());
+    assert_eq!(confirmed_high, Some(json!(["reserveplace.prod"])));
+    assert!(
+        wiring.state_machines["BookingStateMachine"]
+            .definition
+            .contains("(prod)")
+    );
+}
+
+#[test]
+fn override_outside_allowed_values_is_refused() {
+    let err = Wiring::load(
+        &fixture("full/template.yaml"),
+        &BTreeMap::from([(s("Stage"), s("staging"))]),
+    )
+    .expect_err("staging is not allowed");
+    let message = err.to_string();
+    assert!(
+        message.contains("Stage") && message.contains("staging"),
+        "{message}"
+    );
+}
+
+#[test]
+fn override_of_undeclared_parameter_is_refused() {
+    let err = Wiring::load(
+        &fixture("full/template.yaml"),
+        &BTreeMap::from([(s("Stag"), s("dev"))]),
+    )
+    .expect_err("typo in override");
+    assert!(err.to_string().contains("parameter Stag"), "{err}");
+}
+
+#[test]
+fn functions_binary_context_timeout() {
+    let wiring = load(&[]);
+    let ids: Vec<&str> = wiring.functions.keys().map(String::as_str).collect();
+    assert_eq!(
+        ids,
+        [
+            "AuditFunction",
+            "CancelReservationFunction",
+            "ConfirmationFunction",
+            "HoldExpiryFunction",
+            "ListMyReservationsFunction",
+            "PlaceReservationFunction",
+            "PlacesFunction",
+            "SeedFunction",
+        ]
+    );
+    let place = &wiring.functions["PlaceReservationFunction"];
+    assert_eq!(place.logical_id, "PlaceReservationFunction");
+    assert_eq!(place.binary, "reservation-place");
+    assert_eq!(place.context.as_deref(), Some("reservations"));
+    assert_eq!(place.timeout_seconds, Some(29), "function Timeout wins");
+
+    let places = &wiring.functions["PlacesFunction"];
+    assert_eq!(places.binary, "places");
+    assert_eq!(places.context.as_deref(), Some("catalog"));
+    assert_eq!(places.timeout_seconds, Some(10), "Globals Timeout");
+
+    let audit = &wiring.functions["AuditFunction"];
+    assert_eq!(
+        audit.context.as_deref(),
+        Some("shared"),
+        "Globals Tags apply when the function has none"
+    );
+    assert_eq!(audit.timeout_seconds, Some(15), "Timeout: !Ref HoldMinutes");
+}
+
+#[test]
+fn env_merges_globals_and_resolves_intrinsics() {
+    let wiring = load(&[]);
+    let env = &wiring.functions["PlaceReservationFunction"].env;
+    let expected = BTreeMap::from([
+        // Globals
+        (s("STAGE"), s("dev")),
+        (s("TABLE_NAME"), s("ReservationsTable")),
+        (s("EVENT_BUS_NAME"), s("ReservationsBus")),
+        // Function wins over Globals
+        (s("LOG_LEVEL"), s("debug")),
+        // Scalars
+        (s("MAX_GUESTS"), s("8")),
+        (s("STRICT_MODE"), s("true")),
+        // Intrinsics
+        (s("HOLD_MINUTES"), s("15")),
+        (s("QUEUE_ARN"), s("arn:aws:local:::NotificationsQueue")),
+        (s("QUEUE_NAME"), s("NotificationsQueue")),
+        (
+            s("SELF_URL"),
+            s("https://HttpApi.execute-api.local.amazonaws.com/dev"),
+        ),
+        (s("OWNER"), s("000000000000:reserveplace")),
+        (s("LITERAL_DOLLAR"), s("keep ${this}")),
+        (s("LONG_REF"), s("dev")),
+        (s("LONG_GETATT"), s("arn:aws:local:::ReservationsTable")),
+        (s("LONG_SUB"), s("rp-dev")),
+        (s("MODE"), s("lax")),
+        (s("DEBUG_PAYLOADS"), s("yes")),
+        (s("JOINED"), s("a,dev,y")),
+    ]);
+    assert_eq!(env, &expected);
+
+    let audit_env = &wiring.functions["AuditFunction"].env;
+    assert_eq!(
+        audit_env,
+        &BTreeMap::from([
+            (s("EVENT_BUS_NAME"), s("ReservationsBus")),
+            (s("LOG_LEVEL"), s("info")),
+            (s("STAGE"), s("dev")),
+            (s("TABLE_NAME"), s("ReservationsTable")),
+        ])
+    );
+}
+
+#[test]
+fn routes_in_declaration_order_by_function_then_event() {
+    let wiring = load(&[]);
+    let route = |method: &str, path: &str, function: &str| Route {
+        method: s(method),
+        path: s(path),
+        function: s(function),
+    };
+    assert_eq!(
+        wiring.routes,
+        vec![
+            route(
+                "DELETE",
+                "/v1/reservations/{reservationId}/",
+                "CancelReservationFunction"
+            ),
+            route("GET", "/v1/reservations/mine", "ListMyReservationsFunction"),
+            route(
+                "GET",
+                "/v1/reservations/{reservationId}",
+                "PlaceReservationFunction"
+            ),
+            route("POST", "/v1/reservations", "PlaceReservationFunction"),
+            route("GET", "/v1/places/{placeId}/availability", "PlacesFunction"),
+            route("ANY", "/v1/places/{proxy+}", "PlacesFunction"),
+            route("POST", "/reservationManagements", "SeedFunction"),
+        ]
+    );
+}
+
+#[test]
+fn resources_with_a_false_condition_are_left_out() {
+    let wiring = load(&[("SeedFacadeEnabled", "false")]);
+    assert!(!wiring.functions.contains_key("SeedFunction"));
+    assert!(wiring.routes.iter().all(|r| r.function != "SeedFunction"));
+    assert_eq!(wiring.routes.len(), 6);
+}
+
+#[test]
+fn rules_on_functions_and_state_machines() {
+    let wiring = load(&[]);
+    let ids: Vec<&str> = wiring.rules.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "AuditFunction.All",
+            "BookingStateMachine.Placed",
+            "ConfirmationFunction.Confirmed",
+            "ConfirmationFunction.HighValue",
+        ],
+        "ordered by logical id then event key; the Schedule event is not a rule"
+    );
+
+    let placed = &wiring.rules[1];
+    assert_eq!(
+        placed.target,
+        Target::StateMachine(s("BookingStateMachine"))
+    );
+    assert_eq!(placed.max_retries, Some(0));
+    assert_eq!(placed.max_event_age_seconds, None);
+    assert_eq!(
+        placed.pattern,
+        json!({
+            "source": ["reserveplace.reservations"],
+            "detail-type": ["ReservationPlaced"],
+            "detail": {"status": ["PENDING"]},
+        })
+    );
+
+    let confirmed = &wiring.rules[2];
+    assert_eq!(
+        confirmed.target,
+        Target::Function(s("ConfirmationFunction"))
+    );
+    assert_eq!(confirmed.max_retries, Some(3));
+    assert_eq!(confirmed.max_event_age_seconds, Some(3600));
+
+    let high = &wiring.rules[3];
+    assert_eq!(
+        high.pattern,
+        json!({
+            "source": ["reserveplace.dev"],
+            "detail": {"amount": [{"numeric": [">=", 1000]}]},
+        })
+    );
+    assert_eq!(high.max_retries, None);
+}
+
+#[test]
+fn state_machine_definition_is_substituted() {
+    let wiring = load(&[]);
+    let machine = &wiring.state_machines["BookingStateMachine"];
+    assert_eq!(machine.logical_id, "BookingStateMachine");
+    let hold_arn = local_lambda_arn("HoldExpiryFunction");
+    let confirm_arn = local_lambda_arn("ConfirmationFunction");
+    assert_eq!(
+        hold_arn,
+        "arn:aws:lambda:local:000000000000:function:HoldExpiryFunction"
+    );
+    assert_eq!(
+        machine.function_arns,
+        BTreeMap::from([
+            (confirm_arn.clone(), s("ConfirmationFunction")),
+            (hold_arn.clone(), s("HoldExpiryFunction")),
+        ])
+    );
+    assert!(!machine.definition.contains("${"), "{}", machine.definition);
+    let asl: serde_json::Value =
+        serde_json::from_str(&machine.definition).expect("substituted ASL is JSON");
+    assert_eq!(asl["Comment"], "Hold a place, then confirm or expire (dev)");
+    assert_eq!(asl["States"]["Wait"]["Seconds"], 900);
+    assert_eq!(
+        asl["States"]["Expire"]["Parameters"]["FunctionName"],
+        json!(hold_arn)
+    );
+    assert_eq!(
+        asl["States"]["Expire"]["Parameters"]["Table"],
+        "ReservationsTable"
+    );
+    assert_eq!(asl["States"]["Confirm"]["Resource"], json!(confirm_arn));
+    assert_eq!(
+        asl["States"]["Confirm"]["Parameters"]["QueueUrl"],
+        "https://sqs.local.amazonaws.com/000000000000/NotificationsQueue"
+    );
+}
+
+#[test]
+fn tables() {
+    let wiring = load(&[]);
+    let ids: Vec<&str> = wiring.tables.keys().map(String::as_str).collect();
+    assert_eq!(ids, ["IdempotencyTable", "ReservationsTable"]);
+
+    let reservations = &wiring.tables["ReservationsTable"];
+    assert_eq!(reservations.logical_id, "ReservationsTable");
+    assert_eq!(
+        reservations.key,
+        vec![(s("pk"), s("HASH")), (s("sk"), s("RANGE"))]
+    );
+    assert_eq!(
+        reservations.gsis,
+        vec![(
+            s("byGuest"),
+            vec![(s("gsi1pk"), s("HASH")), (s("gsi1sk"), s("RANGE"))]
+        )]
+    );
+    assert!(reservations.stream);
+
+    let idempotency = &wiring.tables["IdempotencyTable"];
+    assert_eq!(idempotency.key, vec![(s("id"), s("HASH"))]);
+    assert!(idempotency.gsis.is_empty());
+    assert!(!idempotency.stream);
+}
+
+#[test]
+fn simple_table_and_default_route_from_memory() {
+    let yaml = r"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Counters:
+    Type: AWS::Serverless::SimpleTable
+    Properties:
+      PrimaryKey: {Name: counterId, Type: String}
+  Fallback:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildProperties: {Binary: fallback}
+    Properties:
+      Events:
+        Everything:
+          Type: HttpApi
+";
+    let wiring = Wiring::from_yaml(yaml, &fixture("full"), &BTreeMap::new())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        wiring.tables["Counters"].key,
+        vec![(s("counterId"), s("HASH"))]
+    );
+    assert_eq!(
+        wiring.routes,
+        vec![Route {
+            method: s("ANY"),
+            path: s("$default"),
+            function: s("Fallback"),
+        }]
+    );
+    assert_eq!(wiring.functions["Fallback"].timeout_seconds, None);
+    assert_eq!(wiring.functions["Fallback"].context, None);
+}
+
+#[test]
+fn wiring_serialises_for_diagnostics() {
+    let wiring = load(&[]);
+    let value = serde_json::to_value(&wiring).expect("serialisable");
+    assert_eq!(
+        value["functions"]["PlacesFunction"]["binary"],
+        json!("places")
+    );
+    assert_eq!(
+        value["rules"][1]["target"],
+        json!({"StateMachine": "BookingStateMachine"})
+    );
+}

@@ -1,0 +1,583 @@
+//! The SPEC §4 flows, end to end over HTTP against a running local runtime.
+mod support;
+
+use serde_json::json;
+use support::{Local, assert_subsequence, day};
+
+#[tokio::test]
+async fn instant_book_confirms_with_the_specified_event_order() {
+    let rt = Local::start("instant", &[]).await;
+    let place = rt.place("olivia", 2, 50_000, true).await;
+    let (s, r) = rt.reserve("alice", &place, &day(10), &day(12), 1).await;
+    assert_eq!(s, 202, "{r}");
+    assert_eq!(r["status"], "PENDING");
+    assert_eq!(r["amount"], 100_000, "nightlyPrice x nights x rooms");
+    let id = r["reservationId"].as_str().expect("id");
+
+    rt.wait_status("alice", id, "CONFIRMED", None).await;
+    let names = rt.event_names(id).await;
+    assert_subsequence(
+        &names,
+        &[
+            "ReservationPlaced",
+            "PaymentApproved",
+            "ReservationConfirmed",
+            "ReservationStatusChanged",
+        ],
+    );
+    let events = rt.events(Some(id)).await;
+    let last_change = events
+        .iter()
+        .rev()
+        .find(|e| e["detail-type"] == "ReservationStatusChanged")
+        .expect("status change");
+    assert_eq!(last_change["detail"]["status"], "CONFIRMED");
+    for e in &events {
+        for f in ["eventId", "occurredAt", "reservationId", "version"] {
+            assert!(!e["detail"][f].is_null(), "{f} missing in {e}");
+        }
+        assert!(
+            e["source"]
+                .as_str()
+                .expect("source")
+                .starts_with("reserveplace.")
+        );
+    }
+    assert_eq!(rt.held("olivia", &place, &day(10)).await, 1);
+    assert_eq!(rt.held("olivia", &place, &day(11)).await, 1);
+    let (s, pay) = rt.payment("alice", id).await;
+    assert_eq!((s, pay["status"].as_str()), (200, Some("APPROVED")));
+
+    // Views follow from events: MyPage, notifications, loyalty (1% of the amount).
+    rt.wait_for("mypage confirmed", || async {
+        let (s, m) = rt
+            .call("GET", &format!("/v1/mypages/{id}"), Some("alice"), None)
+            .await;
+        s == 200
+            && m["reservationStatus"] == "CONFIRMED"
+            && m["paymentStatus"] == "APPROVED"
+            && m["amount"] == 100_000
+    })
+    .await;
+    rt.wait_for("loyalty points", || async {
+        let (_, l) = rt.call("GET", "/v1/loyalty", Some("alice"), None).await;
+        l["points"] == 1000
+    })
+    .await;
+    rt.wait_for("notification", || async {
+        let (_, n) = rt
+            .call("GET", "/v1/notifications", Some("alice"), None)
+            .await;
+        n["items"]
+            .as_array()
+            .is_some_and(|i| i.iter().any(|x| x["status"] == "CONFIRMED"))
+    })
+    .await;
+    let (s, list) = rt.call("GET", "/v1/mypages", Some("alice"), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+    // Another customer sees nothing of it.
+    let (s, _) = rt
+        .call(
+            "GET",
+            &format!("/v1/reservations/{id}"),
+            Some("mallory"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, _) = rt
+        .call("GET", &format!("/v1/mypages/{id}"), Some("mallory"), None)
+        .await;
+    assert_eq!(s, 404);
+    // The owner sees it in the owner view.
+    rt.wait_for("owner view", || async {
+        let (_, o) = rt
+            .call("GET", "/v1/owner/reservations", Some("olivia"), None)
+            .await;
+        o["items"].as_array().is_some_and(|i| {
+            i.iter()
+                .any(|x| x["reservationId"] == id && x["status"] == "CONFIRMED")
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn request_to_book_confirmed_by_the_owner() {
+    let rt = Local::start("owner-confirm", &[]).await;
+    let place = rt.place("oscar", 1, 30_000, false).await;
+    let (_, r) = rt.reserve("bob", &place, &day(5), &day(6), 1).await;
+    let id = r["reservationId"].as_str().expect("id");
+    rt.wait_status("bob", id, "AWAITING_OWNER", None).await;
+    assert_eq!(
+        rt.held("oscar", &place, &day(5)).await,
+        1,
+        "held while the owner decides"
+    );
+    // Someone else's owner cannot decide.
+    let (s, _) = rt
+        .call(
+            "POST",
+            &format!("/v1/owner/reservations/{id}/confirm"),
+            Some("olivia"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, d) = rt
+        .call(
+            "POST",
+            &format!("/v1/owner/reservations/{id}/confirm"),
+            Some("oscar"),
+            None,
+        )
+        .await;
+    assert_eq!((s, d["decision"].as_str()), (200, Some("CONFIRMED")), "{d}");
+    rt.wait_status("bob", id, "CONFIRMED", None).await;
+    // Deciding again the same way is idempotent; the other way is a conflict.
+    let (s, _) = rt
+        .call(
+            "POST",
+            &format!("/v1/owner/reservations/{id}/confirm"),
+            Some("oscar"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, p) = rt
+        .call(
+            "POST",
+            &format!("/v1/owner/reservations/{id}/reject"),
+            Some("oscar"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 409, "{p}");
+    assert_eq!(p["type"], "/problems/conflict");
+    assert_subsequence(
+        &rt.event_names(id).await,
+        &[
+            "ReservationPlaced",
+            "PaymentApproved",
+            "ReservationConfirmed",
+            "ReservationStatusChanged",
+        ],
+    );
+    assert_eq!(rt.payment("bob", id).await.1["status"], "APPROVED");
+}
+
+#[tokio::test]
+async fn request_to_book_rejected_releases_and_refunds() {
+    let rt = Local::start("owner-reject", &[]).await;
+    let place = rt.place("oscar", 1, 30_000, false).await;
+    let (_, r) = rt.reserve("bob", &place, &day(5), &day(7), 1).await;
+    let id = r["reservationId"].as_str().expect("id");
+    rt.wait_status("bob", id, "AWAITING_OWNER", None).await;
+    let (s, _) = rt
+        .call(
+            "POST",
+            &format!("/v1/owner/reservations/{id}/reject"),
+            Some("oscar"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    rt.wait_status("bob", id, "CANCELLED", Some("OWNER_REJECTED"))
+        .await;
+    assert_eq!(rt.payment("bob", id).await.1["status"], "REFUNDED");
+    assert_eq!(rt.held("oscar", &place, &day(5)).await, 0);
+    assert_eq!(rt.held("oscar", &place, &day(6)).await, 0);
+    assert_subsequence(
+        &rt.event_names(id).await,
+        &[
+            "ReservationPlaced",
+            "PaymentApproved",
+            "ReservationCancelConfirmed",
+            "PaymentCancelApproved",
+            "ReservationCanceled",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn request_to_book_times_out_releases_and_refunds() {
+    let rt = Local::start(
+        "owner-timeout",
+        &["--param", "OwnerDecisionTimeoutSeconds=1"],
+    )
+    .await;
+    let place = rt.place("oscar", 1, 30_000, false).await;
+    let (_, r) = rt.reserve("bob", &place, &day(5), &day(6), 1).await;
+    let id = r["reservationId"].as_str().expect("id");
+    rt.wait_status("bob", id, "CANCELLED", Some("OWNER_TIMEOUT"))
+        .await;
+    assert_eq!(rt.payment("bob", id).await.1["status"], "REFUNDED");
+    assert_eq!(rt.held("oscar", &place, &day(5)).await, 0);
+    let (s, _) = rt
+        .call(
+            "POST",
+            &format!("/v1/owner/reservations/{id}/confirm"),
+            Some("oscar"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 409, "too late to confirm");
+    assert_subsequence(
+        &rt.event_names(id).await,
+        &[
+            "PaymentApproved",
+            "ReservationCancelConfirmed",
+            "PaymentCancelApproved",
+            "ReservationCanceled",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn sold_out_is_refunded_in_the_specified_order() {
+    let rt = Local::start("sold-out", &[]).await;
+    let place = rt.place("olivia", 1, 10_000, true).await;
+    let (_, first) = rt.reserve("alice", &place, &day(3), &day(4), 1).await;
+    let first = first["reservationId"].as_str().expect("id").to_string();
+    rt.wait_status("alice", &first, "CONFIRMED", None).await;
+    let (_, second) = rt.reserve("bob", &place, &day(3), &day(4), 1).await;
+    let second = second["reservationId"].as_str().expect("id");
+    rt.wait_status("bob", second, "CANCELLED", Some("SOLD_OUT"))
+        .await;
+    assert_eq!(rt.payment("bob", second).await.1["status"], "REFUNDED");
+    assert_eq!(rt.held("olivia", &place, &day(3)).await, 1);
+    assert_subsequence(
+        &rt.event_names(second).await,
+        &[
+            "ReservationPlaced",
+            "PaymentApproved",
+            "ReservationCancelConfirmed",
+            "PaymentCancelApproved",
+            "ReservationCanceled",
+        ],
+    );
+    rt.wait_for("mypage cancelled and refunded", || async {
+        let (_, m) = rt
+            .call("GET", &format!("/v1/mypages/{second}"), Some("bob"), None)
+            .await;
+        m["reservationStatus"] == "CANCELLED"
+            && m["paymentStatus"] == "REFUNDED"
+            && m["amount"] == 10_000
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn payment_declined_cancels_without_holding() {
+    let rt = Local::start("declined", &["--payment-decline-rate", "1"]).await;
+    let place = rt.place("olivia", 1, 10_000, true).await;
+    let (_, r) = rt.reserve("alice", &place, &day(3), &day(4), 1).await;
+    let id = r["reservationId"].as_str().expect("id");
+    rt.wait_status("alice", id, "CANCELLED", Some("PAYMENT_DECLINED"))
+        .await;
+    assert_eq!(rt.payment("alice", id).await.1["status"], "DECLINED");
+    assert_eq!(rt.held("olivia", &place, &day(3)).await, 0);
+    assert!(
+        rt.event_names(id)
+            .await
+            .contains(&"PaymentDeclined".to_string())
+    );
+}
+
+#[tokio::test]
+async fn payment_outage_fails_fast_with_payment_unavailable() {
+    let rt = Local::start("outage", &["--payment-outage"]).await;
+    let place = rt.place("olivia", 1, 10_000, true).await;
+    let started = std::time::Instant::now();
+    let (s, r) = rt.reserve("alice", &place, &day(3), &day(4), 1).await;
+    assert_eq!(s, 202, "reservations are still accepted");
+    let id = r["reservationId"].as_str().expect("id");
+    let done = rt
+        .wait_status("alice", id, "CANCELLED", Some("PAYMENT_UNAVAILABLE"))
+        .await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "answered fast: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(done["statusReason"], "PAYMENT_UNAVAILABLE");
+    let (s, _) = rt.payment("alice", id).await;
+    assert_eq!(s, 404, "nothing charged");
+    rt.wait_for("try-again notification", || async {
+        let (_, n) = rt
+            .call("GET", "/v1/notifications", Some("alice"), None)
+            .await;
+        n["items"].as_array().is_some_and(|i| {
+            i.iter().any(|x| {
+                x["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("try again later"))
+            })
+        })
+    })
+    .await;
+    // Once the provider is back, a new reservation goes through (one failure did not open the circuit).
+    rt.set_faults(json!({"payment": {"outage": false}})).await;
+    let (_, r) = rt.reserve("alice", &place, &day(5), &day(6), 1).await;
+    let id = r["reservationId"].as_str().expect("id");
+    rt.wait_status("alice", id, "CONFIRMED", None).await;
+}
+
+#[tokio::test]
+async fn multi_night_holds_are_all_or_nothing() {
+    let rt = Local::start("all-or-nothing", &[]).await;
+    let place = rt.place("olivia", 1, 10_000, true).await;
+    // Night 11 is taken.
+    let (_, a) = rt.reserve("alice", &place, &day(11), &day(12), 1).await;
+    rt.wait_status(
+        "alice",
+        a["reservationId"].as_str().expect("id"),
+        "CONFIRMED",
+        None,
+    )
+    .await;
+    // 10..13 overlaps night 11: nothing of it may be held.
+    let (_, b) = rt.reserve("bob", &place, &day(10), &day(13), 1).await;
+    rt.wait_status(
+        "bob",
+        b["reservationId"].as_str().expect("id"),
+        "CANCELLED",
+        Some("SOLD_OUT"),
+    )
+    .await;
+    assert_eq!(rt.held("olivia", &place, &day(10)).await, 0);
+    assert_eq!(rt.held("olivia", &place, &day(11)).await, 1);
+    assert_eq!(rt.held("olivia", &place, &day(12)).await, 0);
+    // Adjacent stays do not overlap (checkOut is exclusive).
+    let (_, c) = rt.reserve("carol", &place, &day(12), &day(14), 1).await;
+    rt.wait_status(
+        "carol",
+        c["reservationId"].as_str().expect("id"),
+        "CONFIRMED",
+        None,
+    )
+    .await;
+    assert_eq!(rt.held("olivia", &place, &day(12)).await, 1);
+    assert_eq!(rt.held("olivia", &place, &day(13)).await, 1);
+    // More rooms than the place has is sold out too.
+    let (_, d) = rt.reserve("dave", &place, &day(20), &day(21), 2).await;
+    rt.wait_status(
+        "dave",
+        d["reservationId"].as_str().expect("id"),
+        "CANCELLED",
+        Some("SOLD_OUT"),
+    )
+    .await;
+}
+
+/// Cancelling at each status: exactly one refund and one release where they were taken.
+#[tokio::test]
+async fn customer_cancel_at_every_status() {
+    let rt = Local::start("cancel", &["--payment-latency-ms", "300"]).await;
+    let instant = rt.place("olivia", 5, 10_000, true).await;
+    let request = rt.place("oscar", 5, 10_000, false).await;
+
+    // PENDING: cancelled while the (slow) payment is in flight.
+    let (_, r) = rt.reserve("alice", &instant, &day(3), &day(5), 1).await;
+    let pending = r["reservationId"].as_str().expect("id").to_string();
+    let (s, c) = rt
+        .call(
+            "POST",
+            &format!("/v1/reservations/{pending}/cancel"),
+            Some("alice"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["status"], "CANCELLED");
+    assert_eq!(c["statusReason"], "CUSTOMER_CANCELLED");
+
+    // AWAITING_OWNER
+    let (_, r) = rt.reserve("alice", &request, &day(3), &day(5), 1).await;
+    let awaiting = r["reservationId"].as_str().expect("id").to_string();
+    rt.wait_status("alice", &awaiting, "AWAITING_OWNER", None)
+        .await;
+    let (s, _) = rt
+        .call(
+            "POST",
+            &format!("/v1/reservations/{awaiting}/cancel"),
+            Some("alice"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+
+    // CONFIRMED
+    let (_, r) = rt.reserve("alice", &instant, &day(6), &day(7), 2).await;
+    let confirmed = r["reservationId"].as_str().expect("id").to_string();
+    rt.wait_status("alice", &confirmed, "CONFIRMED", None).await;
+    let (s, _) = rt
+        .call(
+            "POST",
+            &format!("/v1/reservations/{confirmed}/cancel"),
+            Some("alice"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+
+    // Someone else cannot cancel it.
+    let (s, _) = rt
+        .call(
+            "POST",
+            &format!("/v1/reservations/{confirmed}/cancel"),
+            Some("mallory"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+
+    for id in [&pending, &awaiting, &confirmed] {
+        let r = rt
+            .wait_status("alice", id, "CANCELLED", Some("CUSTOMER_CANCELLED"))
+            .await;
+        assert_eq!(r["statusReason"], "CUSTOMER_CANCELLED");
+        // The payment ends refunded (or was never charged), with at most one refund event.
+        rt.wait_for("refund settled", || async {
+            let (s, p) = rt.payment("alice", id).await;
+            s == 404 || p["status"] == "REFUNDED" || p["status"] == "VOIDED"
+        })
+        .await;
+        let names = rt.event_names(id).await;
+        let refunds = names
+            .iter()
+            .filter(|n| *n == "PaymentCancelApproved")
+            .count();
+        let approvals = names.iter().filter(|n| *n == "PaymentApproved").count();
+        assert_eq!(
+            refunds, approvals,
+            "every approval refunded exactly once: {names:?}"
+        );
+        assert!(approvals <= 1, "charged at most once: {names:?}");
+    }
+    // The approved ones were refunded.
+    assert_eq!(rt.payment("alice", &awaiting).await.1["status"], "REFUNDED");
+    assert_eq!(
+        rt.payment("alice", &confirmed).await.1["status"],
+        "REFUNDED"
+    );
+    // Everything released: every night back to zero.
+    rt.wait_for("all nights released", || async {
+        rt.nights("olivia", &instant)
+            .await
+            .iter()
+            .all(|(_, h)| *h == 0)
+            && rt
+                .nights("oscar", &request)
+                .await
+                .iter()
+                .all(|(_, h)| *h == 0)
+    })
+    .await;
+    // The saga of the pending one finished by compensating, not by holding anything.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert!(
+        rt.nights("olivia", &instant)
+            .await
+            .iter()
+            .all(|(_, h)| *h == 0)
+    );
+    assert_eq!(
+        rt.reservation("alice", &pending).await["status"],
+        "CANCELLED"
+    );
+}
+
+#[tokio::test]
+async fn repeated_cancel_succeeds_and_changes_nothing() {
+    let rt = Local::start("recancel", &[]).await;
+    let place = rt.place("olivia", 2, 10_000, true).await;
+    let (_, r) = rt.reserve("alice", &place, &day(3), &day(4), 1).await;
+    let id = r["reservationId"].as_str().expect("id");
+    rt.wait_status("alice", id, "CONFIRMED", None).await;
+    let (s1, first) = rt
+        .call(
+            "POST",
+            &format!("/v1/reservations/{id}/cancel"),
+            Some("alice"),
+            None,
+        )
+        .await;
+    let (s2, second) = rt
+        .call(
+            "POST",
+            &format!("/v1/reservations/{id}/cancel"),
+            Some("alice"),
+            None,
+        )
+        .await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(
+        first["version"], second["version"],
+        "the second cancel changed nothing"
+    );
+    rt.wait_for("refund", || async {
+        rt.payment("alice", id).await.1["status"] == "REFUNDED"
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let names = rt.event_names(id).await;
+    assert_eq!(
+        names.iter().filter(|n| *n == "ReservationCanceled").count(),
+        1,
+        "{names:?}"
+    );
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| *n == "PaymentCancelApproved")
+            .count(),
+        1,
+        "{names:?}"
+    );
+    assert_eq!(rt.held("olivia", &place, &day(3)).await, 0);
+}
+
+#[tokio::test]
+async fn idempotency_key_gives_one_reservation() {
+    let rt = Local::start("idem", &[]).await;
+    let place = rt.place("olivia", 3, 10_000, true).await;
+    let body = json!({"placeId": place, "checkIn": day(3), "checkOut": day(4), "rooms": 1});
+    let key = [("idempotency-key", "order-42")];
+    let (s1, a) = rt
+        .call_with(
+            "POST",
+            "/v1/reservations",
+            Some("alice"),
+            Some(body.clone()),
+            &key,
+        )
+        .await;
+    let (s2, b) = rt
+        .call_with(
+            "POST",
+            "/v1/reservations",
+            Some("alice"),
+            Some(body.clone()),
+            &key,
+        )
+        .await;
+    assert_eq!((s1, s2), (202, 202));
+    assert_eq!(a["reservationId"], b["reservationId"]);
+    let other = json!({"placeId": place, "checkIn": day(5), "checkOut": day(6), "rooms": 1});
+    let (s3, p) = rt
+        .call_with("POST", "/v1/reservations", Some("alice"), Some(other), &key)
+        .await;
+    assert_eq!(s3, 409, "same key, different request: {p}");
+    let id = a["reservationId"].as_str().expect("id");
+    rt.wait_status("alice", id, "CONFIRMED", None).await;
+    assert_eq!(rt.held("olivia", &place, &day(3)).await, 1, "one effect");
+    let placed = rt
+        .event_names(id)
+        .await
+        .iter()
+        .filter(|n| *n == "ReservationPlaced")
+        .count();
+    assert_eq!(placed, 1);
+}

@@ -1,0 +1,374 @@
+//! Test harness: starts the real `reserveplace-local` binary on a free port and a fresh data dir,
+//! and talks to it over HTTP only.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub struct Local {
+    child: Child,
+    pub base: String,
+    pub data_dir: PathBuf,
+    args: Vec<String>,
+    pub http: reqwest::Client,
+}
+
+pub fn fresh_dir(tag: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("reserveplace-test-{tag}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn template() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml").to_string()
+}
+
+fn spawn(data_dir: &PathBuf, args: &[String]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reserveplace-local"))
+        .arg("--addr")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--template")
+        .arg(template())
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start reserveplace-local");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(first)) = lines.next() {
+            let _ = tx.send(first);
+        }
+        // Keep draining so the runtime never blocks on a full pipe.
+        for _ in lines {}
+    });
+    let banner = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("runtime printed where it listens");
+    let url = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in banner: {banner}"))
+        .to_string();
+    (child, url)
+}
+
+impl Local {
+    pub async fn start(tag: &str, args: &[&str]) -> Local {
+        Self::start_in(fresh_dir(tag), args).await
+    }
+
+    pub async fn start_in(data_dir: PathBuf, args: &[&str]) -> Local {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let (child, base) = spawn(&data_dir, &args);
+        let local = Local {
+            child,
+            base,
+            data_dir,
+            args,
+            http: reqwest::Client::new(),
+        };
+        local.wait_healthy().await;
+        local
+    }
+
+    async fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = self.http.get(format!("{}/health", self.base)).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "runtime never became healthy");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Kills the process (SIGKILL: no graceful shutdown) and starts it again on the same data dir.
+    pub async fn restart(mut self) -> Local {
+        self.child.kill().expect("kill");
+        let _ = self.child.wait();
+        let args = std::mem::take(&mut self.args);
+        let dir = self.data_dir.clone();
+        // The data dir must outlive this handle: forget it instead of dropping (which deletes it).
+        std::mem::forget(self);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Local::start_in(dir, &args).await
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        user: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        self.call_with(method, path, user, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        user: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(u) = user {
+            req = req.header("authorization", format!("Bearer dev:{u}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        user: Option<&str>,
+        body: Vec<u8>,
+    ) -> (u16, String, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(u) = user {
+            req = req.header("authorization", format!("Bearer dev:{u}"));
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let ctype = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let text = resp.text().await.expect("body");
+        (
+            status,
+            ctype,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn set_faults(&self, faults: Value) {
+        let resp = self
+            .http
+            .put(format!("{}/_local/faults", self.base))
+            .json(&faults)
+            .send()
+            .await
+            .expect("faults");
+        assert_eq!(resp.status(), 200, "fault settings accepted");
+    }
+
+    /// Registers a place and waits until the reservation context's catalogue knows it.
+    pub async fn place(&self, owner: &str, rooms: i64, price: i64, instant: bool) -> String {
+        let (s, body) = self
+            .call("POST", "/v1/places", Some(owner), Some(json!({"name": format!("{owner}'s place"), "roomCount": rooms, "nightlyPrice": price, "instantBook": instant})))
+            .await;
+        assert_eq!(s, 201, "{body}");
+        let id = body["placeId"].as_str().expect("placeId").to_string();
+        self.wait_for(&format!("catalogue of {id}"), || async {
+            let e = self.events(None).await;
+            e.iter().any(|ev| {
+                ev["detail-type"] == "PlaceRegistered" && ev["detail"]["placeId"] == id.as_str()
+            })
+        })
+        .await;
+        // The catalogue consumer runs right after publication; give it a moment to commit.
+        self.wait_for("catalogue applied", || async {
+            let (s, _) = self
+                .call(
+                    "POST",
+                    "/v1/reservations",
+                    Some("probe"),
+                    Some(json!({"placeId": id, "checkIn": "2000-01-01", "checkOut": "2000-01-02"})),
+                )
+                .await;
+            // The probe is in the past: 422 proves the place was found (404 means not yet).
+            s == 422
+        })
+        .await;
+        id
+    }
+
+    pub async fn reserve(
+        &self,
+        user: &str,
+        place: &str,
+        check_in: &str,
+        check_out: &str,
+        rooms: i64,
+    ) -> (u16, Value) {
+        self.call("POST", "/v1/reservations", Some(user), Some(json!({"placeId": place, "checkIn": check_in, "checkOut": check_out, "rooms": rooms})))
+            .await
+    }
+
+    pub async fn reservation(&self, user: &str, id: &str) -> Value {
+        let (s, body) = self
+            .call("GET", &format!("/v1/reservations/{id}"), Some(user), None)
+            .await;
+        assert_eq!(s, 200, "{body}");
+        body
+    }
+
+    /// Waits until the reservation reaches `status` (and its reason, if given).
+    pub async fn wait_status(
+        &self,
+        user: &str,
+        id: &str,
+        status: &str,
+        reason: Option<&str>,
+    ) -> Value {
+        let mut last = Value::Null;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            last = self.reservation(user, id).await;
+            if last["status"] == status && reason.is_none_or(|r| last["statusReason"] == r) {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(15)).await;
+        }
+        panic!("reservation {id} never reached {status}/{reason:?}; last: {last}");
+    }
+
+    pub async fn events(&self, reservation_id: Option<&str>) -> Vec<Value> {
+        let path = match reservation_id {
+            Some(id) => format!("/_local/events?reservationId={id}"),
+            None => "/_local/events".to_string(),
+        };
+        let (s, body) = self.call("GET", &path, None, None).await;
+        assert_eq!(s, 200);
+        body.as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn event_names(&self, reservation_id: &str) -> Vec<String> {
+        self.events(Some(reservation_id))
+            .await
+            .iter()
+            .map(|e| e["detail-type"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    pub async fn wait_for<F, Fut>(&self, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(15)).await;
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    pub async fn payment(&self, user: &str, id: &str) -> (u16, Value) {
+        self.call(
+            "GET",
+            &format!("/v1/reservations/{id}/payment"),
+            Some(user),
+            None,
+        )
+        .await
+    }
+
+    /// Rooms held per night of a place.
+    pub async fn nights(&self, owner: &str, place: &str) -> Vec<(String, i64)> {
+        let (s, body) = self
+            .call("GET", &format!("/v1/places/{place}"), Some(owner), None)
+            .await;
+        assert_eq!(s, 200, "{body}");
+        body["nights"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|n| {
+                (
+                    n["night"].as_str().unwrap_or_default().to_string(),
+                    n["held"].as_i64().unwrap_or(0),
+                )
+            })
+            .collect()
+    }
+
+    pub async fn held(&self, owner: &str, place: &str, night: &str) -> i64 {
+        self.nights(owner, place)
+            .await
+            .into_iter()
+            .find(|(n, _)| n == night)
+            .map(|(_, h)| h)
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// `days` from today, as YYYY-MM-DD (tests book future nights).
+pub fn day(days: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let d = now / 86_400 + days;
+    // Civil-from-days (Howard Hinnant), so the harness needs no date crate.
+    let z = d + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let dd = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{dd:02}")
+}
+
+/// Asserts `wanted` appears in `names` as a subsequence (other events may interleave).
+pub fn assert_subsequence(names: &[String], wanted: &[&str]) {
+    let mut it = names.iter();
+    for w in wanted {
+        assert!(
+            it.any(|n| n == w),
+            "expected {wanted:?} in order within {names:?}"
+        );
+    }
+}
