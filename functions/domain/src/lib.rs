@@ -10,3 +10,7 @@ pub mod saga;
 pub mod stay;
 pub mod store;
 pub mod views;
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod unit_tests;

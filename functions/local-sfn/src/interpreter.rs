@@ -3,11 +3,12 @@
 //! Callback results are recorded on the token item, so they survive a restart as well.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reserveplace_domain::store::{Cond, Query, StoreError, Table, Write};
+use reserveplace_domain::store::{Cond, Item, Query, StoreError, Table, Write};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{oneshot, watch};
@@ -23,8 +24,8 @@ use crate::error::{AslError, SfnError, TaskError};
 use crate::ops::{apply_result_path, random_unit, runtime, select_input, select_output};
 use crate::path::Context;
 use crate::persist::{
-    Cursor, ExecRecord, ExecutionStatus, TokenRecord, TokenStatus, exec_key, running_partition,
-    token_key,
+    Cursor, ExecItem, ExecRecord, ExecutionStatus, TokenRecord, TokenStatus, exec_key,
+    running_partition, token_key,
 };
 
 /// Runs a Task state's resource.
@@ -188,38 +189,27 @@ struct Exec {
     view: Arc<watch::Sender<ExecutionView>>,
 }
 
-impl Exec {
-    fn from_record(rec: &ExecRecord) -> Self {
-        Exec {
-            id: rec.execution_id.clone(),
-            name: rec.name.clone(),
-            input: rec.input.clone(),
-            start_ms: rec.start_ms,
-            start_time: rec.start_time.clone(),
-            history: rec.history.clone(),
-            version: rec.version,
-            view: Arc::new(watch::Sender::new(rec.view())),
-        }
-    }
+/// How an execution ended, as recorded.
+struct Closing {
+    status: ExecutionStatus,
+    output: Option<Value>,
+    error: Option<String>,
+    cause: Option<String>,
+    stop_time: String,
+}
 
-    fn record(
-        &self,
-        machine: &str,
-        cursor: Option<Cursor>,
-        ending: Option<&Ending>,
-        timeout_seconds: Option<u64>,
-    ) -> ExecRecord {
-        let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+impl Closing {
+    fn new(ending: Ending, timeout_seconds: Option<u64>) -> Self {
+        let non_empty = |s: String| (!s.is_empty()).then_some(s);
         let (status, output, error, cause) = match ending {
-            None => (ExecutionStatus::Running, None, None, None),
-            Some(Ending::Succeeded(v)) => (ExecutionStatus::Succeeded, Some(v.clone()), None, None),
-            Some(Ending::Failed(e)) => (
+            Ending::Succeeded(v) => (ExecutionStatus::Succeeded, Some(v), None, None),
+            Ending::Failed(e) => (
                 ExecutionStatus::Failed,
                 None,
-                non_empty(&e.error),
-                non_empty(&e.cause),
+                non_empty(e.error),
+                non_empty(e.cause),
             ),
-            Some(Ending::TimedOut) => (
+            Ending::TimedOut => (
                 ExecutionStatus::TimedOut,
                 None,
                 Some(STATES_TIMEOUT.to_owned()),
@@ -229,22 +219,82 @@ impl Exec {
                 )),
             ),
         };
-        ExecRecord {
-            execution_id: self.id.clone(),
-            name: self.name.clone(),
-            machine: machine.to_owned(),
+        Closing {
             status,
-            input: self.input.clone(),
-            start_ms: self.start_ms,
-            start_time: self.start_time.clone(),
-            stop_time: ending.map(|_| format_ms(now_ms())),
             output,
             error,
             cause,
-            cursor,
-            history: self.history.clone(),
-            version: self.version,
+            stop_time: format_ms(now_ms()),
         }
+    }
+}
+
+impl Exec {
+    fn new(id: String, name: &str, input: Value, start_ms: i64) -> Self {
+        let start_time = format_ms(start_ms);
+        let view = ExecutionView {
+            execution_id: id.clone(),
+            name: name.to_owned(),
+            status: ExecutionStatus::Running,
+            input: input.clone(),
+            output: None,
+            error: None,
+            cause: None,
+            current_state: None,
+            history: Vec::new(),
+            start_time: start_time.clone(),
+            stop_time: None,
+        };
+        Exec {
+            id,
+            name: name.to_owned(),
+            input,
+            start_ms,
+            start_time,
+            history: Vec::new(),
+            version: 0,
+            view: Arc::new(watch::Sender::new(view)),
+        }
+    }
+
+    fn from_record(rec: ExecRecord) -> Self {
+        let view = rec.view();
+        Exec {
+            id: rec.execution_id,
+            name: rec.name,
+            input: rec.input,
+            start_ms: rec.start_ms,
+            start_time: rec.start_time,
+            history: rec.history,
+            version: rec.version,
+            view: Arc::new(watch::Sender::new(view)),
+        }
+    }
+
+    /// The next version of the stored record, serialized from the runner's state.
+    fn item(
+        &self,
+        machine: &str,
+        cursor: Option<&Cursor>,
+        closing: Option<&Closing>,
+    ) -> Result<Item, StoreError> {
+        ExecItem {
+            execution_id: &self.id,
+            name: &self.name,
+            machine,
+            status: closing.map_or(ExecutionStatus::Running, |c| c.status),
+            input: &self.input,
+            start_ms: self.start_ms,
+            start_time: &self.start_time,
+            stop_time: closing.map(|c| c.stop_time.as_str()),
+            output: closing.and_then(|c| c.output.as_ref()),
+            error: closing.and_then(|c| c.error.as_deref()),
+            cause: closing.and_then(|c| c.cause.as_deref()),
+            cursor,
+            history: &self.history,
+            version: self.version + 1,
+        }
+        .to_item()
     }
 
     fn enter(&mut self, state: &str) {
@@ -263,15 +313,46 @@ impl Exec {
     }
 }
 
-/// Removes a callback waiter when its task attempt ends, however it ends.
-struct WaiterGuard<'a> {
-    waiters: &'a Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+/// Callback waiters of every interpreter in this process, by token. Step Functions'
+/// `SendTaskSuccess` names no state machine, so a callback sent through any interpreter sharing
+/// the table must wake the runner, whichever interpreter runs it. Tokens are random UUIDs.
+static WAITERS: LazyLock<Mutex<HashMap<String, Waiter>>> = LazyLock::new(Mutex::default);
+static NEXT_WAITER: AtomicU64 = AtomicU64::new(0);
+
+struct Waiter {
+    id: u64,
+    tx: oneshot::Sender<Outcome>,
+}
+
+/// Registers the waiter of one callback attempt and removes it when the attempt ends, however
+/// it ends (including an aborted runner). Only its own registration is removed: two runners of
+/// one execution (a stale one and a resumed one) may wait on the same token.
+struct WaiterGuard {
+    id: u64,
     token: String,
 }
 
-impl Drop for WaiterGuard<'_> {
+impl WaiterGuard {
+    fn register(token: &str) -> (Self, oneshot::Receiver<Outcome>) {
+        let (tx, rx) = oneshot::channel();
+        let id = NEXT_WAITER.fetch_add(1, AtomicOrdering::Relaxed);
+        lock(&WAITERS).insert(token.to_owned(), Waiter { id, tx });
+        (
+            WaiterGuard {
+                id,
+                token: token.to_owned(),
+            },
+            rx,
+        )
+    }
+}
+
+impl Drop for WaiterGuard {
     fn drop(&mut self) {
-        lock(self.waiters).remove(&self.token);
+        let mut waiters = lock(&WAITERS);
+        if waiters.get(&self.token).is_some_and(|w| w.id == self.id) {
+            waiters.remove(&self.token);
+        }
     }
 }
 
@@ -302,7 +383,6 @@ pub struct Interpreter {
     invoker: Arc<dyn TaskInvoker>,
     store: Arc<dyn Table>,
     running: Mutex<HashMap<String, Running>>,
-    waiters: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
 }
 
 impl Interpreter {
@@ -322,7 +402,6 @@ impl Interpreter {
             invoker,
             store,
             running: Mutex::new(HashMap::new()),
-            waiters: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -359,71 +438,37 @@ impl Interpreter {
             return Err(SfnError::InvalidName(name.to_owned()));
         }
         let id = self.execution_id(name);
-        let start_ms = now_ms();
-        let record = ExecRecord {
-            execution_id: id.clone(),
-            name: name.to_owned(),
-            machine: self.machine_name.clone(),
-            status: ExecutionStatus::Running,
-            input,
-            start_ms,
-            start_time: format_ms(start_ms),
-            stop_time: None,
-            output: None,
-            error: None,
-            cause: None,
-            cursor: None,
-            history: Vec::new(),
-            version: 1,
-        };
-        let exec = Exec::from_record(&record);
+        let mut exec = Exec::new(id.clone(), name, input, now_ms());
         // Claim the id in memory before writing, so a concurrent resume_all cannot run it twice.
         let claimed = {
             let mut running = lock(&self.running);
             let free = !running.contains_key(&id);
             if free {
-                running.insert(
-                    id.clone(),
-                    Running {
-                        view: Arc::clone(&exec.view),
-                        task: None,
-                    },
-                );
+                let view = Arc::clone(&exec.view);
+                running.insert(id.clone(), Running { view, task: None });
             }
             free
         };
         if !claimed {
-            return self.existing(&id, &record.input).await;
+            return self.existing(&id, &exec.input).await;
         }
         let cursor = Cursor::Enter {
             state: self.machine.start_at.clone(),
-            input: record.input.clone(),
+            input: exec.input.clone(),
         };
-        let written = ExecRecord {
-            cursor: Some(cursor.clone()),
-            ..record
-        };
-        let put = written.to_item().map(|item| Write::Put {
-            item,
-            cond: Some(Cond::NotExists),
-        });
-        let result = match put {
-            Ok(put) => self.transact(vec![put]).await.map_err(SfnError::from),
-            Err(e) => Err(e),
-        };
-        match result {
+        match self.put_record(&exec, Some(&cursor), None, &[]).await {
             Ok(()) => {
+                exec.version += 1;
                 info!(execution = name, machine = %self.machine_name, "execution started");
                 self.spawn(exec, cursor);
                 Ok(id)
             }
             Err(e) => {
                 lock(&self.running).remove(&id);
-                match e {
-                    SfnError::Store(s) if s.is_condition_failed() => {
-                        self.existing(&id, &written.input).await
-                    }
-                    other => Err(other),
+                if e.is_condition_failed() {
+                    self.existing(&id, &exec.input).await
+                } else {
+                    Err(e.into())
                 }
             }
         }
@@ -470,7 +515,7 @@ impl Interpreter {
         }
         // The durable write decides: it succeeds only while the token is PENDING.
         match self
-            .transact(vec![TokenRecord::resolve(token, status, &outcome)])
+            .transact(|| Ok(vec![TokenRecord::resolve(token, status, &outcome)]))
             .await
         {
             Ok(()) => {}
@@ -483,8 +528,9 @@ impl Interpreter {
             Err(e) => return Err(e.into()),
         }
         // If the execution runs here, wake it; otherwise the next resume reads the token item.
-        if let Some(tx) = lock(&self.waiters).remove(token) {
-            let _ = tx.send(outcome);
+        let waiter = lock(&WAITERS).remove(token);
+        if let Some(waiter) = waiter {
+            let _ = waiter.tx.send(outcome);
         }
         Ok(())
     }
@@ -566,7 +612,7 @@ impl Interpreter {
                 error!(execution = %rec.name, "RUNNING execution without a checkpoint cursor");
                 continue;
             };
-            let exec = Exec::from_record(&rec);
+            let exec = Exec::from_record(rec);
             {
                 let mut running = lock(&self.running);
                 if running.contains_key(&exec.id) {
@@ -580,7 +626,7 @@ impl Interpreter {
                     },
                 );
             }
-            info!(execution = %rec.name, machine = %self.machine_name, "execution resumed");
+            info!(execution = %exec.name, machine = %self.machine_name, "execution resumed");
             self.spawn(exec, cursor);
             resumed += 1;
         }
@@ -601,7 +647,6 @@ impl Interpreter {
         for task in tasks {
             let _ = task.await;
         }
-        lock(&self.waiters).clear();
     }
 
     fn spawn(self: &Arc<Self>, exec: Exec, cursor: Cursor) {
@@ -626,11 +671,15 @@ impl Interpreter {
         }
     }
 
-    /// `Table::transact` with retries of transient (`Unavailable`) failures.
-    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+    /// `Table::transact` with retries of transient (`Unavailable`) failures. The writes are
+    /// built per attempt, which spares a deep copy of every checkpoint item.
+    async fn transact(
+        &self,
+        build: impl Fn() -> Result<Vec<Write>, StoreError>,
+    ) -> Result<(), StoreError> {
         let mut delay = Duration::from_millis(20);
         for _ in 0..STORE_RETRIES {
-            match self.store.transact(writes.clone(), Vec::new()).await {
+            match self.store.transact(build()?, Vec::new()).await {
                 Err(StoreError::Unavailable(reason)) => {
                     warn!(%reason, "store unavailable, retrying");
                     tokio::time::sleep(delay).await;
@@ -639,27 +688,44 @@ impl Interpreter {
                 other => return other,
             }
         }
-        self.store.transact(writes, Vec::new()).await
+        self.store.transact(build()?, Vec::new()).await
     }
 
-    /// Writes the execution record, conditioned on the version this runner wrote last.
+    /// Writes the next version of the execution record (with `extra` writes, atomically),
+    /// conditioned on the version this runner wrote last (absent for the first write).
+    async fn put_record(
+        &self,
+        exec: &Exec,
+        cursor: Option<&Cursor>,
+        closing: Option<&Closing>,
+        extra: &[Write],
+    ) -> Result<(), StoreError> {
+        let cond = if exec.version == 0 {
+            Cond::NotExists
+        } else {
+            Cond::Eq("version".into(), json!(exec.version))
+        };
+        self.transact(|| {
+            let item = exec.item(&self.machine_name, cursor, closing)?;
+            let mut writes = vec![Write::Put {
+                item,
+                cond: Some(cond.clone()),
+            }];
+            writes.extend_from_slice(extra);
+            Ok(writes)
+        })
+        .await
+    }
+
+    /// `put_record` for a runner: on failure the runner stops (see [`Stop`]).
     async fn write_record(
         &self,
         exec: &mut Exec,
-        mut record: ExecRecord,
-        extra: Vec<Write>,
+        cursor: Option<&Cursor>,
+        closing: Option<&Closing>,
+        extra: &[Write],
     ) -> Result<(), Stop> {
-        record.version = exec.version + 1;
-        let item = record.to_item().map_err(|e| {
-            error!(error = %e, "cannot encode the execution record");
-            Stop
-        })?;
-        let mut writes = vec![Write::Put {
-            item,
-            cond: Some(Cond::Eq("version".into(), json!(exec.version))),
-        }];
-        writes.extend(extra);
-        match self.transact(writes).await {
+        match self.put_record(exec, cursor, closing, extra).await {
             Ok(()) => {
                 exec.version += 1;
                 Ok(())
@@ -673,21 +739,6 @@ impl Interpreter {
                 Err(Stop)
             }
         }
-    }
-
-    async fn checkpoint(
-        &self,
-        exec: &mut Exec,
-        cursor: Cursor,
-        extra: Vec<Write>,
-    ) -> Result<(), Stop> {
-        let record = exec.record(
-            &self.machine_name,
-            Some(cursor),
-            None,
-            self.machine.timeout_seconds,
-        );
-        self.write_record(exec, record, extra).await
     }
 
     async fn drive(self: Arc<Self>, mut exec: Exec, cursor: Cursor) {
@@ -734,34 +785,41 @@ impl Interpreter {
         if let Some(Cursor::Callback { token, .. }) = rec.cursor {
             let timeout = Err(TaskError::new(STATES_TIMEOUT, "the execution timed out"));
             // Losing this race to a callback is fine: the execution ends anyway.
-            let _ = self
-                .transact(vec![TokenRecord::resolve(
+            let close = || {
+                Ok(vec![TokenRecord::resolve(
                     &token,
                     TokenStatus::TimedOut,
                     &timeout,
                 )])
-                .await;
+            };
+            let _ = self.transact(close).await;
         }
         Ok(Ending::TimedOut)
     }
 
     async fn finish(&self, exec: &mut Exec, ending: Ending) {
-        let record = exec.record(
-            &self.machine_name,
-            None,
-            Some(&ending),
-            self.machine.timeout_seconds,
-        );
-        let view = record.view();
-        if self.write_record(exec, record, Vec::new()).await.is_err() {
+        let closing = Closing::new(ending, self.machine.timeout_seconds);
+        if self
+            .write_record(exec, None, Some(&closing), &[])
+            .await
+            .is_err()
+        {
             return;
         }
-        match &ending {
-            Ending::Failed(e) => info!(error = %e.error, cause = %e.cause, "execution failed"),
-            Ending::Succeeded(_) => info!("execution succeeded"),
-            Ending::TimedOut => info!("execution timed out"),
-        }
-        exec.view.send_replace(view);
+        info!(
+            status = closing.status.as_str(),
+            error = closing.error.as_deref().unwrap_or_default(),
+            cause = closing.cause.as_deref().unwrap_or_default(),
+            "execution finished"
+        );
+        exec.view.send_modify(|v| {
+            v.status = closing.status;
+            v.output = closing.output;
+            v.error = closing.error;
+            v.cause = closing.cause;
+            v.current_state = None;
+            v.stop_time = Some(closing.stop_time);
+        });
     }
 
     async fn run(&self, exec: &mut Exec, cursor: Cursor) -> Result<Ending, Stop> {
@@ -900,7 +958,7 @@ impl Interpreter {
                         entered_ms,
                         wake_ms,
                     };
-                    self.checkpoint(exec, cursor, Vec::new()).await?;
+                    self.write_record(exec, Some(&cursor), None, &[]).await?;
                 }
                 wake_ms
             }
@@ -1058,19 +1116,14 @@ impl Interpreter {
             return Ok(Err(runtime("internal: callback without a callback cursor")));
         };
         let (state, token, deadline_ms) = (state.clone(), token.clone(), *deadline_ms);
-        let (tx, mut rx) = oneshot::channel();
-        lock(&self.waiters).insert(token.clone(), tx);
-        let _guard = WaiterGuard {
-            waiters: &self.waiters,
-            token: token.clone(),
-        };
+        let (_guard, mut rx) = WaiterGuard::register(&token);
         if fresh {
             let put =
                 TokenRecord::pending_put(&token, &exec.id, &state, deadline_ms).map_err(|e| {
                     error!(error = %e, "cannot encode the task token record");
                     Stop
                 })?;
-            self.checkpoint(exec, cursor, vec![put]).await?;
+            self.write_record(exec, Some(&cursor), None, &[put]).await?;
         } else {
             match self.read_token(&token).await? {
                 Some(rec) => {
@@ -1126,7 +1179,7 @@ impl Interpreter {
         proposed: Outcome,
     ) -> Result<Outcome, Stop> {
         match self
-            .transact(vec![TokenRecord::resolve(token, status, &proposed)])
+            .transact(|| Ok(vec![TokenRecord::resolve(token, status, &proposed)]))
             .await
         {
             Ok(()) => Ok(proposed),

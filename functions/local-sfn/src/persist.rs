@@ -6,7 +6,7 @@
 //! * `pk = TOKEN#<token>`, `sk = TOKEN`: one item per callback task attempt. Its `status` moves
 //!   from PENDING exactly once (conditional write), which arbitrates callback vs. timeout.
 
-use reserveplace_domain::store::{Cond, Item, Key, Write};
+use reserveplace_domain::store::{Cond, Item, Key, StoreError, Write};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -78,7 +78,53 @@ pub(crate) enum Cursor {
     },
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The execution record as written, borrowing the runner's state so a checkpoint serializes
+/// straight into the item without intermediate copies. [`ExecRecord`] reads it back.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ExecItem<'a> {
+    pub execution_id: &'a str,
+    pub name: &'a str,
+    pub machine: &'a str,
+    pub status: ExecutionStatus,
+    pub input: &'a Value,
+    pub start_ms: i64,
+    pub start_time: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_time: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<&'a Cursor>,
+    pub history: &'a [String],
+    pub version: u64,
+}
+
+impl ExecItem<'_> {
+    pub fn to_item(&self) -> Result<Item, StoreError> {
+        let key = exec_key(self.execution_id);
+        let mut item = to_item(self, &key, "SfnExecution")?;
+        // A sparse index entry: only RUNNING executions are listed for `resume_all`.
+        if self.status == ExecutionStatus::Running {
+            item.insert(
+                "gsi1pk".into(),
+                Value::String(running_partition(self.machine)),
+            );
+            item.insert(
+                "gsi1sk".into(),
+                Value::String(format!("{}#{}", self.start_time, self.execution_id)),
+            );
+        }
+        Ok(item)
+    }
+}
+
+/// The execution record as read back.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ExecRecord {
     pub execution_id: String,
@@ -88,28 +134,25 @@ pub(crate) struct ExecRecord {
     pub input: Value,
     pub start_ms: i64,
     pub start_time: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub stop_time: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub output: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub error: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub cause: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub cursor: Option<Cursor>,
     pub history: Vec<String>,
     pub version: u64,
 }
 
-fn to_item(value: impl Serialize, key: &Key, kind: &str) -> Result<Item, SfnError> {
-    let corrupt = |reason: String| SfnError::Corrupt {
-        key: key.pk.clone(),
-        reason,
-    };
-    let Value::Object(mut map) = serde_json::to_value(value).map_err(|e| corrupt(e.to_string()))?
+fn to_item(value: impl Serialize, key: &Key, kind: &str) -> Result<Item, StoreError> {
+    let invalid = |reason: String| StoreError::Invalid(format!("{}: {reason}", key.pk));
+    let Value::Object(mut map) = serde_json::to_value(value).map_err(|e| invalid(e.to_string()))?
     else {
-        return Err(corrupt("record is not an object".into()));
+        return Err(invalid("record is not an object".into()));
     };
     map.insert("pk".into(), Value::String(key.pk.clone()));
     map.insert("sk".into(), Value::String(key.sk.clone()));
@@ -130,23 +173,6 @@ fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T, SfnError> {
 }
 
 impl ExecRecord {
-    pub fn to_item(&self) -> Result<Item, SfnError> {
-        let key = exec_key(&self.execution_id);
-        let mut item = to_item(self, &key, "SfnExecution")?;
-        // A sparse index entry: only RUNNING executions are listed for `resume_all`.
-        if self.status == ExecutionStatus::Running {
-            item.insert(
-                "gsi1pk".into(),
-                Value::String(running_partition(&self.machine)),
-            );
-            item.insert(
-                "gsi1sk".into(),
-                Value::String(format!("{}#{}", self.start_time, self.execution_id)),
-            );
-        }
-        Ok(item)
-    }
-
     pub fn from_item(item: Item) -> Result<Self, SfnError> {
         from_item(item)
     }
@@ -195,7 +221,7 @@ impl TokenRecord {
         execution_id: &str,
         state: &str,
         deadline_ms: Option<i64>,
-    ) -> Result<Write, SfnError> {
+    ) -> Result<Write, StoreError> {
         let record = TokenRecord {
             execution_id: execution_id.to_owned(),
             state: state.to_owned(),
@@ -261,27 +287,30 @@ mod tests {
 
     #[test]
     fn exec_record_round_trips_and_indexes_only_running() {
-        let mut rec = ExecRecord {
-            execution_id: "arn:x:exec".into(),
-            name: "exec".into(),
-            machine: "m".into(),
+        let cursor = Cursor::Callback {
+            state: "S".into(),
+            input: json!(null),
+            entered_ms: 1,
+            token: "tok".into(),
+            deadline_ms: None,
+            retries: vec![1, 0],
+        };
+        let input = json!({"a": 1});
+        let history = vec!["S".to_owned()];
+        let mut rec = ExecItem {
+            execution_id: "arn:x:exec",
+            name: "exec",
+            machine: "m",
             status: ExecutionStatus::Running,
-            input: json!({"a": 1}),
+            input: &input,
             start_ms: 5,
-            start_time: "t".into(),
+            start_time: "t",
             stop_time: None,
             output: None,
             error: None,
             cause: None,
-            cursor: Some(Cursor::Callback {
-                state: "S".into(),
-                input: json!(null),
-                entered_ms: 1,
-                token: "tok".into(),
-                deadline_ms: None,
-                retries: vec![1, 0],
-            }),
-            history: vec!["S".into()],
+            cursor: Some(&cursor),
+            history: &history,
             version: 3,
         };
         let item = rec.to_item().expect("item");
@@ -290,12 +319,21 @@ mod tests {
         assert_eq!(item["cursor"]["kind"], json!("callback"));
         assert_eq!(item["cursor"]["enteredMs"], json!(1));
         let back = ExecRecord::from_item(item).expect("parse");
-        assert_eq!(back.cursor, rec.cursor);
-        assert_eq!(back.version, 3);
+        assert_eq!(back.cursor, Some(cursor.clone()));
+        assert_eq!(
+            (back.version, back.input, back.history),
+            (3, input.clone(), history.clone())
+        );
 
+        let output = json!(null);
         rec.status = ExecutionStatus::Succeeded;
+        rec.cursor = None;
+        rec.output = Some(&output);
+        rec.stop_time = Some("u");
         let item = rec.to_item().expect("item");
-        assert!(!item.contains_key("gsi1pk"));
+        assert!(!item.contains_key("gsi1pk") && !item.contains_key("cursor"));
         assert_eq!(item["status"], json!("SUCCEEDED"));
+        let back = ExecRecord::from_item(item).expect("parse");
+        assert_eq!(back.stop_time.as_deref(), Some("u"));
     }
 }

@@ -49,8 +49,7 @@ fn parse_args() -> Result<Args, String> {
 
 fn hold(task: usize, n: usize) -> (Vec<Write>, Vec<DomainEvent>) {
     let reservation = format!("res-{task}-{n}");
-    let mut counter = Key::new(format!("ROOM#{}", task % 16), format!("DAY#{}", n % 30));
-    counter.sk.insert_str(0, "INV#");
+    let counter = Key::new(format!("ROOM#{}", task % 16), format!("INV#DAY#{}", n % 30));
     let mut item = Item::new();
     for (k, v) in [
         ("pk", json!(format!("RES#{reservation}"))),

@@ -71,8 +71,8 @@ impl Writer {
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        // Closing the queue lets the writer finish the group in flight and exit, so the
-        // connection is closed (and the WAL checkpointed) before the file is reopened.
+        // Closing the queue lets the writer finish the group in flight and exit, so its
+        // connection is closed before the file can be reopened.
         self.requests = None;
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -121,6 +121,10 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 }
 
 pub(crate) fn commit_group(conn: &Connection, group: &mut Vec<Request>, subscribers: &Subscribers) {
+    if !conn.is_autocommit() {
+        // A previous group's ROLLBACK failed; without this every later BEGIN would fail too.
+        let _ = exec(conn, "ROLLBACK");
+    }
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
         let err = sql_err(e);
         warn!(error = %err, size = group.len(), "store: cannot begin group");

@@ -47,7 +47,7 @@ pub struct ReservationService {
 
 /// Stable id for an idempotent request: the same user and key always name the same reservation.
 pub fn idempotent_id(user_id: &str, key: &str) -> String {
-    let ns = uuid::Uuid::from_u128(0x5e5e_7e71_ace0_4a11_9d0b_ec0de5eed000);
+    let ns = uuid::Uuid::from_u128(0x5e5e_7e71_ace0_4a11_9d0b_ec0d_e5ee_d000);
     uuid::Uuid::new_v5(&ns, format!("{user_id}\n{key}").as_bytes()).to_string()
 }
 

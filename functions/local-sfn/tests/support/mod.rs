@@ -274,12 +274,11 @@ pub async fn interpreter(
 
 /// Waits (at most 10 s) for the execution to end.
 pub async fn finish(interp: &Interpreter, name: &str) -> ExecutionView {
-    let view = tokio::time::timeout(Duration::from_secs(10), interp.wait_for_completion(name))
+    tokio::time::timeout(Duration::from_secs(10), interp.wait_for_completion(name))
         .await
         .expect("execution did not finish in time")
         .expect("store error")
-        .expect("execution exists");
-    view
+        .expect("execution exists")
 }
 
 /// Polls until `check` holds for the execution's view (at most 5 s).
