@@ -9,8 +9,8 @@ pub mod reservation;
 pub mod saga;
 pub mod stay;
 pub mod store;
-pub mod views;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
 mod unit_tests;
+pub mod views;

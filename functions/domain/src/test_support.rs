@@ -36,30 +36,58 @@ fn holds(cond: &Cond, item: Option<&Item>) -> bool {
 fn key_of(w: &Write) -> (String, String) {
     match w {
         Write::Put { item, .. } => (
-            item.get("pk").and_then(Value::as_str).unwrap_or_default().to_string(),
-            item.get("sk").and_then(Value::as_str).unwrap_or_default().to_string(),
+            item.get("pk")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            item.get("sk")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
         ),
-        Write::Update { key, .. } | Write::Delete { key, .. } | Write::Check { key, .. } => (key.pk.clone(), key.sk.clone()),
+        Write::Update { key, .. } | Write::Delete { key, .. } | Write::Check { key, .. } => {
+            (key.pk.clone(), key.sk.clone())
+        }
     }
 }
 
 #[async_trait]
 impl Table for MemTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        let items = self.items.lock().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let items = self
+            .items
+            .lock()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(items.get(&(key.pk.clone(), key.sk.clone())).cloned())
     }
 
     async fn query(&self, q: &Query) -> Result<Vec<Item>, StoreError> {
-        let items = self.items.lock().map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let (pk, sk) = if q.index { ("gsi1pk", "gsi1sk") } else { ("pk", "sk") };
+        let items = self
+            .items
+            .lock()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let (pk, sk) = if q.index {
+            ("gsi1pk", "gsi1sk")
+        } else {
+            ("pk", "sk")
+        };
         let mut found: Vec<Item> = items
             .values()
             .filter(|i| i.get(pk).and_then(Value::as_str) == Some(q.partition.as_str()))
-            .filter(|i| q.sk_prefix.as_ref().is_none_or(|p| i.get(sk).and_then(Value::as_str).is_some_and(|s| s.starts_with(p.as_str()))))
+            .filter(|i| {
+                q.sk_prefix.as_ref().is_none_or(|p| {
+                    i.get(sk)
+                        .and_then(Value::as_str)
+                        .is_some_and(|s| s.starts_with(p.as_str()))
+                })
+            })
             .cloned()
             .collect();
-        found.sort_by(|a, b| a.get(sk).and_then(Value::as_str).cmp(&b.get(sk).and_then(Value::as_str)));
+        found.sort_by(|a, b| {
+            a.get(sk)
+                .and_then(Value::as_str)
+                .cmp(&b.get(sk).and_then(Value::as_str))
+        });
         if q.descending {
             found.reverse();
         }
@@ -69,15 +97,24 @@ impl Table for MemTable {
         Ok(found)
     }
 
-    async fn transact(&self, writes: Vec<Write>, events: Vec<DomainEvent>) -> Result<(), StoreError> {
-        let mut items = self.items.lock().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    async fn transact(
+        &self,
+        writes: Vec<Write>,
+        events: Vec<DomainEvent>,
+    ) -> Result<(), StoreError> {
+        let mut items = self
+            .items
+            .lock()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let failed: Vec<usize> = writes
             .iter()
             .enumerate()
             .filter(|(_, w)| {
                 let current = items.get(&key_of(w));
                 match w {
-                    Write::Put { cond, .. } | Write::Update { cond, .. } | Write::Delete { cond, .. } => {
+                    Write::Put { cond, .. }
+                    | Write::Update { cond, .. }
+                    | Write::Delete { cond, .. } => {
                         cond.as_ref().is_some_and(|c| !holds(c, current))
                     }
                     Write::Check { cond, .. } => !holds(cond, current),
@@ -113,14 +150,20 @@ impl Table for MemTable {
                 Write::Check { .. } => {}
             }
         }
-        self.events.lock().map_err(|e| StoreError::Unavailable(e.to_string()))?.extend(events);
+        self.events
+            .lock()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+            .extend(events);
         Ok(())
     }
 }
 
 impl MemTable {
     pub fn event_names(&self) -> Vec<String> {
-        self.events.lock().map(|e| e.iter().map(|e| e.detail_type.clone()).collect()).unwrap_or_default()
+        self.events
+            .lock()
+            .map(|e| e.iter().map(|e| e.detail_type.clone()).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -128,7 +171,9 @@ pub struct FixedClock(pub Mutex<OffsetDateTime>);
 
 impl FixedClock {
     pub fn at(unix: i64) -> Self {
-        Self(Mutex::new(OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH)))
+        Self(Mutex::new(
+            OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+        ))
     }
     pub fn advance_ms(&self, ms: i64) {
         if let Ok(mut t) = self.0.lock() {
@@ -139,7 +184,10 @@ impl FixedClock {
 
 impl Clock for FixedClock {
     fn now(&self) -> OffsetDateTime {
-        self.0.lock().map(|t| *t).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        self.0
+            .lock()
+            .map(|t| *t)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 }
 
@@ -152,10 +200,16 @@ pub struct ScriptedProvider {
 
 impl ScriptedProvider {
     pub fn new(script: Vec<Result<ProviderCharge, ProviderError>>) -> Self {
-        Self { script: Mutex::new(script), charges: Mutex::new(0), refunds: Mutex::new(0) }
+        Self {
+            script: Mutex::new(script),
+            charges: Mutex::new(0),
+            refunds: Mutex::new(0),
+        }
     }
     pub fn approving() -> Self {
-        Self::new(vec![Ok(ProviderCharge::Approved { provider_ref: "ref".into() })])
+        Self::new(vec![Ok(ProviderCharge::Approved {
+            provider_ref: "ref".into(),
+        })])
     }
 }
 
@@ -165,8 +219,17 @@ impl PaymentProvider for ScriptedProvider {
         if let Ok(mut c) = self.charges.lock() {
             *c += 1;
         }
-        let mut s = self.script.lock().map_err(|e| ProviderError::Transient(e.to_string()))?;
-        if s.len() > 1 { s.remove(0) } else { s.first().cloned().unwrap_or(Err(ProviderError::Unavailable("empty script".into()))) }
+        let mut s = self
+            .script
+            .lock()
+            .map_err(|e| ProviderError::Transient(e.to_string()))?;
+        if s.len() > 1 {
+            s.remove(0)
+        } else {
+            s.first()
+                .cloned()
+                .unwrap_or(Err(ProviderError::Unavailable("empty script".into())))
+        }
     }
 
     async fn refund(&self, _: &str, _: &str, _: i64) -> Result<(), ProviderError> {

@@ -13,14 +13,30 @@ use crate::test_support::{FixedClock, MemTable, ScriptedProvider};
 const NOW: i64 = 1_767_225_600; // 2026-01-01
 
 fn stay(id: &str, place: &str, check_in: &str, check_out: &str, rooms: i64) -> StayRef {
-    StayRef { reservation_id: id.into(), place_id: place.into(), check_in: check_in.into(), check_out: check_out.into(), rooms, version: 1 }
+    StayRef {
+        reservation_id: id.into(),
+        place_id: place.into(),
+        check_in: check_in.into(),
+        check_out: check_out.into(),
+        rooms,
+        version: 1,
+    }
 }
 
 async fn place_service(rooms: i64, instant: bool) -> (Arc<MemTable>, PlaceService, String) {
     let table = Arc::new(MemTable::default());
     let svc = PlaceService::new(table.clone(), Arc::new(FixedClock::at(NOW)), 60);
     let (p, created) = svc
-        .register("owner", "p1".into(), RegisterPlace { name: "Sea view".into(), room_count: rooms, nightly_price: 100, instant_book: instant })
+        .register(
+            "owner",
+            "p1".into(),
+            RegisterPlace {
+                name: "Sea view".into(),
+                room_count: rooms,
+                nightly_price: 100,
+                instant_book: instant,
+            },
+        )
         .await
         .expect("register");
     assert!(created);
@@ -30,17 +46,39 @@ async fn place_service(rooms: i64, instant: bool) -> (Arc<MemTable>, PlaceServic
 #[tokio::test]
 async fn holds_are_all_or_nothing_and_idempotent() {
     let (table, svc, place) = place_service(1, true).await;
-    let a = svc.hold_nights(&stay("a", &place, "2026-02-02", "2026-02-03", 1)).await.expect("hold a");
+    let a = svc
+        .hold_nights(&stay("a", &place, "2026-02-02", "2026-02-03", 1))
+        .await
+        .expect("hold a");
     assert_eq!(a.outcome, HoldState::Held);
     assert!(a.instant_book);
     // Replaying the same hold changes nothing.
-    assert_eq!(svc.hold_nights(&stay("a", &place, "2026-02-02", "2026-02-03", 1)).await.expect("replay").outcome, HoldState::Held);
-    let b = svc.hold_nights(&stay("b", &place, "2026-02-01", "2026-02-04", 1)).await.expect("hold b");
+    assert_eq!(
+        svc.hold_nights(&stay("a", &place, "2026-02-02", "2026-02-03", 1))
+            .await
+            .expect("replay")
+            .outcome,
+        HoldState::Held
+    );
+    let b = svc
+        .hold_nights(&stay("b", &place, "2026-02-01", "2026-02-04", 1))
+        .await
+        .expect("hold b");
     assert_eq!(b.outcome, HoldState::SoldOut);
-    let nights = svc.availability_from(&place, "2026-01-01", 1).await.expect("nights");
+    let nights = svc
+        .availability_from(&place, "2026-01-01", 1)
+        .await
+        .expect("nights");
     let held: Vec<(String, i64)> = nights.into_iter().map(|n| (n.night, n.held)).collect();
     assert_eq!(held, vec![("2026-02-02".to_string(), 1)], "b held nothing");
-    assert_eq!(table.event_names(), vec!["PlaceRegistered", "ReservationConfirmed", "ReservationCancelConfirmed"]);
+    assert_eq!(
+        table.event_names(),
+        vec![
+            "PlaceRegistered",
+            "ReservationConfirmed",
+            "ReservationCancelConfirmed"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -48,76 +86,194 @@ async fn release_before_hold_leaves_a_tombstone() {
     let (_, svc, place) = place_service(2, true).await;
     let s = stay("late", &place, "2026-02-02", "2026-02-05", 1);
     assert_eq!(svc.release_nights(&s).await.expect("release"), None);
-    assert_eq!(svc.hold_nights(&s).await.expect("hold").outcome, HoldState::Released, "a cancelled stay is never held");
-    assert!(svc.availability_from(&place, "2026-01-01", 2).await.expect("nights").is_empty());
+    assert_eq!(
+        svc.hold_nights(&s).await.expect("hold").outcome,
+        HoldState::Released,
+        "a cancelled stay is never held"
+    );
+    assert!(
+        svc.availability_from(&place, "2026-01-01", 2)
+            .await
+            .expect("nights")
+            .is_empty()
+    );
 }
 
 #[tokio::test]
 async fn owner_decisions_race_the_timeout_safely() {
     let (table, svc, place) = place_service(1, false).await;
     let s = stay("r", &place, "2026-03-01", "2026-03-03", 1);
-    assert_eq!(svc.hold_nights(&s).await.expect("hold").outcome, HoldState::Held);
-    assert_eq!(svc.request_owner_decision("r", "tok").await.expect("token"), TokenOutcome::Stored);
+    assert_eq!(
+        svc.hold_nights(&s).await.expect("hold").outcome,
+        HoldState::Held
+    );
+    assert_eq!(
+        svc.request_owner_decision("r", "tok").await.expect("token"),
+        TokenOutcome::Stored
+    );
     let confirmed = svc.decide("owner", "r", true).await.expect("confirm");
     assert_eq!(confirmed.decision, OwnerDecision::Confirmed);
     // The timeout firing after the decision must not release a confirmed stay.
-    assert_eq!(svc.expire_owner_decision("r").await.expect("expire").decision, OwnerDecision::Confirmed);
-    assert_eq!(svc.availability_from(&place, "2026-01-01", 1).await.expect("nights")[0].held, 1);
-    assert!(matches!(svc.decide("owner", "r", false).await, Err(DomainError::Conflict(_))));
-    assert!(matches!(svc.decide("intruder", "r", true).await, Err(DomainError::NotFound { .. })));
-    assert_eq!(svc.pending_token("r").await.expect("token"), Some(("tok".into(), OwnerDecision::Confirmed)));
-    assert!(table.event_names().contains(&"ReservationConfirmed".to_string()));
+    assert_eq!(
+        svc.expire_owner_decision("r")
+            .await
+            .expect("expire")
+            .decision,
+        OwnerDecision::Confirmed
+    );
+    assert_eq!(
+        svc.availability_from(&place, "2026-01-01", 1)
+            .await
+            .expect("nights")[0]
+            .held,
+        1
+    );
+    assert!(matches!(
+        svc.decide("owner", "r", false).await,
+        Err(DomainError::Conflict(_))
+    ));
+    assert!(matches!(
+        svc.decide("intruder", "r", true).await,
+        Err(DomainError::NotFound { .. })
+    ));
+    assert_eq!(
+        svc.pending_token("r").await.expect("token"),
+        Some(("tok".into(), OwnerDecision::Confirmed))
+    );
+    assert!(
+        table
+            .event_names()
+            .contains(&"ReservationConfirmed".to_string())
+    );
 }
 
 #[tokio::test]
 async fn a_decision_before_the_token_is_reported_to_the_callback_task() {
     let (_, svc, place) = place_service(1, false).await;
-    svc.hold_nights(&stay("r", &place, "2026-03-01", "2026-03-02", 1)).await.expect("hold");
+    svc.hold_nights(&stay("r", &place, "2026-03-01", "2026-03-02", 1))
+        .await
+        .expect("hold");
     svc.decide("owner", "r", false).await.expect("reject");
-    assert_eq!(svc.request_owner_decision("r", "tok").await.expect("token"), TokenOutcome::AlreadyDecided(OwnerDecision::Rejected));
-    assert_eq!(svc.availability_from(&place, "2026-01-01", 1).await.expect("nights")[0].held, 0, "rejection released");
+    assert_eq!(
+        svc.request_owner_decision("r", "tok").await.expect("token"),
+        TokenOutcome::AlreadyDecided(OwnerDecision::Rejected)
+    );
+    assert_eq!(
+        svc.availability_from(&place, "2026-01-01", 1)
+            .await
+            .expect("nights")[0]
+            .held,
+        0,
+        "rejection released"
+    );
 }
 
 #[tokio::test]
 async fn lowering_the_room_count_below_a_held_night_is_refused() {
     let (_, svc, place) = place_service(3, true).await;
     for id in ["a", "b"] {
-        svc.hold_nights(&stay(id, &place, "2026-02-02", "2026-02-03", 1)).await.expect("hold");
+        svc.hold_nights(&stay(id, &place, "2026-02-02", "2026-02-03", 1))
+            .await
+            .expect("hold");
     }
-    let lower = |n| UpdatePlace { room_count: Some(n), ..Default::default() };
-    assert!(matches!(svc.update("owner", &place, lower(1)).await, Err(DomainError::Conflict(_))));
+    let lower = |n| UpdatePlace {
+        room_count: Some(n),
+        ..Default::default()
+    };
+    assert!(matches!(
+        svc.update("owner", &place, lower(1)).await,
+        Err(DomainError::Conflict(_))
+    ));
     // The refused change left no cap behind: a third room can still be sold.
-    assert_eq!(svc.hold_nights(&stay("c", &place, "2026-02-02", "2026-02-03", 1)).await.expect("hold").outcome, HoldState::Held);
-    assert!(matches!(svc.update("owner", &place, lower(2)).await, Err(DomainError::Conflict(_))));
-    let p = svc.update("owner", &place, lower(3)).await.expect("same count");
+    assert_eq!(
+        svc.hold_nights(&stay("c", &place, "2026-02-02", "2026-02-03", 1))
+            .await
+            .expect("hold")
+            .outcome,
+        HoldState::Held
+    );
+    assert!(matches!(
+        svc.update("owner", &place, lower(2)).await,
+        Err(DomainError::Conflict(_))
+    ));
+    let p = svc
+        .update("owner", &place, lower(3))
+        .await
+        .expect("same count");
     assert_eq!(p.room_count, 3);
-    let p = svc.update("owner", &place, UpdatePlace { room_count: Some(5), ..Default::default() }).await.expect("raise");
+    let p = svc
+        .update(
+            "owner",
+            &place,
+            UpdatePlace {
+                room_count: Some(5),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("raise");
     assert_eq!(p.room_count, 5);
-    assert!(matches!(svc.update("someone", &place, lower(4)).await, Err(DomainError::Forbidden(_))));
+    assert!(matches!(
+        svc.update("someone", &place, lower(4)).await,
+        Err(DomainError::Forbidden(_))
+    ));
 }
 
-fn payments(provider: Arc<ScriptedProvider>, clock: Arc<FixedClock>, threshold: u32) -> (Arc<MemTable>, PaymentService) {
+fn payments(
+    provider: Arc<ScriptedProvider>,
+    clock: Arc<FixedClock>,
+    threshold: u32,
+) -> (Arc<MemTable>, PaymentService) {
     let table = Arc::new(MemTable::default());
-    let svc = PaymentService::new(table.clone(), clock, provider, BreakerPolicy { failure_threshold: threshold, open_for_ms: 1_000 });
+    let svc = PaymentService::new(
+        table.clone(),
+        clock,
+        provider,
+        BreakerPolicy {
+            failure_threshold: threshold,
+            open_for_ms: 1_000,
+        },
+    );
     (table, svc)
 }
 
 fn req(id: &str) -> ChargeRequest {
-    ChargeRequest { reservation_id: id.into(), user_id: "u".into(), amount: 5_000, version: 1 }
+    ChargeRequest {
+        reservation_id: id.into(),
+        user_id: "u".into(),
+        amount: 5_000,
+        version: 1,
+    }
 }
 
 #[tokio::test]
 async fn a_charge_happens_once_and_a_refund_once() {
     let provider = Arc::new(ScriptedProvider::approving());
     let (table, svc) = payments(provider.clone(), Arc::new(FixedClock::at(NOW)), 5);
-    assert_eq!(svc.charge(&req("r")).await.expect("charge").outcome, ChargeOutcome::Approved);
-    assert_eq!(svc.charge(&req("r")).await.expect("replay").outcome, ChargeOutcome::Approved);
-    assert_eq!(*provider.charges.lock().expect("lock"), 1, "a replay does not charge again");
+    assert_eq!(
+        svc.charge(&req("r")).await.expect("charge").outcome,
+        ChargeOutcome::Approved
+    );
+    assert_eq!(
+        svc.charge(&req("r")).await.expect("replay").outcome,
+        ChargeOutcome::Approved
+    );
+    assert_eq!(
+        *provider.charges.lock().expect("lock"),
+        1,
+        "a replay does not charge again"
+    );
     assert!(svc.refund(&req("r")).await.expect("refund").refunded);
     assert!(svc.refund(&req("r")).await.expect("again").refunded);
     assert_eq!(*provider.refunds.lock().expect("lock"), 1);
-    assert_eq!(table.event_names(), vec!["PaymentApproved", "PaymentCancelApproved"]);
-    assert_eq!(svc.charge(&req("r")).await.expect("after refund").outcome, ChargeOutcome::Cancelled);
+    assert_eq!(
+        table.event_names(),
+        vec!["PaymentApproved", "PaymentCancelApproved"]
+    );
+    assert_eq!(
+        svc.charge(&req("r")).await.expect("after refund").outcome,
+        ChargeOutcome::Cancelled
+    );
 }
 
 #[tokio::test]
@@ -125,7 +281,10 @@ async fn a_cancel_before_the_charge_voids_it() {
     let provider = Arc::new(ScriptedProvider::approving());
     let (table, svc) = payments(provider.clone(), Arc::new(FixedClock::at(NOW)), 5);
     assert!(!svc.refund(&req("r")).await.expect("void").refunded);
-    assert_eq!(svc.charge(&req("r")).await.expect("charge").outcome, ChargeOutcome::Cancelled);
+    assert_eq!(
+        svc.charge(&req("r")).await.expect("charge").outcome,
+        ChargeOutcome::Cancelled
+    );
     assert_eq!(*provider.charges.lock().expect("lock"), 0, "never charged");
     assert!(table.event_names().is_empty());
 }
@@ -136,23 +295,54 @@ async fn the_shared_circuit_opens_fails_fast_half_opens_and_closes() {
     let provider = Arc::new(ScriptedProvider::new(vec![
         Err(ProviderError::Unavailable("down".into())),
         Err(ProviderError::Unavailable("down".into())),
-        Ok(ProviderCharge::Approved { provider_ref: "ok".into() }),
+        Ok(ProviderCharge::Approved {
+            provider_ref: "ok".into(),
+        }),
     ]));
     let (table, svc) = payments(provider.clone(), clock.clone(), 2);
     for id in ["a", "b"] {
-        assert_eq!(svc.charge(&req(id)).await.expect("charge").outcome, ChargeOutcome::Unavailable);
+        assert_eq!(
+            svc.charge(&req(id)).await.expect("charge").outcome,
+            ChargeOutcome::Unavailable
+        );
     }
-    assert_eq!(svc.breaker().state().await.expect("state").state, CircuitState::Open);
+    assert_eq!(
+        svc.breaker().state().await.expect("state").state,
+        CircuitState::Open
+    );
     // Open: fail fast without calling the provider.
-    assert_eq!(svc.charge(&req("c")).await.expect("charge").outcome, ChargeOutcome::Unavailable);
+    assert_eq!(
+        svc.charge(&req("c")).await.expect("charge").outcome,
+        ChargeOutcome::Unavailable
+    );
     assert_eq!(*provider.charges.lock().expect("lock"), 2);
     // A second instance over the same table sees the same open circuit.
-    let other = PaymentService::new(table.clone() as Arc<dyn Table>, clock.clone(), provider.clone(), BreakerPolicy { failure_threshold: 2, open_for_ms: 1_000 });
-    assert_eq!(other.charge(&req("d")).await.expect("charge").outcome, ChargeOutcome::Unavailable);
+    let other = PaymentService::new(
+        table.clone() as Arc<dyn Table>,
+        clock.clone(),
+        provider.clone(),
+        BreakerPolicy {
+            failure_threshold: 2,
+            open_for_ms: 1_000,
+        },
+    );
+    assert_eq!(
+        other.charge(&req("d")).await.expect("charge").outcome,
+        ChargeOutcome::Unavailable
+    );
     assert_eq!(*provider.charges.lock().expect("lock"), 2);
     // After the open period one trial goes through and closes the circuit.
     clock.advance_ms(1_001);
-    assert_eq!(other.charge(&req("e")).await.expect("trial").outcome, ChargeOutcome::Approved);
-    assert_eq!(svc.breaker().state().await.expect("state").state, CircuitState::Closed);
-    assert_eq!(svc.charge(&req("f")).await.expect("closed").outcome, ChargeOutcome::Approved);
+    assert_eq!(
+        other.charge(&req("e")).await.expect("trial").outcome,
+        ChargeOutcome::Approved
+    );
+    assert_eq!(
+        svc.breaker().state().await.expect("state").state,
+        CircuitState::Closed
+    );
+    assert_eq!(
+        svc.charge(&req("f")).await.expect("closed").outcome,
+        ChargeOutcome::Approved
+    );
 }

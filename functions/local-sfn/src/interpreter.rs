@@ -21,7 +21,9 @@ use crate::asl::{
 };
 use crate::clock::{format_ms, now_ms, parse_rfc3339_ms, plus_seconds, sleep_until_ms};
 use crate::error::{AslError, SfnError, TaskError};
-use crate::ops::{apply_result_path, random_unit, runtime, select_input, select_output};
+use crate::ops::{
+    apply_result_path, random_unit, runtime, select_input, select_output, take_input,
+};
 use crate::path::Context;
 use crate::persist::{
     Cursor, ExecItem, ExecRecord, ExecutionStatus, TokenRecord, TokenStatus, exec_key,
@@ -315,8 +317,10 @@ impl Exec {
 
 /// Callback waiters of every interpreter in this process, by token. Step Functions'
 /// `SendTaskSuccess` names no state machine, so a callback sent through any interpreter sharing
-/// the table must wake the runner, whichever interpreter runs it. Tokens are random UUIDs.
-static WAITERS: LazyLock<Mutex<HashMap<String, Waiter>>> = LazyLock::new(Mutex::default);
+/// the table must wake the runner, whichever interpreter runs it. Tokens are random UUIDs. A
+/// token has several waiters only when two runners run one execution (a stale one and a resumed
+/// one); both are woken and the version check on the record lets one of them continue.
+static WAITERS: LazyLock<Mutex<HashMap<String, Vec<Waiter>>>> = LazyLock::new(Mutex::default);
 static NEXT_WAITER: AtomicU64 = AtomicU64::new(0);
 
 struct Waiter {
@@ -325,8 +329,7 @@ struct Waiter {
 }
 
 /// Registers the waiter of one callback attempt and removes it when the attempt ends, however
-/// it ends (including an aborted runner). Only its own registration is removed: two runners of
-/// one execution (a stale one and a resumed one) may wait on the same token.
+/// it ends (including an aborted runner).
 struct WaiterGuard {
     id: u64,
     token: String,
@@ -336,7 +339,10 @@ impl WaiterGuard {
     fn register(token: &str) -> (Self, oneshot::Receiver<Outcome>) {
         let (tx, rx) = oneshot::channel();
         let id = NEXT_WAITER.fetch_add(1, AtomicOrdering::Relaxed);
-        lock(&WAITERS).insert(token.to_owned(), Waiter { id, tx });
+        lock(&WAITERS)
+            .entry(token.to_owned())
+            .or_default()
+            .push(Waiter { id, tx });
         (
             WaiterGuard {
                 id,
@@ -345,13 +351,24 @@ impl WaiterGuard {
             rx,
         )
     }
+
+    /// Wakes every runner waiting on `token`.
+    fn wake(token: &str, outcome: &Outcome) {
+        let waiters = lock(&WAITERS).remove(token).unwrap_or_default();
+        for waiter in waiters {
+            let _ = waiter.tx.send(outcome.clone());
+        }
+    }
 }
 
 impl Drop for WaiterGuard {
     fn drop(&mut self) {
         let mut waiters = lock(&WAITERS);
-        if waiters.get(&self.token).is_some_and(|w| w.id == self.id) {
-            waiters.remove(&self.token);
+        if let Some(list) = waiters.get_mut(&self.token) {
+            list.retain(|w| w.id != self.id);
+            if list.is_empty() {
+                waiters.remove(&self.token);
+            }
         }
     }
 }
@@ -528,10 +545,7 @@ impl Interpreter {
             Err(e) => return Err(e.into()),
         }
         // If the execution runs here, wake it; otherwise the next resume reads the token item.
-        let waiter = lock(&WAITERS).remove(token);
-        if let Some(waiter) = waiter {
-            let _ = waiter.tx.send(outcome);
-        }
+        WaiterGuard::wake(token, &outcome);
         Ok(())
     }
 
@@ -880,9 +894,10 @@ impl Interpreter {
                             format!("no choice rule of {name:?} matched and there is no Default"),
                         )
                     })?;
+                    let eff = take_input(&state.input_path, input)?;
                     Ok(Flow::Next(
                         target.clone(),
-                        select_output(&state.output_path, eff.into_owned())?,
+                        select_output(&state.output_path, eff)?,
                     ))
                 })(),
                 Kind::Wait { until, next } => {
@@ -891,8 +906,7 @@ impl Interpreter {
                     )
                     .await?
                 }
-                Kind::Succeed => select_input(&state.input_path, &input)
-                    .map(|eff| eff.into_owned())
+                Kind::Succeed => take_input(&state.input_path, input)
                     .and_then(|eff| select_output(&state.output_path, eff))
                     .map(Flow::Succeed),
                 Kind::Fail { error, cause } => Err(TaskError::new(
@@ -1156,7 +1170,7 @@ impl Interpreter {
                 received = &mut rx => match received {
                     // send_task_* already made this durable.
                     Ok(outcome) => return Ok(outcome),
-                    // Waiter dropped (shutdown): only the deadline can end the attempt now.
+                    // Cannot happen (waiters are always sent to before removal); be safe.
                     Err(_) => {
                         deadline.await;
                         (TokenStatus::TimedOut, timed_out())

@@ -3,12 +3,17 @@
 //! port.
 //!
 //! * [`StateMachine::parse`] validates a definition up front: anything not implemented (Map,
-//!   Parallel, intrinsic functions, heartbeats, unknown fields…) is an [`AslError`] naming the
-//!   state and field, never silently ignored.
-//! * [`Interpreter`] runs executions in memory on tokio and checkpoints only at start, on
-//!   entering a callback task or a Wait state, when a callback completes (on the token item) and
-//!   at the end. After a crash, [`Interpreter::resume_all`] continues every RUNNING execution
-//!   from its last checkpoint; steps after that checkpoint run again (at-least-once).
+//!   Parallel, intrinsic functions, heartbeats, JSONata, unknown fields, dangling transitions…)
+//!   is an [`AslError`] naming the state and field, never silently ignored.
+//! * [`Interpreter`] runs each execution as one tokio task, in memory, and checkpoints only at
+//!   start, on entering a callback task (before its resource is invoked) or a Wait state, when
+//!   a callback completes (on the token item) and at the end. After a crash,
+//!   [`Interpreter::resume_all`] continues every RUNNING execution from its last checkpoint,
+//!   re-arming timers from their stored wall-clock deadlines; the steps after that checkpoint
+//!   run again (at-least-once), which the saga's idempotent tasks absorb.
+//! * Every record write is conditioned on the record's version, so a stale runner (one that
+//!   kept running while another process resumed the execution) can never overwrite it; and a
+//!   callback token leaves PENDING exactly once, which arbitrates callback vs. timeout.
 
 mod asl;
 mod clock;

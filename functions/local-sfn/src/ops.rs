@@ -31,6 +31,14 @@ pub(crate) fn select_input<'a>(
     }
 }
 
+/// `InputPath` when the state input is no longer needed: moves it instead of copying for `$`.
+pub(crate) fn take_input(path: &Option<Path>, input: Value) -> Result<Value, TaskError> {
+    match path {
+        Some(p) if p.is_root() => Ok(input),
+        _ => select_input(path, &input).map(Cow::into_owned),
+    }
+}
+
 /// `OutputPath` on a state's output.
 pub(crate) fn select_output(path: &Option<Path>, output: Value) -> Result<Value, TaskError> {
     match path {

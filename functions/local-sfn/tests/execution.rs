@@ -66,15 +66,13 @@ async fn path_processing_and_context_object() {
     assert_eq!(view.history, vec!["Shape", "Call", "Done"]);
     assert_eq!(invoker.calls("echo"), vec![json!({"id": "o-1", "qty": 2})]);
 
-    // The Pass result as the Task saw it is recorded in the echo input's source: re-run the
-    // shaping alone to inspect the context object values.
-    let def = json!({"StartAt": "Shape", "States": {"Shape": def["States"]["Shape"].clone()}});
-    let mut def = def;
-    def["States"]["Shape"]
-        .as_object_mut()
-        .expect("object")
-        .remove("Next");
-    def["States"]["Shape"]["End"] = json!(true);
+    // The same Pass state alone, ending the machine, to inspect every value it produced.
+    let mut shape = def["States"]["Shape"].clone();
+    if let Some(fields) = shape.as_object_mut() {
+        fields.remove("Next");
+        fields.insert("End".into(), json!(true));
+    }
+    let def = json!({"StartAt": "Shape", "States": {"Shape": shape}});
     let interp = interpreter(&def, TestInvoker::echo(), MemoryTable::new()).await;
     interp
         .start_execution("ctx", input.clone())
@@ -752,4 +750,58 @@ async fn view_tracks_progress() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert_eq!(interp.running_count(), 0);
+}
+
+/// Instant tasks for the concurrency smoke test.
+struct Instant0;
+
+#[async_trait]
+impl TaskInvoker for Instant0 {
+    async fn invoke(&self, resource: &str, input: Value) -> Result<Value, TaskError> {
+        Ok(json!({"resource": resource, "id": input["id"]}))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_concurrent_executions() {
+    let def = json!({
+        "StartAt": "A",
+        "States": {
+            "A": {"Type": "Task", "Resource": "a", "ResultPath": "$.a", "Next": "B"},
+            "B": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericLessThan": 1000, "Next": "C"}], "Default": "D"},
+            "C": {"Type": "Task", "Resource": "c", "ResultPath": "$.c", "Next": "D"},
+            "D": {"Type": "Pass", "Result": true, "ResultPath": "$.d", "Next": "E"},
+            "E": {"Type": "Task", "Resource": "e", "ResultPath": null, "Next": "F"},
+            "F": {"Type": "Succeed"}
+        }
+    });
+    let store = MemoryTable::new();
+    let machine = StateMachine::parse(&def.to_string()).expect("parse");
+    let interp = Interpreter::new("many", machine, Arc::new(Instant0), store.clone())
+        .await
+        .expect("new");
+    let total = 2000;
+    for n in 0..total {
+        interp
+            .start_execution(&format!("e-{n}"), json!({"id": n, "n": n}))
+            .await
+            .expect("start");
+    }
+    for n in 0..total {
+        let view = finish(&interp, &format!("e-{n}")).await;
+        assert_eq!(view.status, ExecutionStatus::Succeeded);
+        let expected: Vec<&str> = if n < 1000 {
+            vec!["A", "B", "C", "D", "E", "F"]
+        } else {
+            vec!["A", "B", "D", "E", "F"]
+        };
+        assert_eq!(view.history, expected);
+    }
+    assert_eq!(
+        store
+            .transactions
+            .load(std::sync::atomic::Ordering::Relaxed),
+        2 * total,
+        "two writes per execution"
+    );
 }
