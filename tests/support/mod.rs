@@ -86,10 +86,10 @@ impl Local {
     async fn wait_healthy(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(r) = self.http.get(format!("{}/health", self.base)).send().await {
-                if r.status() == 200 {
-                    return;
-                }
+            if let Ok(r) = self.http.get(format!("{}/health", self.base)).send().await
+                && r.status() == 200
+            {
+                return;
             }
             assert!(Instant::now() < deadline, "runtime never became healthy");
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -1,17 +1,22 @@
 //! Time as a port, so rules that depend on "today" are testable.
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 pub trait Clock: Send + Sync {
     fn now(&self) -> OffsetDateTime;
 
-    /// RFC 3339 timestamp with millisecond precision (UTC).
+    /// RFC 3339 UTC timestamp with exactly three fractional digits, so timestamps sort as strings.
     fn now_rfc3339(&self) -> String {
-        let now = self.now();
-        let ms = now
-            .replace_nanosecond(now.millisecond() as u32 * 1_000_000)
-            .unwrap_or(now);
-        ms.format(&Rfc3339).unwrap_or_default()
+        let t = self.now().to_offset(time::UtcOffset::UTC);
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
+        )
     }
 
     fn now_millis(&self) -> i64 {
@@ -25,5 +30,25 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct At(OffsetDateTime);
+    impl Clock for At {
+        fn now(&self) -> OffsetDateTime {
+            self.0
+        }
+    }
+
+    #[test]
+    fn timestamps_are_fixed_width() {
+        let t = OffsetDateTime::from_unix_timestamp(1_708_589_735).expect("time");
+        assert_eq!(At(t).now_rfc3339(), "2024-02-22T08:15:35.000Z");
+        let t = t + time::Duration::milliseconds(50);
+        assert_eq!(At(t).now_rfc3339(), "2024-02-22T08:15:35.050Z");
     }
 }

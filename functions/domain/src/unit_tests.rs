@@ -1,9 +1,6 @@
 //! Unit tests of the rules that end-to-end tests reach only by luck of timing.
 use std::sync::Arc;
 
-use serde_json::json;
-
-use crate::clock::Clock;
 use crate::error::DomainError;
 use crate::payment::*;
 use crate::place::*;

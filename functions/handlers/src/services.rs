@@ -39,11 +39,13 @@ impl Config {
     }
 }
 
+/// Opens a table by its name (the value of e.g. `RESERVATION_TABLE`).
+pub type TableOpener = Arc<dyn Fn(&str) -> Arc<dyn Table> + Send + Sync>;
+
 /// The adapters behind the ports (DynamoDB/Step Functions on AWS, embedded ones locally).
 #[derive(Clone)]
 pub struct Adapters {
-    /// Opens a table by its name (the value of e.g. `RESERVATION_TABLE`).
-    pub table: Arc<dyn Fn(&str) -> Arc<dyn Table> + Send + Sync>,
+    pub table: TableOpener,
     pub clock: Arc<dyn Clock>,
     pub payment_provider: Arc<dyn PaymentProvider>,
     pub saga: Arc<dyn SagaCallbacks>,

@@ -117,10 +117,10 @@ async fn main() -> Result<(), String> {
                 match resp {
                     Ok(r) if r.status().as_u16() == 202 => {
                         let _ = accept.lock().await.record(elapsed);
-                        if let Ok(v) = r.json::<Value>().await {
-                            if let Some(id) = v["reservationId"].as_str() {
-                                ids.lock().await.push((user, id.to_string()));
-                            }
+                        if let Ok(v) = r.json::<Value>().await
+                            && let Some(id) = v["reservationId"].as_str()
+                        {
+                            ids.lock().await.push((user, id.to_string()));
                         }
                     }
                     _ => *errors.lock().await += 1,

@@ -86,6 +86,9 @@ pub struct Hold {
     pub instant_book: bool,
     pub state: HoldState,
     pub decision: OwnerDecision,
+    /// The reservation's version when the saga asked for the hold (events carry it as `version`).
+    #[serde(default)]
+    pub reservation_version: u64,
     /// The saga's callback token while the owner decides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_token: Option<String>,

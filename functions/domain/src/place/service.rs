@@ -77,7 +77,7 @@ pub struct PlaceService {
 }
 
 fn validate_place(name: &str, room_count: i64, nightly_price: i64) -> DomainResult<()> {
-    if name.trim().is_empty() || name.len() > 200 {
+    if name.trim().is_empty() || name.chars().count() > 200 {
         return Err(DomainError::invalid(
             "name",
             "a name of 1 to 200 characters is required",
@@ -115,12 +115,18 @@ fn catalogue_event(name: EventName, place: &Place) -> DomainEvent {
 fn hold_event(name: EventName, hold: &Hold, at: &str, extra: Value) -> DomainEvent {
     let mut fields = json!({
         "placeId": hold.place_id, "ownerId": hold.owner_id, "checkIn": hold.check_in,
-        "checkOut": hold.check_out, "rooms": hold.rooms,
+        "checkOut": hold.check_out, "rooms": hold.rooms, "holdVersion": hold.version,
     });
     if let (Some(obj), Value::Object(more)) = (fields.as_object_mut(), extra) {
         obj.extend(more);
     }
-    new_event(name, Some(&hold.reservation_id), hold.version, at, fields)
+    new_event(
+        name,
+        Some(&hold.reservation_id),
+        hold.reservation_version,
+        at,
+        fields,
+    )
 }
 
 fn night_writes(hold: &Hold, delta: i64, ceiling: Option<i64>) -> DomainResult<Vec<Write>> {
@@ -240,6 +246,28 @@ impl PlaceService {
         }
     }
 
+    /// Like `register`, but a repeat must describe the same place: an `Idempotency-Key` reused
+    /// for a different request is a conflict.
+    pub async fn register_idempotent(
+        &self,
+        owner_id: &str,
+        place_id: String,
+        cmd: RegisterPlace,
+    ) -> DomainResult<(Place, bool)> {
+        let wanted = cmd.clone();
+        let (place, created) = self.register(owner_id, place_id, cmd).await?;
+        let same = place.name == wanted.name.trim()
+            && place.room_count == wanted.room_count
+            && place.nightly_price == wanted.nightly_price
+            && place.instant_book == wanted.instant_book;
+        if !created && !same {
+            return Err(DomainError::Conflict(
+                "the Idempotency-Key was already used for a different request".into(),
+            ));
+        }
+        Ok((place, created))
+    }
+
     /// Changes a place. Lowering the room count never leaves a night above it: first every new hold
     /// is capped by `pendingRoomCount`, then the count is lowered only if no night holds more.
     pub async fn update(
@@ -264,6 +292,9 @@ impl PlaceService {
                 next.room_count = r;
             }
             validate_place(&next.name, next.room_count, next.nightly_price)?;
+            if next == place {
+                return Ok(place);
+            }
             if next.room_count < place.room_count {
                 match self.lower_room_count(&place, next).await? {
                     Some(done) => return Ok(done),
@@ -348,7 +379,7 @@ impl PlaceService {
             }
             let _ = self.table.transact(undo_writes, vec![]).await;
             return Err(DomainError::Conflict(format!(
-                "{busiest} rooms are already held on a night; the room count cannot go below that"
+                "a night already has {busiest} room(s) held; the room count cannot go below that"
             )));
         }
         self.replace(
@@ -426,6 +457,7 @@ impl PlaceService {
                 instant_book: false,
                 state: HoldState::Held,
                 decision: OwnerDecision::Pending,
+                reservation_version: stay.version,
                 task_token: None,
                 version: 1,
                 updated_at: now.clone(),
@@ -528,6 +560,7 @@ impl PlaceService {
                     instant_book: false,
                     state: HoldState::Released,
                     decision: OwnerDecision::None,
+                    reservation_version: stay.version,
                     task_token: None,
                     version: 1,
                     updated_at: now,
@@ -579,12 +612,12 @@ impl PlaceService {
         if night_delta != 0 {
             writes.extend(night_writes(current, night_delta, None)?);
         }
-        // Events were built from `current`; give them the new version.
+        // Events were built from `current`; give them the hold's new version.
         let events = events
             .into_iter()
             .map(|mut e| {
                 if let Some(obj) = e.detail.as_object_mut() {
-                    obj.insert("version".into(), json!(next.version));
+                    obj.insert("holdVersion".into(), json!(next.version));
                 }
                 e
             })
@@ -656,9 +689,12 @@ impl PlaceService {
                 return Ok(hold);
             }
             if hold.decision != OwnerDecision::Pending || hold.state != HoldState::Held {
+                let decided = serde_json::to_value(settled_decision(&hold))
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
                 return Err(DomainError::Conflict(format!(
-                    "reservation {reservation_id} is not awaiting the owner (decision {:?})",
-                    hold.decision
+                    "reservation {reservation_id} is not awaiting the owner (decision: {decided})"
                 )));
             }
             let now = self.clock.now_rfc3339();

@@ -19,7 +19,7 @@ pub async fn register(svc: &Services, req: ApiRequest) -> ApiResponse {
                 }
                 None => uuid::Uuid::now_v7().to_string(),
             };
-            let (place, created) = svc.places.register(owner, id, cmd).await?;
+            let (place, created) = svc.places.register_idempotent(owner, id, cmd).await?;
             let status = if created {
                 StatusCode::CREATED
             } else {
@@ -47,7 +47,7 @@ pub async fn list(svc: &Services, req: ApiRequest) -> ApiResponse {
     )
 }
 
-/// [place-get] `GET /v1/places/{placeId}` — the place and rooms held per night from `?from=` (default today).
+/// [place-get] `GET /v1/places/{placeId}` — the place and the rooms held per night (from `?from=`, default: all).
 pub async fn get(svc: &Services, req: ApiRequest) -> ApiResponse {
     respond(
         async {

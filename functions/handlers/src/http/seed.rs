@@ -193,6 +193,10 @@ pub async fn mypage(svc: &Services, req: ApiRequest) -> ApiResponse {
     respond(
         async {
             let id = req.param("id")?;
+            // The facade has no identities: it shows only its own numbered orders, never /v1 ones.
+            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(Problem::not_found(format!("mypage {id} does not exist")));
+            }
             let row =
                 svc.mypages.get(id).await?.ok_or_else(|| {
                     Problem::not_found(format!("mypage {id} does not exist (yet)"))
