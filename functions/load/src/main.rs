@@ -34,6 +34,9 @@ struct Args {
     /// Give up waiting for sagas after this many seconds.
     #[arg(long, default_value_t = 120)]
     timeout_secs: u64,
+    /// Open loop: start requests at this rate (per second) instead of keeping `concurrency` busy.
+    #[arg(long)]
+    rate: Option<u32>,
 }
 
 fn parse_time(v: &Value) -> Option<OffsetDateTime> {
@@ -91,7 +94,19 @@ async fn main() -> Result<(), String> {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..args.concurrency {
+    // Open loop: each tick starts one request on its own (a worker that does exactly one).
+    let (spawns, per_worker_ticks) = match args.rate {
+        Some(rate) => (
+            args.requests,
+            Some(Duration::from_secs_f64(1.0 / f64::from(rate.max(1)))),
+        ),
+        None => (args.concurrency, None),
+    };
+    let mut ticker = per_worker_ticks.map(tokio::time::interval);
+    for _ in 0..spawns {
+        if let Some(t) = ticker.as_mut() {
+            t.tick().await;
+        }
         let (http, url, places, accept, ids, errors, next) = (
             http.clone(),
             args.url.clone(),
@@ -102,6 +117,7 @@ async fn main() -> Result<(), String> {
             next.clone(),
         );
         let total = args.requests;
+        let one_shot = args.rate.is_some();
         workers.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -124,6 +140,9 @@ async fn main() -> Result<(), String> {
                         }
                     }
                     _ => *errors.lock().await += 1,
+                }
+                if one_shot {
+                    return;
                 }
             }
         }));

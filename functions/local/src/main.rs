@@ -9,6 +9,11 @@ mod runtime;
 mod saga;
 
 use clap::Parser;
+
+/// Many small, short-lived JSON allocations on every request and saga step: mimalloc keeps them
+/// cheap across threads (glibc malloc was a quarter of the CPU profile under load).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
