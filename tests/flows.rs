@@ -581,3 +581,76 @@ async fn idempotency_key_gives_one_reservation() {
         .count();
     assert_eq!(placed, 1);
 }
+
+#[tokio::test]
+async fn every_published_event_is_printed_on_stdout_in_publish_order() {
+    let rt = Local::start("stdout", &[]).await;
+    let place = rt.place("olivia", 1, 10_000, true).await;
+    let (_, r) = rt.reserve("alice", &place, &day(3), &day(4), 1).await;
+    let id = r["reservationId"].as_str().expect("id");
+    rt.wait_status("alice", id, "CONFIRMED", None).await;
+    let listed = rt.events(None).await;
+    rt.wait_for("stdout trace complete", || async {
+        rt.printed_events().len() >= listed.len()
+    })
+    .await;
+    let printed = rt.printed_events();
+    assert_eq!(
+        printed[..listed.len()],
+        listed[..],
+        "stdout lines equal GET /_local/events, in the same order"
+    );
+    for e in &printed {
+        for k in ["detail-type", "source", "time", "detail"] {
+            assert!(!e[k].is_null(), "{k} in {e}");
+        }
+    }
+}
+
+/// Reservations are accepted while the owner side (place context) is down; their work waits and
+/// completes once it is back.
+#[tokio::test]
+async fn reservations_are_accepted_while_the_owner_side_is_down() {
+    let rt = Local::start("down", &[]).await;
+    let place = rt.place("olivia", 2, 10_000, true).await;
+    rt.set_faults(json!({"down": ["place"]})).await;
+    let mut ids = Vec::new();
+    for user in ["a", "b", "c"] {
+        let (s, r) = rt.reserve(user, &place, &day(3), &day(4), 1).await;
+        assert_eq!(s, 202, "accepted while the place context is down: {r}");
+        ids.push((user, r["reservationId"].as_str().expect("id").to_string()));
+    }
+    // Owner-side HTTP answers 503 problem+json meanwhile (a retryable fault, not a client error).
+    let (s, p) = rt
+        .call("GET", &format!("/v1/places/{place}"), Some("olivia"), None)
+        .await;
+    assert_eq!(
+        (s, p["type"].as_str()),
+        (503, Some("/problems/unavailable"))
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    for (user, id) in &ids {
+        let st = rt.reservation(user, id).await["status"].clone();
+        assert!(
+            st == "PAID" || st == "PENDING",
+            "waiting for the place context: {st}"
+        );
+    }
+    rt.set_faults(json!({"down": []})).await;
+    let mut confirmed = 0;
+    for (user, id) in &ids {
+        rt.wait_for("saga completes", || async {
+            let st = rt.reservation(user, id).await["status"].clone();
+            st == "CONFIRMED" || st == "CANCELLED"
+        })
+        .await;
+        if rt.reservation(user, id).await["status"] == "CONFIRMED" {
+            confirmed += 1;
+        }
+    }
+    assert_eq!(
+        confirmed, 2,
+        "two rooms, three requests: two confirmed, one sold out"
+    );
+    assert_eq!(rt.held("olivia", &place, &day(3)).await, 2);
+}

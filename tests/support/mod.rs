@@ -5,13 +5,15 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 pub struct Local {
     child: Child,
+    /// Every line the runtime printed on stdout after its banner (the event trace).
+    pub stdout: Arc<Mutex<Vec<String>>>,
     pub base: String,
     pub data_dir: PathBuf,
     args: Vec<String>,
@@ -29,7 +31,7 @@ fn template() -> String {
     concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml").to_string()
 }
 
-fn spawn(data_dir: &PathBuf, args: &[String]) -> (Child, String) {
+fn spawn(data_dir: &PathBuf, args: &[String]) -> (Child, String, Arc<Mutex<Vec<String>>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_reserveplace-local"))
         .arg("--addr")
         .arg("127.0.0.1:0")
@@ -45,13 +47,19 @@ fn spawn(data_dir: &PathBuf, args: &[String]) -> (Child, String) {
         .expect("start reserveplace-local");
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = mpsc::channel();
+    let printed = Arc::new(Mutex::new(Vec::new()));
+    let sink = printed.clone();
     std::thread::spawn(move || {
         let mut lines = BufReader::new(stdout).lines();
         if let Some(Ok(first)) = lines.next() {
             let _ = tx.send(first);
         }
         // Keep draining so the runtime never blocks on a full pipe.
-        for _ in lines {}
+        for line in lines.map_while(Result::ok) {
+            if let Ok(mut v) = sink.lock() {
+                v.push(line);
+            }
+        }
     });
     let banner = rx
         .recv_timeout(Duration::from_secs(60))
@@ -61,7 +69,7 @@ fn spawn(data_dir: &PathBuf, args: &[String]) -> (Child, String) {
         .find(|w| w.starts_with("http://"))
         .unwrap_or_else(|| panic!("no address in banner: {banner}"))
         .to_string();
-    (child, url)
+    (child, url, printed)
 }
 
 impl Local {
@@ -71,9 +79,10 @@ impl Local {
 
     pub async fn start_in(data_dir: PathBuf, args: &[&str]) -> Local {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let (child, base) = spawn(&data_dir, &args);
+        let (child, base, stdout) = spawn(&data_dir, &args);
         let local = Local {
             child,
+            stdout,
             base,
             data_dir,
             args,
@@ -291,6 +300,15 @@ impl Local {
             tokio::time::sleep(Duration::from_millis(15)).await;
         }
         panic!("timed out waiting for {what}");
+    }
+
+    /// The JSON lines printed on stdout so far.
+    pub fn printed_events(&self) -> Vec<Value> {
+        let lines = self.stdout.lock().map(|l| l.clone()).unwrap_or_default();
+        lines
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     }
 
     pub async fn payment(&self, user: &str, id: &str) -> (u16, Value) {
