@@ -60,9 +60,22 @@ fn dispatch(rt: &Arc<Runtime>, entry: OutboxEntry, done: &mpsc::UnboundedSender<
     let rt = rt.clone();
     let done = done.clone();
     tokio::spawn(async move {
+        let (twice, jitter_ms) = rt.faults.delivery();
+        let copies = if twice { 2 } else { 1 };
         let deliveries = rules
             .into_iter()
-            .map(|i| deliver(rt.clone(), i, envelope.clone()));
+            .flat_map(|i| (0..copies).map(move |_| i))
+            .map(|i| {
+                let (rt, envelope) = (rt.clone(), envelope.clone());
+                async move {
+                    if jitter_ms > 0 {
+                        // Random delays also reorder deliveries across events.
+                        let wait = uuid::Uuid::new_v4().as_u128() as u64 % (jitter_ms + 1);
+                        tokio::time::sleep(Duration::from_millis(wait)).await;
+                    }
+                    deliver(rt, i, envelope).await
+                }
+            });
         futures_join(deliveries).await;
         let _ = done.send(entry.seq);
     });

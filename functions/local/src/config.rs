@@ -45,6 +45,12 @@ pub struct Options {
     /// Contexts whose functions start down, comma separated (e.g. `place`).
     #[arg(long, env = "RESERVEPLACE_DOWN", value_delimiter = ',')]
     pub down: Vec<String>,
+    /// Deliver every event twice to every rule target (consumers must be idempotent).
+    #[arg(long, env = "RESERVEPLACE_DUPLICATE_DELIVERIES")]
+    pub duplicate_deliveries: bool,
+    /// Delay each delivery by a random 0..=N ms, so deliveries arrive out of order.
+    #[arg(long, env = "RESERVEPLACE_DELIVERY_JITTER_MS", default_value_t = 0)]
+    pub delivery_jitter_ms: u64,
     /// Do not print events on stdout.
     #[arg(long, env = "RESERVEPLACE_QUIET_EVENTS")]
     pub quiet_events: bool,
@@ -92,6 +98,8 @@ impl Options {
         f.payment.decline_rate = self.payment_decline_rate;
         f.payment.transient_rate = self.payment_transient_rate;
         f.payment.outage = self.payment_outage;
+        f.duplicate_deliveries = self.duplicate_deliveries;
+        f.jitter_ms = self.delivery_jitter_ms;
         f.down = self
             .down
             .iter()

@@ -12,11 +12,16 @@ pub struct FaultSettings {
     pub payment: SimulationSettings,
     /// Contexts (template `Tags.context`) whose functions fail as if down, e.g. `["place"]`.
     pub down: BTreeSet<String>,
+    /// Deliver every event twice to every target, each copy after a random delay of up to
+    /// `jitter_ms` (so deliveries also arrive out of order): consumers must not care.
+    pub duplicate_deliveries: bool,
+    pub jitter_ms: u64,
 }
 
 pub struct Faults {
     pub provider: Arc<SimulatedProvider>,
     down: RwLock<BTreeSet<String>>,
+    delivery: RwLock<(bool, u64)>,
 }
 
 impl Faults {
@@ -24,6 +29,7 @@ impl Faults {
         Arc::new(Self {
             provider: SimulatedProvider::new(initial.payment),
             down: RwLock::new(initial.down),
+            delivery: RwLock::new((initial.duplicate_deliveries, initial.jitter_ms)),
         })
     }
 
@@ -34,18 +40,32 @@ impl Faults {
         }
     }
 
+    /// (deliver twice, max random delay in ms) for event deliveries.
+    pub fn delivery(&self) -> (bool, u64) {
+        self.delivery.read().map(|d| *d).unwrap_or((false, 0))
+    }
+
     pub fn get(&self) -> FaultSettings {
+        let (duplicate_deliveries, jitter_ms) = self.delivery();
         FaultSettings {
             payment: self.provider.settings(),
             down: self.down.read().map(|d| d.clone()).unwrap_or_default(),
+            duplicate_deliveries,
+            jitter_ms,
         }
     }
 
     pub fn set(&self, settings: FaultSettings) -> Result<(), String> {
         settings.payment.validate()?;
+        if settings.jitter_ms > 60_000 {
+            return Err("jitterMs is at most 60000".into());
+        }
         self.provider.set(settings.payment);
         if let Ok(mut d) = self.down.write() {
             *d = settings.down;
+        }
+        if let Ok(mut d) = self.delivery.write() {
+            *d = (settings.duplicate_deliveries, settings.jitter_ms);
         }
         Ok(())
     }
