@@ -95,7 +95,10 @@ impl EventName {
 }
 
 /// Builds an event whose detail is `fields` plus the common envelope fields.
-/// `version` is the version of the reservation the event is about (for place catalogue events, the place's).
+/// `version` is the reservation's version as the emitting context knows it: the reservation's own
+/// version for reservation events; for payment and place events, the version the saga or the cancel
+/// event handed them (their own aggregates' versions travel as `paymentVersion` / `holdVersion`,
+/// which is what their projections order by). Place catalogue events carry the place's version.
 pub fn new_event(
     name: EventName,
     reservation_id: Option<&str>,
