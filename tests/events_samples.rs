@@ -450,7 +450,7 @@ async fn seed(ctx: &Ctx, setup: Setup, wiring: &Wiring, matcher: &RuleMatcher) -
     if setup.refunded {
         let r = svc
             .payments
-            .refund(&charge_request())
+            .refund(&charge_request(), "OWNER_TIMEOUT")
             .await
             .ctx("seed refund")?;
         ensure(r.refunded, "seeded refund did not refund")?;
@@ -1171,7 +1171,7 @@ async fn verify(binary: &str, ctx: &Ctx, outcome: &Outcome) -> R {
         "place-hold-nights" => {
             same(
                 step_output(outcome)?,
-                &json!({"outcome": "HELD", "instantBook": false, "ownerTimeoutSeconds": 86400}),
+                &json!({"outcome": "HELD", "instantBook": false, "ownerTimeoutSeconds": 86400, "decision": "NONE"}),
                 "output",
             )?;
             same(ctx.nights_held().await?, vec![1, 1], "rooms held per night")?;

@@ -302,8 +302,10 @@ async fn payment_outage_fails_fast_with_payment_unavailable() {
         started.elapsed()
     );
     assert_eq!(done["statusReason"], "PAYMENT_UNAVAILABLE");
-    let (s, _) = rt.payment("alice", id).await;
-    assert_eq!(s, 404, "nothing charged");
+    // Nothing was charged, and the payment is voided so a late or replayed charge cannot take money.
+    let (s, p) = rt.payment("alice", id).await;
+    assert_eq!((s, p["status"].as_str()), (200, Some("VOIDED")), "{p}");
+    assert!(!rt.event_names(id).await.contains(&"PaymentApproved".to_string()));
     rt.wait_for("try-again notification", || async {
         let (_, n) = rt
             .call("GET", "/v1/notifications", Some("alice"), None)

@@ -260,8 +260,18 @@ async fn a_charge_happens_once_and_a_refund_once() {
         1,
         "a replay does not charge again"
     );
-    assert!(svc.refund(&req("r")).await.expect("refund").refunded);
-    assert!(svc.refund(&req("r")).await.expect("again").refunded);
+    assert!(
+        svc.refund(&req("r"), "CUSTOMER_CANCELLED")
+            .await
+            .expect("refund")
+            .refunded
+    );
+    assert!(
+        svc.refund(&req("r"), "CUSTOMER_CANCELLED")
+            .await
+            .expect("again")
+            .refunded
+    );
     assert_eq!(*provider.refunds.lock().expect("lock"), 1);
     assert_eq!(
         table.event_names(),
@@ -277,7 +287,12 @@ async fn a_charge_happens_once_and_a_refund_once() {
 async fn a_cancel_before_the_charge_voids_it() {
     let provider = Arc::new(ScriptedProvider::approving());
     let (table, svc) = payments(provider.clone(), Arc::new(FixedClock::at(NOW)), 5);
-    assert!(!svc.refund(&req("r")).await.expect("void").refunded);
+    assert!(
+        !svc.refund(&req("r"), "CUSTOMER_CANCELLED")
+            .await
+            .expect("void")
+            .refunded
+    );
     assert_eq!(
         svc.charge(&req("r")).await.expect("charge").outcome,
         ChargeOutcome::Cancelled
@@ -342,4 +357,87 @@ async fn the_shared_circuit_opens_fails_fast_half_opens_and_closes() {
         svc.charge(&req("f")).await.expect("closed").outcome,
         ChargeOutcome::Approved
     );
+}
+
+#[tokio::test]
+async fn a_redelivered_cancel_still_finds_the_waiting_token() {
+    let (_, svc, place) = place_service(1, false).await;
+    let s = stay("r", &place, "2026-03-01", "2026-03-02", 1);
+    svc.hold_nights(&s).await.expect("hold");
+    assert_eq!(
+        svc.request_owner_decision("r", "tok").await.expect("token"),
+        TokenOutcome::Stored
+    );
+    assert_eq!(
+        svc.release_nights(&s).await.expect("release"),
+        Some("tok".to_string())
+    );
+    // The first SendTaskFailure may have failed: the redelivery must be able to send it again.
+    assert_eq!(
+        svc.release_nights(&s).await.expect("again"),
+        Some("tok".to_string())
+    );
+    assert_eq!(
+        svc.availability_from(&place, "2026-01-01", 1)
+            .await
+            .expect("nights")[0]
+            .held,
+        0,
+        "released once"
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_hold_reports_why_it_was_released() {
+    let (_, svc, place) = place_service(1, false).await;
+    let s = stay("r", &place, "2026-03-01", "2026-03-02", 1);
+    svc.hold_nights(&s).await.expect("hold");
+    svc.decide("owner", "r", false).await.expect("reject");
+    let replay = svc.hold_nights(&s).await.expect("replay");
+    assert_eq!(
+        (replay.outcome, replay.decision),
+        (HoldState::Released, OwnerDecision::Rejected)
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_charge_reports_the_refund_reason() {
+    let provider = Arc::new(ScriptedProvider::approving());
+    let (_, svc) = payments(provider.clone(), Arc::new(FixedClock::at(NOW)), 5);
+    svc.charge(&req("r")).await.expect("charge");
+    svc.refund(&req("r"), "SOLD_OUT").await.expect("refund");
+    let replay = svc.charge(&req("r")).await.expect("replay");
+    assert_eq!(
+        (replay.outcome, replay.reason.as_deref()),
+        (ChargeOutcome::Cancelled, Some("SOLD_OUT"))
+    );
+    // Voided before any charge (payment unavailable path): the replay does not charge.
+    svc.refund(&req("v"), "PAYMENT_UNAVAILABLE")
+        .await
+        .expect("void");
+    let replay = svc.charge(&req("v")).await.expect("replay");
+    assert_eq!(
+        (replay.outcome, replay.reason.as_deref()),
+        (ChargeOutcome::Cancelled, Some("PAYMENT_UNAVAILABLE"))
+    );
+    assert_eq!(*provider.charges.lock().expect("lock"), 1);
+}
+
+#[tokio::test]
+async fn lowering_the_room_count_counts_past_nights_too() {
+    let (_, svc, place) = place_service(2, true).await;
+    // A night before "today" (the seed facade accepts any date).
+    for id in ["a", "b"] {
+        svc.hold_nights(&stay(id, &place, "2025-12-31", "2026-01-01", 1))
+            .await
+            .expect("hold");
+    }
+    let lower = UpdatePlace {
+        room_count: Some(1),
+        ..Default::default()
+    };
+    assert!(matches!(
+        svc.update("owner", &place, lower).await,
+        Err(DomainError::Conflict(_))
+    ));
 }

@@ -244,3 +244,38 @@ impl Runtime {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// A context that is down for a long time must delay a saga, never end it half-done: every
+    /// task but the charge (which fails fast to PAYMENT_UNAVAILABLE by design) retries Lambda
+    /// service errors until the context is back.
+    #[test]
+    fn saga_tasks_outlast_a_context_being_down() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../infra/reservation-saga.asl.json"
+        );
+        let def: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("definition"))
+            .expect("json");
+        let states = def["States"].as_object().expect("states");
+        let mut checked = 0;
+        for (name, state) in states {
+            if state["Type"] != "Task" || name == "ChargePayment" {
+                continue;
+            }
+            let retries_forever = state["Retry"].as_array().into_iter().flatten().any(|r| {
+                let errors = r["ErrorEquals"].as_array().cloned().unwrap_or_default();
+                let matches = errors
+                    .iter()
+                    .any(|e| e == "Lambda.ServiceException" || e == "States.ALL");
+                matches && r["MaxAttempts"].as_u64().unwrap_or(3) >= 1_000_000
+            });
+            assert!(retries_forever, "{name} gives up while a context is down");
+            checked += 1;
+        }
+        assert!(checked >= 9, "checked {checked} tasks");
+    }
+}

@@ -27,6 +27,10 @@ pub struct Payment {
     pub provider_ref: Option<String>,
     #[serde(default)]
     pub decline_reason: Option<String>,
+    /// Why it was refunded or voided (the reservation's cancel reason), so a replayed saga ends the
+    /// same way as the run that compensated.
+    #[serde(default)]
+    pub refund_reason: Option<String>,
     pub version: u64,
     pub created_at: String,
     pub updated_at: String,
@@ -57,6 +61,9 @@ pub struct ChargeResult {
     pub outcome: ChargeOutcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_id: Option<String>,
+    /// For CANCELLED: the reason recorded by the refund (a cancel reason of the reservation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -79,9 +79,15 @@ impl PaymentService {
             PaymentStatus::Declined => ChargeOutcome::Declined,
             PaymentStatus::Refunded | PaymentStatus::Voided => ChargeOutcome::Cancelled,
         };
+        let reason = (outcome == ChargeOutcome::Cancelled).then(|| {
+            p.refund_reason
+                .clone()
+                .unwrap_or_else(|| "CUSTOMER_CANCELLED".to_string())
+        });
         ChargeResult {
             outcome,
             payment_id: Some(p.payment_id.clone()),
+            reason,
         }
     }
 
@@ -95,6 +101,7 @@ impl PaymentService {
             status,
             provider_ref: None,
             decline_reason: None,
+            refund_reason: None,
             version: 1,
             created_at: now.clone(),
             updated_at: now,
@@ -114,6 +121,7 @@ impl PaymentService {
             return Ok(ChargeResult {
                 outcome: ChargeOutcome::Unavailable,
                 payment_id: None,
+                reason: None,
             });
         }
         let result = self
@@ -140,6 +148,7 @@ impl PaymentService {
                 return Ok(ChargeResult {
                     outcome: ChargeOutcome::Unavailable,
                     payment_id: None,
+                    reason: None,
                 });
             }
             Err(ProviderError::Transient(why)) => {
@@ -179,6 +188,7 @@ impl PaymentService {
                     .await
                     .map_err(|e| DomainError::Unavailable(e.to_string()))?;
                 payment.version = existing.version + 1;
+                payment.refund_reason = existing.refund_reason.clone();
                 let approved = payment_event(EventName::PaymentApproved, &payment, req.version);
                 payment.status = PaymentStatus::Refunded;
                 payment.version += 1;
@@ -197,6 +207,7 @@ impl PaymentService {
                     Ok(()) => Ok(ChargeResult {
                         outcome: ChargeOutcome::Cancelled,
                         payment_id: Some(payment.payment_id),
+                        reason: payment.refund_reason,
                     }),
                     Err(StoreError::ConditionFailed { .. }) => Err(DomainError::Unavailable(
                         "payment changed concurrently".into(),
@@ -210,10 +221,11 @@ impl PaymentService {
 
     /// Compensation: refund exactly once. Without a payment it leaves a VOIDED tombstone so a
     /// charge still in flight refunds itself instead of keeping the money.
-    pub async fn refund(&self, req: &ChargeRequest) -> DomainResult<RefundResult> {
+    pub async fn refund(&self, req: &ChargeRequest, reason: &str) -> DomainResult<RefundResult> {
         for _ in 0..MAX_ATTEMPTS {
             let Some(p) = self.get(&req.reservation_id).await? else {
-                let tomb = self.new_payment(req, PaymentStatus::Voided);
+                let mut tomb = self.new_payment(req, PaymentStatus::Voided);
+                tomb.refund_reason = Some(reason.to_string());
                 let put = Write::Put {
                     item: to_item(&Payment::key(&req.reservation_id), None, &tomb),
                     cond: Some(Cond::NotExists),
@@ -238,6 +250,7 @@ impl PaymentService {
                 .map_err(|e| DomainError::Unavailable(e.to_string()))?;
             let mut next = p.clone();
             next.status = PaymentStatus::Refunded;
+            next.refund_reason = Some(reason.to_string());
             next.version += 1;
             next.updated_at = self.clock.now_rfc3339();
             let put = Write::Put {

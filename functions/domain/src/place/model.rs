@@ -111,6 +111,9 @@ pub struct HoldResult {
     pub instant_book: bool,
     /// How long the owner may take to decide (from configuration).
     pub owner_timeout_seconds: u64,
+    /// For a RELEASED hold: why (REJECTED, TIMED_OUT or CANCELLED), so a replayed saga ends with
+    /// the same reason as the run that released it.
+    pub decision: OwnerDecision,
 }
 
 /// The owner's answer as the saga sees it.

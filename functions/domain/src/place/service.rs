@@ -358,9 +358,10 @@ impl PlaceService {
         }
         let v1 = place.version + 1;
         // Phase 2: every hold committed before phase 1 is visible now.
-        let today = crate::stay::format_date(self.clock.now().date());
+        // Every night, past ones included: the seed facade books any date, and the invariant
+        // "no night above its room count" has no exception.
         let nights = self
-            .availability_from(&place.place_id, &today, place.room_count)
+            .availability_from(&place.place_id, "0000-00-00", place.room_count)
             .await?;
         let busiest = nights.iter().map(|n| n.held).max().unwrap_or(0);
         if busiest > new_count {
@@ -432,6 +433,7 @@ impl PlaceService {
             outcome,
             instant_book,
             owner_timeout_seconds: self.owner_timeout_seconds,
+            decision: OwnerDecision::None,
         }
     }
 
@@ -440,7 +442,11 @@ impl PlaceService {
         let nights = Stay::parse(&stay.check_in, &stay.check_out)?;
         for _ in 0..MAX_ATTEMPTS {
             if let Some(hold) = self.get_hold(&stay.reservation_id).await? {
-                return Ok(self.hold_result(hold.state, hold.instant_book));
+                let mut result = self.hold_result(hold.state, hold.instant_book);
+                if hold.state == HoldState::Released {
+                    result.decision = settled_decision(&hold);
+                }
+                return Ok(result);
             }
             let place = self.get_place(&stay.place_id).await?;
             let now = self.clock.now_rfc3339();
@@ -575,18 +581,20 @@ impl PlaceService {
                     Err(e) => return Err(e.into()),
                 }
             };
+            // The token stays on the hold, so a redelivered cancel can still fail the waiting saga
+            // (resuming a task that already ended is harmless).
             if hold.state != HoldState::Held {
-                return Ok(None);
+                let waiting = hold.decision == OwnerDecision::Cancelled;
+                return Ok(waiting.then(|| hold.task_token.clone()).flatten());
             }
-            let token = (hold.decision == OwnerDecision::Pending)
-                .then(|| hold.task_token.clone())
-                .flatten();
             let mut next = hold.clone();
             next.state = HoldState::Released;
             if next.decision == OwnerDecision::Pending {
                 next.decision = OwnerDecision::Cancelled;
             }
-            next.task_token = None;
+            let token = (next.decision == OwnerDecision::Cancelled)
+                .then(|| hold.task_token.clone())
+                .flatten();
             match self.transition(&hold, next, -hold.rooms, vec![]).await? {
                 true => return Ok(token),
                 false => continue,
@@ -643,9 +651,14 @@ impl PlaceService {
             if hold.state != HoldState::Held || hold.decision != OwnerDecision::Pending {
                 return Ok(TokenOutcome::AlreadyDecided(settled_decision(&hold)));
             }
-            let set: Item = [("taskToken".to_string(), json!(token))]
-                .into_iter()
-                .collect();
+            // Bumping the version makes a concurrent decision (which rewrites the whole hold) retry
+            // and keep the token instead of erasing it.
+            let set: Item = [
+                ("taskToken".to_string(), json!(token)),
+                ("version".to_string(), json!(hold.version + 1)),
+            ]
+            .into_iter()
+            .collect();
             let write = Write::Update {
                 key: Hold::key(reservation_id),
                 set,

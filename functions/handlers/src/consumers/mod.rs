@@ -66,7 +66,7 @@ pub async fn loyalty_awarder(svc: &Services, event: Value) -> StepResult<()> {
 /// [payment-refund-on-cancel] ReservationCanceled(CUSTOMER_CANCELLED) → refund exactly once.
 pub async fn payment_refund_on_cancel(svc: &Services, event: Value) -> StepResult<()> {
     let req: ChargeRequest = parse(detail(&event)?)?;
-    svc.payments.refund(&req).await?;
+    svc.payments.refund(&req, "CUSTOMER_CANCELLED").await?;
     Ok(())
 }
 

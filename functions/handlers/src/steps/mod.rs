@@ -40,10 +40,14 @@ pub async fn payment_charge(svc: &Services, input: Value) -> StepResult<Value> {
     out(svc.payments.charge(&req).await?)
 }
 
-/// [payment-refund]
+/// [payment-refund] refunds (or voids) with the saga's `$.reason`, recorded for replays.
 pub async fn payment_refund(svc: &Services, input: Value) -> StepResult<Value> {
     let req: ChargeRequest = parse(reservation(&input)?)?;
-    out(svc.payments.refund(&req).await?)
+    let reason = input
+        .get("reason")
+        .and_then(Value::as_str)
+        .unwrap_or("CUSTOMER_CANCELLED");
+    out(svc.payments.refund(&req, reason).await?)
 }
 
 /// [reservation-record-payment]
