@@ -305,7 +305,11 @@ async fn payment_outage_fails_fast_with_payment_unavailable() {
     // Nothing was charged, and the payment is voided so a late or replayed charge cannot take money.
     let (s, p) = rt.payment("alice", id).await;
     assert_eq!((s, p["status"].as_str()), (200, Some("VOIDED")), "{p}");
-    assert!(!rt.event_names(id).await.contains(&"PaymentApproved".to_string()));
+    assert!(
+        !rt.event_names(id)
+            .await
+            .contains(&"PaymentApproved".to_string())
+    );
     rt.wait_for("try-again notification", || async {
         let (_, n) = rt
             .call("GET", "/v1/notifications", Some("alice"), None)
