@@ -476,7 +476,7 @@ impl Interpreter {
         match self.put_record(&exec, Some(&cursor), None, &[]).await {
             Ok(()) => {
                 exec.version += 1;
-                info!(execution = name, machine = %self.machine_name, "execution started");
+                debug!(execution = name, machine = %self.machine_name, "execution started");
                 self.spawn(exec, cursor);
                 Ok(id)
             }
@@ -820,12 +820,17 @@ impl Interpreter {
         {
             return;
         }
-        info!(
-            status = closing.status.as_str(),
-            error = closing.error.as_deref().unwrap_or_default(),
-            cause = closing.cause.as_deref().unwrap_or_default(),
-            "execution finished"
-        );
+        // One line per execution at info would dominate the log under load; failures stand out.
+        if closing.status == ExecutionStatus::Succeeded {
+            debug!(status = closing.status.as_str(), "execution finished");
+        } else {
+            warn!(
+                status = closing.status.as_str(),
+                error = closing.error.as_deref().unwrap_or_default(),
+                cause = closing.cause.as_deref().unwrap_or_default(),
+                "execution finished"
+            );
+        }
         exec.view.send_modify(|v| {
             v.status = closing.status;
             v.output = closing.output;

@@ -13,6 +13,7 @@ use reserveplace_local_store::OutboxEntry;
 use reserveplace_wiring::Target;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use crate::runtime::Runtime;
 
@@ -139,7 +140,14 @@ async fn invoke_function(rt: &Runtime, name: &str, envelope: Value) -> Result<()
     let Handler::Event(handler) = f.handler else {
         return Err(format!("{name} is not an event consumer"));
     };
+    let reservation_id = envelope
+        .pointer("/detail/reservationId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let span = tracing::info_span!("consumer", function = %name, reservation_id = %reservation_id);
     handler(f.services.clone(), envelope)
+        .instrument(span)
         .await
         .map_err(|e| e.to_string())
 }

@@ -8,6 +8,7 @@ use reserveplace_domain::saga::{SagaCallbacks, SagaError};
 use reserveplace_functions::registry::Handler;
 use reserveplace_local_sfn::{Interpreter, SfnError, TaskError, TaskInvoker};
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use crate::faults::Faults;
 use crate::runtime::LocalFunction;
@@ -54,7 +55,15 @@ impl TaskInvoker for LambdaInvoker {
             });
         };
         let payload = input.get("Payload").cloned().unwrap_or(Value::Null);
-        match handler(f.services.clone(), payload).await {
+        // The reservation id is the correlation id that follows a reservation through the saga.
+        let reservation_id = payload
+            .pointer("/detail/reservationId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let span =
+            tracing::info_span!("saga_task", function = %name, reservation_id = %reservation_id);
+        match handler(f.services.clone(), payload).instrument(span).await {
             Ok(out) => {
                 Ok(json!({ "Payload": out, "StatusCode": 200, "ExecutedVersion": "$LATEST" }))
             }
