@@ -1,6 +1,7 @@
 //! Unit tests of the rules that end-to-end tests reach only by luck of timing.
 use std::sync::Arc;
 
+use crate::clock::Clock;
 use crate::error::DomainError;
 use crate::payment::*;
 use crate::place::*;
@@ -440,4 +441,61 @@ async fn lowering_the_room_count_counts_past_nights_too() {
         svc.update("owner", &place, lower).await,
         Err(DomainError::Conflict(_))
     ));
+}
+
+#[tokio::test]
+async fn a_cap_left_by_a_crashed_lowering_expires_and_the_owner_can_clear_it() {
+    let table = Arc::new(MemTable::default());
+    let clock = Arc::new(FixedClock::at(NOW));
+    let svc = PlaceService::new(table.clone(), clock.clone(), 60);
+    let (p, _) = svc
+        .register(
+            "owner",
+            "p1".into(),
+            RegisterPlace {
+                name: "Sea view".into(),
+                room_count: 5,
+                nightly_price: 100,
+                instant_book: true,
+            },
+        )
+        .await
+        .expect("register");
+    // Phase 1 of a lowering 5 -> 4 committed, then the process died.
+    let mut capped = p.clone();
+    capped.pending_room_count = Some(4);
+    capped.pending_since_ms = Some(clock.now_millis());
+    capped.version += 1;
+    table
+        .transact(
+            vec![crate::store::Write::Put {
+                item: crate::item::to_item(&Place::key("p1"), None, &capped),
+                cond: None,
+            }],
+            vec![],
+        )
+        .await
+        .expect("cap");
+    // While the cap is fresh a hold waits (a transient error the saga retries) instead of refusing.
+    assert!(matches!(
+        svc.hold_nights(&stay("a", "p1", "2026-02-02", "2026-02-03", 5))
+            .await,
+        Err(DomainError::Unavailable(_))
+    ));
+    clock.advance_ms(STALE_CAP_MS + 1);
+    assert_eq!(
+        svc.hold_nights(&stay("b", "p1", "2026-02-02", "2026-02-03", 5))
+            .await
+            .expect("hold")
+            .outcome,
+        HoldState::Held,
+        "a stale cap does not"
+    );
+    // Re-sending the same count clears the leftover.
+    let same = UpdatePlace {
+        room_count: Some(5),
+        ..Default::default()
+    };
+    let p = svc.update("owner", "p1", same).await.expect("update");
+    assert_eq!((p.room_count, p.pending_room_count), (5, None));
 }

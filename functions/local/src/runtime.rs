@@ -197,7 +197,8 @@ impl Runtime {
         if !backlog.is_empty() {
             tracing::info!(events = backlog.len(), "replaying undelivered events");
         }
-        tokio::spawn(crate::bus::run(rt.clone(), backlog, rx));
+        // Resume stored executions before replaying the backlog: a replayed ReservationPlaced
+        // must find its execution already running here, not claim it and leave it unresumed.
         for (id, interp) in &rt.interpreters {
             let resumed = interp
                 .resume_all()
@@ -207,6 +208,7 @@ impl Runtime {
                 tracing::info!(state_machine = %id, resumed, "resumed running executions");
             }
         }
+        tokio::spawn(crate::bus::run(rt.clone(), backlog, rx));
         rt.ready.store(true, Ordering::Release);
         Ok(rt)
     }

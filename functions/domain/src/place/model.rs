@@ -2,6 +2,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::Key;
 
+/// A lowering of the room count finishes within milliseconds; a cap older than this was abandoned.
+pub const STALE_CAP_MS: i64 = 2_000;
+
 /// An accommodation an owner sells.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -18,16 +21,31 @@ pub struct Place {
     /// A lower room count being applied: new holds respect it already (see `PlaceService::update`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_room_count: Option<i64>,
+    /// When that lowering began (epoch ms): a cap older than `STALE_CAP_MS` was left by a lowering
+    /// that crashed between its two writes, and no longer applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_since_ms: Option<i64>,
     pub created_at: String,
     pub updated_at: String,
     pub version: u64,
 }
 
 impl Place {
-    /// The room ceiling a new hold must respect.
-    pub fn ceiling(&self) -> i64 {
-        self.pending_room_count
-            .map_or(self.room_count, |p| p.min(self.room_count))
+    /// The room ceiling a new hold must respect at `now_ms`.
+    pub fn ceiling(&self, now_ms: i64) -> i64 {
+        match (self.pending_room_count, self.pending_since_ms) {
+            (Some(p), Some(since)) if now_ms - since < STALE_CAP_MS => p.min(self.room_count),
+            _ => self.room_count,
+        }
+    }
+
+    /// The place as an owner sees it (a cap being applied is not part of its description).
+    pub fn described(&self) -> Place {
+        Place {
+            pending_room_count: None,
+            pending_since_ms: None,
+            ..self.clone()
+        }
     }
 
     pub fn key(place_id: &str) -> Key {

@@ -214,6 +214,7 @@ impl PlaceService {
             nightly_price: cmd.nightly_price,
             instant_book: cmd.instant_book,
             pending_room_count: None,
+            pending_since_ms: None,
             created_at: now.clone(),
             updated_at: now,
             version: 1,
@@ -292,7 +293,9 @@ impl PlaceService {
                 next.room_count = r;
             }
             validate_place(&next.name, next.room_count, next.nightly_price)?;
-            if next == place {
+            // Nothing to change — unless a crashed lowering left its cap behind: rewriting the
+            // place clears it.
+            if next.described() == place.described() && place.pending_room_count.is_none() {
                 return Ok(place);
             }
             if next.room_count < place.room_count {
@@ -317,6 +320,7 @@ impl PlaceService {
         next.updated_at = self.clock.now_rfc3339();
         let (gpk, gsk) = next.owner_index();
         next.pending_room_count = None;
+        next.pending_since_ms = None;
         let item = to_item(&Place::key(&next.place_id), Some((&gpk, &gsk)), &next);
         let put = Write::Put {
             item,
@@ -344,6 +348,7 @@ impl PlaceService {
             key: key.clone(),
             set: [
                 ("pendingRoomCount".to_string(), json!(new_count)),
+                ("pendingSinceMs".to_string(), json!(self.clock.now_millis())),
                 ("version".to_string(), json!(place.version + 1)),
             ]
             .into_iter()
@@ -357,6 +362,7 @@ impl PlaceService {
             Err(e) => return Err(e.into()),
         }
         let v1 = place.version + 1;
+        let started_ms = self.clock.now_millis();
         // Phase 2: every hold committed before phase 1 is visible now.
         // Every night, past ones included: the seed facade books any date, and the invariant
         // "no night above its room count" has no exception.
@@ -364,7 +370,9 @@ impl PlaceService {
             .availability_from(&place.place_id, "0000-00-00", place.room_count)
             .await?;
         let busiest = nights.iter().map(|n| n.held).max().unwrap_or(0);
-        if busiest > new_count {
+        // Holds ignore a cap once it is stale; a lowering that took that long must not commit.
+        let too_slow = self.clock.now_millis() - started_ms > STALE_CAP_MS / 2;
+        if busiest > new_count || too_slow {
             let undo = Write::Update {
                 key: key.clone(),
                 set: [("version".to_string(), json!(v1 + 1))]
@@ -377,8 +385,14 @@ impl PlaceService {
             let mut undo_writes = vec![undo];
             if let Write::Update { set, .. } = &mut undo_writes[0] {
                 set.insert("pendingRoomCount".into(), Value::Null);
+                set.insert("pendingSinceMs".into(), Value::Null);
             }
             let _ = self.table.transact(undo_writes, vec![]).await;
+            if too_slow {
+                return Err(DomainError::Unavailable(
+                    "room count change too slow; retry".into(),
+                ));
+            }
             return Err(DomainError::Conflict(format!(
                 "a night already has {busiest} room(s) held; the room count cannot go below that"
             )));
@@ -471,7 +485,14 @@ impl PlaceService {
             let Some(place) = place else {
                 return self.record_sold_out(hold, &now, "PLACE_UNKNOWN").await;
             };
-            let ceiling = place.ceiling();
+            let ceiling = place.ceiling(self.clock.now_millis());
+            if ceiling < place.room_count {
+                // A room-count change is being applied (milliseconds, or until a crashed one's cap
+                // goes stale): wait for it rather than refuse a stay the final count may allow.
+                return Err(DomainError::Unavailable(
+                    "the place's room count is being changed; retry".into(),
+                ));
+            }
             if stay.rooms < 1 || stay.rooms > ceiling {
                 return self.record_sold_out(hold, &now, "SOLD_OUT").await;
             }
