@@ -1,0 +1,143 @@
+//! The vocabulary of workloads: scenarios, places, stays and dates.
+use std::str::FromStr;
+
+use time::{Date, Duration as Days, OffsetDateTime};
+
+/// The six scenarios of issue 4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scenario {
+    Load,
+    Crash,
+    Duplicates,
+    Payment,
+    Down,
+    Idempotency,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 6] = [
+        Scenario::Load,
+        Scenario::Crash,
+        Scenario::Duplicates,
+        Scenario::Payment,
+        Scenario::Down,
+        Scenario::Idempotency,
+    ];
+
+    pub fn number(self) -> usize {
+        match self {
+            Scenario::Load => 1,
+            Scenario::Crash => 2,
+            Scenario::Duplicates => 3,
+            Scenario::Payment => 4,
+            Scenario::Down => 5,
+            Scenario::Idempotency => 6,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Load => "load",
+            Scenario::Crash => "crash",
+            Scenario::Duplicates => "duplicates",
+            Scenario::Payment => "payment",
+            Scenario::Down => "down",
+            Scenario::Idempotency => "idempotency",
+        }
+    }
+
+    /// "1 load", used as the prefix of every check of the scenario.
+    pub fn title(self) -> String {
+        format!("{} {}", self.number(), self.name())
+    }
+}
+
+impl FromStr for Scenario {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim().to_ascii_lowercase();
+        Scenario::ALL
+            .iter()
+            .copied()
+            .find(|x| x.name() == s || x.number().to_string() == s)
+            .or(match s.as_str() {
+                "dup" | "duplicate" | "disorder" => Some(Scenario::Duplicates),
+                "idem" | "idempotency-key" => Some(Scenario::Idempotency),
+                "payments" | "faults" => Some(Scenario::Payment),
+                "owner-down" => Some(Scenario::Down),
+                _ => None,
+            })
+            .ok_or_else(|| {
+                format!(
+                    "unknown scenario '{s}' (1-6 or {})",
+                    Scenario::ALL.map(|x| x.name()).join(", ")
+                )
+            })
+    }
+}
+
+/// A place the workload registers.
+#[derive(Debug, Clone)]
+pub struct PlaceSpec {
+    pub owner: String,
+    pub rooms: i64,
+    pub price: i64,
+    pub instant: bool,
+}
+
+/// A registered place.
+#[derive(Debug, Clone)]
+pub struct PlaceRef {
+    pub id: String,
+    pub owner: String,
+    pub rooms: i64,
+    pub price: i64,
+    pub instant: bool,
+}
+
+/// First night of every workload: far enough ahead that the date never matters.
+pub fn base_date() -> Date {
+    OffsetDateTime::now_utc().date() + Days::days(40)
+}
+
+pub fn fmt_date(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+pub fn night(base: Date, offset: i64) -> String {
+    fmt_date(base + Days::days(offset))
+}
+
+/// A stay to reserve: place index, first night offset from the base date, nights, rooms.
+#[derive(Debug, Clone)]
+pub struct Stay {
+    pub user: String,
+    pub place: usize,
+    pub start: i64,
+    pub nights: i64,
+    pub rooms: i64,
+}
+
+impl Stay {
+    pub fn check_in(&self, base: Date) -> String {
+        night(base, self.start)
+    }
+    pub fn check_out(&self, base: Date) -> String {
+        night(base, self.start + self.nights)
+    }
+    pub fn night_names(&self, base: Date) -> Vec<String> {
+        (self.start..self.start + self.nights)
+            .map(|d| night(base, d))
+            .collect()
+    }
+}
+
+/// A stable 64-bit hash (FNV-1a) for choices that must not depend on the process.
+pub fn fnv(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}

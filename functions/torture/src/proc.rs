@@ -1,0 +1,165 @@
+//! The runtime under test, as a child process: started on a data dir, SIGKILLed and restarted on
+//! the same dir, stopped at the end. Its address changes on every start (`--addr 127.0.0.1:0`);
+//! the [`Api`] it hands out always follows the current one.
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::api::Api;
+
+pub struct Runtime {
+    bin: PathBuf,
+    template: PathBuf,
+    pub dir: PathBuf,
+    pub data_dir: PathBuf,
+    args: Vec<String>,
+    child: Mutex<Option<Child>>,
+    starts: AtomicUsize,
+    pub api: Api,
+}
+
+fn spawn(
+    bin: &Path,
+    template: &Path,
+    data_dir: &Path,
+    args: &[String],
+    log: &Path,
+) -> Result<(Child, String), String> {
+    let stderr = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let mut child = Command::new(bin)
+        .arg("--addr")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--template")
+        .arg(template)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(stderr))
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref().map_while(Result::ok) {
+            if line.contains("http://") {
+                let _ = tx.send(line);
+                break;
+            }
+        }
+        // Keep draining (the event trace) so the runtime never blocks on a full pipe.
+        for _ in lines.map_while(Result::ok) {}
+    });
+    let banner = match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(b) => b,
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let tail = std::fs::read_to_string(log).unwrap_or_default();
+            let tail: String = tail.lines().rev().take(5).collect::<Vec<_>>().join(" | ");
+            return Err(format!(
+                "the runtime never printed where it listens (log: {tail})"
+            ));
+        }
+    };
+    let url = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .ok_or_else(|| format!("no address in banner: {banner}"))?
+        .trim_end_matches([',', ')'])
+        .to_string();
+    Ok((child, url))
+}
+
+impl Runtime {
+    /// Starts the runtime on `dir/data` (fresh), with `args` added to its command line.
+    pub async fn start(
+        bin: &Path,
+        template: &Path,
+        dir: PathBuf,
+        args: Vec<String>,
+        request_timeout: Duration,
+    ) -> Result<Runtime, String> {
+        let data_dir = dir.join("data");
+        std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let rt = Runtime {
+            bin: bin.to_path_buf(),
+            template: template.to_path_buf(),
+            dir,
+            data_dir,
+            args,
+            child: Mutex::new(None),
+            starts: AtomicUsize::new(0),
+            api: Api::new(request_timeout),
+        };
+        rt.launch().await?;
+        Ok(rt)
+    }
+
+    async fn launch(&self) -> Result<(), String> {
+        let n = self.starts.fetch_add(1, Ordering::SeqCst);
+        let log = self.dir.join(format!("runtime-{n}.stderr.log"));
+        let (bin, template, data_dir, args) = (
+            self.bin.clone(),
+            self.template.clone(),
+            self.data_dir.clone(),
+            self.args.clone(),
+        );
+        let (child, url) =
+            tokio::task::spawn_blocking(move || spawn(&bin, &template, &data_dir, &args, &log))
+                .await
+                .map_err(|e| e.to_string())??;
+        if let Ok(mut c) = self.child.lock() {
+            *c = Some(child);
+        }
+        self.api.set_base(url);
+        self.wait_healthy().await
+    }
+
+    async fn wait_healthy(&self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if self.api.health().await {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err("the runtime never became healthy".into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGKILL: no graceful shutdown, whatever was in flight is cut.
+    pub fn kill(&self) {
+        if let Ok(mut c) = self.child.lock()
+            && let Some(mut child) = c.take()
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills the runtime and starts it again on the same data dir; answers how long it was away.
+    pub async fn restart(&self) -> Result<Duration, String> {
+        let t = Instant::now();
+        self.kill();
+        self.launch().await?;
+        Ok(t.elapsed())
+    }
+
+    pub fn starts(&self) -> usize {
+        self.starts.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

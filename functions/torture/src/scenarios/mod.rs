@@ -1,0 +1,403 @@
+//! The six scenarios and what they share: starting a runtime, registering places, reserving,
+//! cancelling, the owner bot, and the "API answered every request" check.
+mod crash;
+mod down;
+mod duplicates;
+mod idempotency;
+mod load;
+mod payment;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::api::{Api, Counts, Resp};
+use crate::plan::{PlaceRef, PlaceSpec, Scenario, Stay, fnv};
+use crate::proc::Runtime;
+use crate::verify::Decisions;
+use crate::{Check, Ctx};
+
+/// What a scenario found.
+#[derive(Default)]
+pub struct Part {
+    pub checks: Vec<Check>,
+    pub notes: Vec<String>,
+}
+
+impl Part {
+    pub fn check(&mut self, name: impl AsRef<str>, passed: bool, detail: impl Into<String>) {
+        self.checks
+            .push(Check::new(name.as_ref().to_string(), passed, detail));
+    }
+    pub fn fail(prefix: &str, e: impl std::fmt::Display) -> Part {
+        let mut p = Part::default();
+        p.check(format!("{prefix}: scenario ran"), false, e.to_string());
+        p
+    }
+}
+
+pub async fn run(ctx: &Ctx, s: Scenario) -> Part {
+    let prefix = s.title();
+    let result = match s {
+        Scenario::Load => load::run(ctx, &prefix).await,
+        Scenario::Crash => crash::run(ctx, &prefix).await,
+        Scenario::Duplicates => duplicates::run(ctx, &prefix).await,
+        Scenario::Payment => payment::run(ctx, &prefix).await,
+        Scenario::Down => down::run(ctx, &prefix).await,
+        Scenario::Idempotency => idempotency::run(ctx, &prefix).await,
+    };
+    result.unwrap_or_else(|e| Part::fail(&prefix, e))
+}
+
+/// A fresh runtime for one scenario (data dir `<work>/<name>/data`, logs beside it).
+pub async fn start(ctx: &Ctx, name: &str, args: &[String]) -> Result<Arc<Runtime>, String> {
+    let dir = ctx.work_dir.join(name);
+    let mut args = args.to_vec();
+    args.extend(ctx.cfg.runtime_args.iter().cloned());
+    let rt = Runtime::start(
+        &ctx.cfg.runtime,
+        &ctx.cfg.template,
+        dir,
+        args,
+        ctx.cfg.request_timeout,
+    )
+    .await?;
+    Ok(Arc::new(rt))
+}
+
+const PATIENCE: Duration = Duration::from_secs(120);
+
+/// Registers the places (idempotently) and waits until the reservation context's catalogue
+/// knows each of them.
+pub async fn register(api: &Api, tag: &str, specs: &[PlaceSpec]) -> Result<Vec<PlaceRef>, String> {
+    let mut out = Vec::new();
+    for (i, s) in specs.iter().enumerate() {
+        let key = format!("{tag}-place-{i}");
+        let body = json!({"name": format!("{tag} place {i}"), "roomCount": s.rooms, "nightlyPrice": s.price, "instantBook": s.instant});
+        let r = api
+            .call(
+                "POST",
+                "/v1/places",
+                Some(&s.owner),
+                Some(&body),
+                &[("idempotency-key", &key)],
+                PATIENCE,
+            )
+            .await;
+        let id = match &r {
+            Resp::Answer {
+                status: 200 | 201,
+                body,
+            } => body["placeId"].as_str().unwrap_or_default().to_string(),
+            other => return Err(format!("registering a place: {other:?}")),
+        };
+        out.push(PlaceRef {
+            id,
+            owner: s.owner.clone(),
+            rooms: s.rooms,
+            price: s.price,
+            instant: s.instant,
+        });
+    }
+    for p in &out {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            // A stay in the past: 422 proves the catalogue knows the place (404: not yet).
+            let probe = json!({"placeId": p.id, "checkIn": "2000-01-01", "checkOut": "2000-01-02"});
+            let r = api
+                .call(
+                    "POST",
+                    "/v1/reservations",
+                    Some("catalogue-probe"),
+                    Some(&probe),
+                    &[],
+                    PATIENCE,
+                )
+                .await;
+            if r.status() == Some(422) {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("the catalogue never learnt place {}: {r:?}", p.id));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    Ok(out)
+}
+
+pub fn reservation_body(base: time::Date, places: &[PlaceRef], s: &Stay) -> Value {
+    json!({"placeId": places[s.place].id, "checkIn": s.check_in(base), "checkOut": s.check_out(base), "rooms": s.rooms})
+}
+
+/// `POST /v1/reservations` (retried through restarts with the same Idempotency-Key).
+pub async fn reserve(
+    api: &Api,
+    base: time::Date,
+    places: &[PlaceRef],
+    s: &Stay,
+    key: Option<&str>,
+) -> Resp {
+    let body = reservation_body(base, places, s);
+    let headers: Vec<(&str, &str)> = key.map(|k| ("idempotency-key", k)).into_iter().collect();
+    api.call(
+        "POST",
+        "/v1/reservations",
+        Some(&s.user),
+        Some(&body),
+        &headers,
+        if key.is_some() {
+            PATIENCE
+        } else {
+            Duration::ZERO
+        },
+    )
+    .await
+}
+
+/// `POST /v1/reservations/{id}/cancel` with an Idempotency-Key.
+pub async fn cancel(api: &Api, user: &str, id: &str, key: &str) -> Resp {
+    api.call(
+        "POST",
+        &format!("/v1/reservations/{id}/cancel"),
+        Some(user),
+        None,
+        &[("idempotency-key", key)],
+        PATIENCE,
+    )
+    .await
+}
+
+pub async fn decide(api: &Api, owner: &str, id: &str, confirm: bool) -> Resp {
+    let verb = if confirm { "confirm" } else { "reject" };
+    api.call(
+        "POST",
+        &format!("/v1/owner/reservations/{id}/{verb}"),
+        Some(owner),
+        None,
+        &[],
+        PATIENCE,
+    )
+    .await
+}
+
+/// The owner side of the load: every request-to-book stay that shows up AWAITING_OWNER in the
+/// owner view is confirmed (45 %), rejected (30 %) or left to time out (25 %), chosen by a hash
+/// of its id and the seed.
+pub fn spawn_owner_bot(
+    api: Api,
+    places: Vec<PlaceRef>,
+    seed: u64,
+    stop: Arc<AtomicBool>,
+    decisions: Arc<Mutex<Decisions>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut seen: BTreeMap<String, ()> = BTreeMap::new();
+        while !stop.load(Ordering::Relaxed) {
+            for p in places.iter().filter(|p| !p.instant) {
+                let path = format!("/v1/owner/reservations?placeId={}", p.id);
+                let Resp::Answer { status: 200, body } =
+                    api.send("GET", &path, Some(&p.owner), None, &[]).await
+                else {
+                    continue;
+                };
+                for row in body["items"].as_array().cloned().unwrap_or_default() {
+                    if row["status"] != "AWAITING_OWNER" {
+                        continue;
+                    }
+                    let id = row["reservationId"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
+                    if seen.insert(id.clone(), ()).is_some() {
+                        continue;
+                    }
+                    let roll = fnv(&format!("{seed}/{id}")) % 100;
+                    if roll >= 75 {
+                        continue;
+                    }
+                    let confirm = roll < 45;
+                    let verb = if confirm { "confirm" } else { "reject" };
+                    let r = api
+                        .send(
+                            "POST",
+                            &format!("/v1/owner/reservations/{id}/{verb}"),
+                            Some(&p.owner),
+                            None,
+                            &[],
+                        )
+                        .await;
+                    match r.status() {
+                        Some(s) => {
+                            if let Ok(mut d) = decisions.lock() {
+                                d.insert(id, (confirm, s));
+                            }
+                        }
+                        // Not answered (a restart): try again on the next round.
+                        None => {
+                            seen.remove(&id);
+                        }
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+}
+
+/// "The API answered every request": no 5xx, no client timeouts, no transport errors — except,
+/// when the runtime was being SIGKILLed, the requests the kill cut (transport errors, timeouts).
+pub fn api_check(prefix: &str, what: &str, api: &Api, counts: Counts, kills: bool) -> Check {
+    let passed =
+        counts.server_errors == 0 && (kills || (counts.timeouts == 0 && counts.transport == 0));
+    let mut detail = format!(
+        "{counts}; availability {:.2} %; slowest answer {} ms",
+        counts.availability(),
+        api.max_latency().as_millis()
+    );
+    if kills {
+        detail.push_str(" (transport errors and timeouts: requests cut by the SIGKILLs)");
+    }
+    let samples = api.samples();
+    if !samples.is_empty() {
+        detail.push_str(&format!("; e.g. {}", samples.join(" | ")));
+    }
+    Check::new(format!("{prefix}: {what}"), passed, detail)
+}
+
+pub fn percentiles(mut v: Vec<f64>) -> String {
+    if v.is_empty() {
+        return "no samples".into();
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let q = |p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];
+    format!(
+        "p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms (n={})",
+        q(0.5),
+        q(0.9),
+        q(0.99),
+        v[v.len() - 1],
+        v.len()
+    )
+}
+
+/// Milliseconds from a reservation's `createdAt` to its `updatedAt` (the saga's duration once final).
+pub fn saga_ms(res: &Value) -> Option<f64> {
+    use time::format_description::well_known::Rfc3339;
+    let a = time::OffsetDateTime::parse(res["createdAt"].as_str()?, &Rfc3339).ok()?;
+    let b = time::OffsetDateTime::parse(res["updatedAt"].as_str()?, &Rfc3339).ok()?;
+    Some((b - a).as_seconds_f64() * 1000.0)
+}
+
+/// The ids to settle on: (user, id) of every acknowledged reservation.
+pub fn acked(book: &[crate::verify::Tracked]) -> Vec<(String, String)> {
+    book.iter()
+        .filter_map(|t| t.id.clone().map(|id| (t.stay.user.clone(), id)))
+        .collect()
+}
+
+pub fn settle_check(prefix: &str, s: &crate::verify::Settled) -> Check {
+    Check::new(
+        format!("{prefix}: quiescence reached"),
+        s.reached,
+        if s.reached {
+            format!(
+                "nothing changed for the quiet period after {:.1}s",
+                s.waited.as_secs_f64()
+            )
+        } else {
+            format!(
+                "not final after {:.1}s (stuck: nothing changed for 30 s, or the bound was reached): {:?}",
+                s.waited.as_secs_f64(),
+                s.moving.iter().take(5).collect::<Vec<_>>()
+            )
+        },
+    )
+}
+
+/// Room-count changes made by the resizer.
+#[derive(Default, Clone)]
+pub struct Resizes {
+    /// Place index → the lowest room count it ever had or was asked to take.
+    pub floor: BTreeMap<usize, i64>,
+    pub applied: usize,
+    pub refused: usize,
+    pub unanswered: usize,
+    pub other: Vec<String>,
+    /// Held during each PATCH: whoever takes it knows no room-count change is in flight.
+    pub in_flight: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Resizes {
+    pub fn summary(&self) -> String {
+        format!(
+            "{} room-count changes on {} places: {} applied, {} refused 409 (below what a night holds), {} cut by a kill",
+            self.applied + self.refused + self.unanswered + self.other.len(),
+            self.floor.len(),
+            self.applied,
+            self.refused,
+            self.unanswered
+        )
+    }
+}
+
+/// The owners of every third place change its room count (1-5) every ~100 ms while the load runs:
+/// lowering must never leave a night above the count (it is refused with 409 instead).
+pub fn spawn_resizer(
+    api: Api,
+    places: Vec<PlaceRef>,
+    seed: u64,
+    stop: Arc<AtomicBool>,
+    log: Arc<Mutex<Resizes>>,
+) -> tokio::task::JoinHandle<()> {
+    use rand::{Rng, SeedableRng};
+    tokio::spawn(async move {
+        let resizable: Vec<usize> = (0..places.len()).filter(|i| i % 3 == 1).collect();
+        if resizable.is_empty() {
+            return;
+        }
+        if let Ok(mut l) = log.lock() {
+            for i in &resizable {
+                l.floor.insert(*i, places[*i].rooms);
+            }
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x5e5e);
+        while !stop.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let i = resizable[rng.random_range(0..resizable.len())];
+            let v: i64 = rng.random_range(1..=5);
+            if let Ok(mut l) = log.lock() {
+                let f = l.floor.entry(i).or_insert(v);
+                *f = (*f).min(v);
+            }
+            let p = &places[i];
+            let gate = match log.lock() {
+                Ok(l) => l.in_flight.clone(),
+                Err(_) => return,
+            };
+            let _in_flight = gate.lock().await;
+            let r = api
+                .send(
+                    "PATCH",
+                    &format!("/v1/places/{}", p.id),
+                    Some(&p.owner),
+                    Some(&json!({ "roomCount": v })),
+                    &[],
+                )
+                .await;
+            if let Ok(mut l) = log.lock() {
+                match r {
+                    Resp::Answer { status: 200, .. } => l.applied += 1,
+                    Resp::Answer { status: 409, .. } => l.refused += 1,
+                    Resp::Answer { status, body } => l
+                        .other
+                        .push(format!("PATCH roomCount {v} → {status} {body}")),
+                    _ => l.unanswered += 1,
+                }
+            }
+        }
+    })
+}
