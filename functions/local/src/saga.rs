@@ -81,6 +81,14 @@ pub struct LocalCallbacks {
     pub interpreter: OnceLock<Arc<Interpreter>>,
 }
 
+impl LocalCallbacks {
+    fn bound(&self) -> Result<&Arc<Interpreter>, SagaError> {
+        self.interpreter
+            .get()
+            .ok_or_else(|| SagaError::Unavailable("saga engine starting".into()))
+    }
+}
+
 fn map_err(e: SfnError) -> SagaError {
     match e {
         e @ (SfnError::TaskDoesNotExist | SfnError::TaskTimedOut) => {
@@ -93,10 +101,7 @@ fn map_err(e: SfnError) -> SagaError {
 #[async_trait]
 impl SagaCallbacks for LocalCallbacks {
     async fn send_task_success(&self, token: &str, output: Value) -> Result<(), SagaError> {
-        let i = self
-            .interpreter
-            .get()
-            .ok_or_else(|| SagaError::Unavailable("saga engine starting".into()))?;
+        let i = self.bound()?;
         i.send_task_success(token, output).await.map_err(map_err)
     }
 
@@ -106,10 +111,7 @@ impl SagaCallbacks for LocalCallbacks {
         error: &str,
         cause: &str,
     ) -> Result<(), SagaError> {
-        let i = self
-            .interpreter
-            .get()
-            .ok_or_else(|| SagaError::Unavailable("saga engine starting".into()))?;
+        let i = self.bound()?;
         i.send_task_failure(token, error, cause)
             .await
             .map_err(map_err)
