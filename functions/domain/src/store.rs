@@ -115,3 +115,86 @@ pub trait Table: Send + Sync {
         events: Vec<DomainEvent>,
     ) -> Result<(), StoreError>;
 }
+
+/// DynamoDB's `TransactWriteItems` limit: writes plus outbox events.
+pub const MAX_TRANSACTION_ITEMS: usize = 100;
+
+const INDEX_ATTRS: [&str; 2] = ["gsi1pk", "gsi1sk"];
+
+/// The checks every adapter makes before writing anything, so a request DynamoDB would refuse is
+/// refused the same way by the embedded store: too many items, a key written twice, empty or
+/// missing keys, key attributes updated, index keys that are not non-empty strings, an attribute
+/// named twice in one update. Returns the key of each write.
+pub fn validate_transaction(
+    writes: &[Write],
+    events: &[DomainEvent],
+) -> Result<Vec<Key>, StoreError> {
+    let invalid = |i: usize, m: String| StoreError::Invalid(format!("write {i}: {m}"));
+    if writes.len() + events.len() > MAX_TRANSACTION_ITEMS {
+        return Err(StoreError::Invalid(format!(
+            "a transaction holds at most {MAX_TRANSACTION_ITEMS} writes and events, got {}",
+            writes.len() + events.len()
+        )));
+    }
+    let index_ok = |name: &str, v: &Value| match v {
+        Value::String(s) if !s.is_empty() => Ok(()),
+        _ => Err(format!("{name} must be a non-empty string")),
+    };
+    let mut keys: Vec<Key> = Vec::with_capacity(writes.len());
+    for (i, w) in writes.iter().enumerate() {
+        let key = match w {
+            Write::Put { item, .. } => {
+                let get = |name: &str| match item.get(name) {
+                    Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+                    _ => Err(invalid(
+                        i,
+                        format!("item must contain a non-empty string `{name}`"),
+                    )),
+                };
+                for attr in INDEX_ATTRS {
+                    if let Some(v) = item.get(attr) {
+                        index_ok(attr, v).map_err(|m| invalid(i, m))?;
+                    }
+                }
+                Key::new(get("pk")?, get("sk")?)
+            }
+            Write::Update { key, set, add, .. } => {
+                for (name, value) in set {
+                    if name == "pk" || name == "sk" {
+                        return Err(invalid(
+                            i,
+                            format!("update cannot set key attribute `{name}`"),
+                        ));
+                    }
+                    if INDEX_ATTRS.contains(&name.as_str()) {
+                        index_ok(name, value).map_err(|m| invalid(i, m))?;
+                    }
+                }
+                for (j, (name, _)) in add.iter().enumerate() {
+                    if name == "pk" || name == "sk" || INDEX_ATTRS.contains(&name.as_str()) {
+                        return Err(invalid(
+                            i,
+                            format!("update cannot add to key attribute `{name}`"),
+                        ));
+                    }
+                    if set.contains_key(name) || add[..j].iter().any(|(n, _)| n == name) {
+                        return Err(invalid(i, format!("update names attribute `{name}` twice")));
+                    }
+                }
+                key.clone()
+            }
+            Write::Delete { key, .. } | Write::Check { key, .. } => key.clone(),
+        };
+        if key.pk.is_empty() || key.sk.is_empty() {
+            return Err(invalid(i, "pk and sk must be non-empty strings".into()));
+        }
+        if keys.contains(&key) {
+            return Err(invalid(
+                i,
+                format!("two writes on key ({}, {})", key.pk, key.sk),
+            ));
+        }
+        keys.push(key);
+    }
+    Ok(keys)
+}

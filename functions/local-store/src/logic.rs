@@ -8,8 +8,7 @@ use reserveplace_domain::events::DomainEvent;
 use reserveplace_domain::store::{Cond, Item, Key, Query, StoreError, Write};
 use serde_json::{Number, Value};
 
-/// DynamoDB's `TransactWriteItems` limit.
-pub(crate) const MAX_WRITES: usize = 100;
+use reserveplace_domain::store::MAX_TRANSACTION_ITEMS;
 
 const PK: &str = "pk";
 const SK: &str = "sk";
@@ -101,10 +100,10 @@ pub(crate) fn prepare(
     writes: Vec<Write>,
     events: Vec<DomainEvent>,
 ) -> Result<PreparedTxn, StoreError> {
-    if writes.len() > MAX_WRITES {
+    if writes.len() + events.len() > MAX_TRANSACTION_ITEMS {
         return Err(invalid(format!(
-            "a transaction holds at most {MAX_WRITES} writes, got {}",
-            writes.len()
+            "a transaction holds at most {MAX_TRANSACTION_ITEMS} writes and events, got {}",
+            writes.len() + events.len()
         )));
     }
     let mut prepared = Vec::with_capacity(writes.len());

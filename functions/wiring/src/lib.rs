@@ -51,6 +51,20 @@ pub struct FunctionDef {
     /// own (the function wins), every value resolved to a string.
     pub env: BTreeMap<String, String>,
     pub timeout_seconds: Option<u64>,
+    /// Tables whose DynamoDB stream invokes the function (the outbox relay).
+    pub stream_tables: Vec<String>,
+    /// What `Properties.Policies` allows, one (action, resource) pair per grant.
+    pub grants: Vec<Grant>,
+}
+
+/// One allowed action on one resource. The resource is named by logical id, with the suffix the
+/// ARN carries: `PlaceTable`, `PlaceTable/index/*`, `PlaceTable/stream`, `ReservationSaga`.
+/// A SAM policy template (e.g. `DynamoDBCrudPolicy`) is kept as action `sam:<Template>`, so it
+/// cannot pass for least privilege.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Grant {
+    pub action: String,
+    pub resource: String,
 }
 
 /// One HTTP API route.

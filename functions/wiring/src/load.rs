@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use crate::resolve::{Resolver, get_att_args, scalar_string, single_entry, substitute};
 use crate::{
-    FunctionDef, Route, Router, Rule, RuleMatcher, StateMachineDef, TableDef, Target, Wiring,
-    WiringError, local_lambda_arn, yaml,
+    FunctionDef, Grant, Route, Router, Rule, RuleMatcher, StateMachineDef, TableDef, Target,
+    Wiring, WiringError, local_lambda_arn, yaml,
 };
 
 const FUNCTION: &str = "AWS::Serverless::Function";
@@ -344,13 +344,89 @@ fn function(
         None => None,
     };
 
+    let stream_tables = events(resource)
+        .into_iter()
+        .filter(|(_, kind, _)| kind == "DynamoDB")
+        .filter_map(|(_, _, p)| arn_resource(p.get("Stream")?))
+        .map(|r| r.trim_end_matches("/stream").to_owned())
+        .collect();
+
     Ok(FunctionDef {
         logical_id: id.to_owned(),
         binary,
         context,
         env,
         timeout_seconds,
+        stream_tables,
+        grants: grants(props.get("Policies")),
     })
+}
+
+/// The logical id (and ARN suffix) an ARN expression names: `!GetAtt T.Arn` → `T`,
+/// `!GetAtt T.StreamArn` → `T/stream`, `!Ref X` → `X`, `!Sub '${T.Arn}/index/*'` → `T/index/*`.
+fn arn_resource(value: &Value) -> Option<String> {
+    if let Some(r) = value.get("Ref").and_then(Value::as_str) {
+        return Some(r.to_owned());
+    }
+    if let Some([res, attr]) = value
+        .get("Fn::GetAtt")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
+        let res = res.as_str()?;
+        return Some(match attr.as_str()? {
+            "StreamArn" => format!("{res}/stream"),
+            _ => res.to_owned(),
+        });
+    }
+    let sub = value.get("Fn::Sub").and_then(Value::as_str)?;
+    let rest = sub.strip_prefix("${")?;
+    let (reference, suffix) = rest.split_once('}')?;
+    let resource = reference.strip_suffix(".Arn").unwrap_or(reference);
+    Some(format!("{resource}{suffix}"))
+}
+
+fn grants(policies: Option<&Value>) -> Vec<Grant> {
+    let mut out = Vec::new();
+    let one_or_many = |v: Option<&Value>| -> Vec<Value> {
+        match v {
+            Some(Value::Array(a)) => a.clone(),
+            Some(other) => vec![other.clone()],
+            None => Vec::new(),
+        }
+    };
+    for policy in one_or_many(policies) {
+        let Some(statements) = policy.get("Statement") else {
+            let name = match &policy {
+                Value::Object(m) => m.keys().next().cloned().unwrap_or_default(),
+                Value::String(s) => s.clone(),
+                _ => String::new(),
+            };
+            out.push(Grant {
+                action: format!("sam:{name}"),
+                resource: "*".to_owned(),
+            });
+            continue;
+        };
+        for st in one_or_many(Some(statements)) {
+            if st.get("Effect").and_then(Value::as_str) != Some("Allow") {
+                continue;
+            }
+            for action in one_or_many(st.get("Action")) {
+                for resource in one_or_many(st.get("Resource")) {
+                    out.push(Grant {
+                        action: action.as_str().unwrap_or("?").to_owned(),
+                        resource: arn_resource(&resource)
+                            .or_else(|| resource.as_str().map(str::to_owned))
+                            .unwrap_or_else(|| resource.to_string()),
+                    });
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// `Properties.Events` as (key, type, properties), in key order.

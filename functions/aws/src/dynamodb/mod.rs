@@ -1,0 +1,347 @@
+//! The storage port on DynamoDB: one table per bounded context, keys `pk`/`sk`, index `gsi1`.
+//!
+//! `transact` writes the changes and one outbox item per event in a single `TransactWriteItems`
+//! (a single change without events uses the matching single-item call). The table's stream
+//! carries the outbox items to the relay, which publishes them on EventBridge.
+mod expr;
+pub mod outbox;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+pub use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
+};
+use reserveplace_domain::events::DomainEvent;
+use reserveplace_domain::store::{
+    Item, Key, Query, StoreError, Table, Write, validate_transaction,
+};
+
+use expr::Expr;
+
+pub const INDEX_NAME: &str = "gsi1";
+
+pub struct DynamoDbTable {
+    client: Client,
+    name: String,
+}
+
+impl DynamoDbTable {
+    pub fn new(client: Client, name: impl Into<String>) -> Self {
+        Self {
+            client,
+            name: name.into(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+pub(crate) fn key_av(key: &Key) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(key.pk.clone())),
+        ("sk".to_owned(), AttributeValue::S(key.sk.clone())),
+    ])
+}
+
+pub(crate) fn to_av_item(item: &Item) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    serde_dynamo::aws_sdk_dynamodb_1::to_item(item)
+        .map_err(|e| StoreError::Invalid(format!("item cannot be stored: {e}")))
+}
+
+pub(crate) fn from_av_item(item: HashMap<String, AttributeValue>) -> Result<Item, StoreError> {
+    serde_dynamo::aws_sdk_dynamodb_1::from_item(item)
+        .map_err(|e| StoreError::Unavailable(format!("stored item cannot be read: {e}")))
+}
+
+/// Throttling, conflicts, timeouts and 5xx are worth retrying; a refused request is not.
+fn sdk_error<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+    e: SdkError<E, R>,
+) -> StoreError {
+    match e.as_service_error().and_then(|s| s.code()) {
+        Some("ValidationException") => StoreError::Invalid(
+            e.as_service_error()
+                .and_then(|s| s.message())
+                .unwrap_or("request refused")
+                .to_owned(),
+        ),
+        Some(code) => StoreError::Unavailable(format!(
+            "{code}: {}",
+            e.as_service_error()
+                .and_then(|s| s.message())
+                .unwrap_or_default()
+        )),
+        None => StoreError::Unavailable(format!("{e:?}")),
+    }
+}
+
+/// One write, translated: the request fields every write kind shares.
+struct Translated {
+    item: TransactWriteItem,
+}
+
+impl DynamoDbTable {
+    fn translate(&self, w: &Write) -> Result<Translated, StoreError> {
+        let mut e = Expr::default();
+        let built = match w {
+            Write::Put { item, cond } => {
+                let c = cond.as_ref().map(|c| e.cond(c)).transpose()?;
+                TransactWriteItem::builder().put(
+                    Put::builder()
+                        .table_name(&self.name)
+                        .set_item(Some(to_av_item(item)?))
+                        .set_condition_expression(c)
+                        .set_expression_attribute_names(e.names())
+                        .set_expression_attribute_values(e.values())
+                        .build()
+                        .map_err(build_error)?,
+                )
+            }
+            Write::Update {
+                key,
+                set,
+                add,
+                cond,
+            } => {
+                let u = e.update(set, add)?;
+                let c = cond.as_ref().map(|c| e.cond(c)).transpose()?;
+                TransactWriteItem::builder().update(
+                    Update::builder()
+                        .table_name(&self.name)
+                        .set_key(Some(key_av(key)))
+                        .update_expression(u)
+                        .set_condition_expression(c)
+                        .set_expression_attribute_names(e.names())
+                        .set_expression_attribute_values(e.values())
+                        .build()
+                        .map_err(build_error)?,
+                )
+            }
+            Write::Delete { key, cond } => {
+                let c = cond.as_ref().map(|c| e.cond(c)).transpose()?;
+                TransactWriteItem::builder().delete(
+                    Delete::builder()
+                        .table_name(&self.name)
+                        .set_key(Some(key_av(key)))
+                        .set_condition_expression(c)
+                        .set_expression_attribute_names(e.names())
+                        .set_expression_attribute_values(e.values())
+                        .build()
+                        .map_err(build_error)?,
+                )
+            }
+            Write::Check { key, cond } => {
+                let c = e.cond(cond)?;
+                TransactWriteItem::builder().condition_check(
+                    ConditionCheck::builder()
+                        .table_name(&self.name)
+                        .set_key(Some(key_av(key)))
+                        .condition_expression(c)
+                        .set_expression_attribute_names(e.names())
+                        .set_expression_attribute_values(e.values())
+                        .build()
+                        .map_err(build_error)?,
+                )
+            }
+        };
+        Ok(Translated {
+            item: built.build(),
+        })
+    }
+
+    /// A lone change without events: the single-item call costs half a transaction.
+    async fn write_one(&self, w: Translated) -> Result<(), StoreError> {
+        let t = w.item;
+        let failed =
+            |e: &dyn ProvideErrorMetadata| e.code() == Some("ConditionalCheckFailedException");
+        let condition_failed = StoreError::ConditionFailed { failed: vec![0] };
+        if let Some(p) = t.put {
+            self.client
+                .put_item()
+                .table_name(p.table_name)
+                .set_item(Some(p.item))
+                .set_condition_expression(p.condition_expression)
+                .set_expression_attribute_names(p.expression_attribute_names)
+                .set_expression_attribute_values(p.expression_attribute_values)
+                .send()
+                .await
+                .map_err(|e| match e.as_service_error() {
+                    Some(s) if failed(s) => condition_failed.clone(),
+                    _ => sdk_error(e),
+                })?;
+        } else if let Some(u) = t.update {
+            self.client
+                .update_item()
+                .table_name(u.table_name)
+                .set_key(Some(u.key))
+                .update_expression(u.update_expression)
+                .set_condition_expression(u.condition_expression)
+                .set_expression_attribute_names(u.expression_attribute_names)
+                .set_expression_attribute_values(u.expression_attribute_values)
+                .send()
+                .await
+                .map_err(|e| match e.as_service_error() {
+                    Some(s) if failed(s) => condition_failed.clone(),
+                    _ => sdk_error(e),
+                })?;
+        } else if let Some(d) = t.delete {
+            self.client
+                .delete_item()
+                .table_name(d.table_name)
+                .set_key(Some(d.key))
+                .set_condition_expression(d.condition_expression)
+                .set_expression_attribute_names(d.expression_attribute_names)
+                .set_expression_attribute_values(d.expression_attribute_values)
+                .send()
+                .await
+                .map_err(|e| match e.as_service_error() {
+                    Some(s) if failed(s) => condition_failed.clone(),
+                    _ => sdk_error(e),
+                })?;
+        }
+        Ok(())
+    }
+}
+
+fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Invalid(format!("request cannot be built: {e}"))
+}
+
+#[async_trait]
+impl Table for DynamoDbTable {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        if key.pk.is_empty() || key.sk.is_empty() {
+            return Err(StoreError::Invalid(
+                "pk and sk must be non-empty strings".into(),
+            ));
+        }
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .set_key(Some(key_av(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item.map(from_av_item).transpose()
+    }
+
+    async fn query(&self, q: &Query) -> Result<Vec<Item>, StoreError> {
+        if q.partition.is_empty() {
+            return Err(StoreError::Invalid(
+                "partition must be a non-empty string".into(),
+            ));
+        }
+        if q.limit == Some(0) {
+            return Err(StoreError::Invalid("limit must be at least 1".into()));
+        }
+        let (pk, sk) = if q.index {
+            ("gsi1pk", "gsi1sk")
+        } else {
+            ("pk", "sk")
+        };
+        let mut e = Expr::default();
+        let (p, v) = (e.name(pk), e.value(AttributeValue::S(q.partition.clone())));
+        let mut key_cond = format!("{p} = {v}");
+        if let Some(prefix) = q.sk_prefix.as_ref().filter(|s| !s.is_empty()) {
+            let (s, v) = (e.name(sk), e.value(AttributeValue::S(prefix.clone())));
+            key_cond.push_str(&format!(" AND begins_with({s}, {v})"));
+        }
+        let mut items = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let remaining = q.limit.map(|l| l.saturating_sub(items.len()));
+            if remaining == Some(0) {
+                break;
+            }
+            let out = self
+                .client
+                .query()
+                .table_name(&self.name)
+                .set_index_name(q.index.then(|| INDEX_NAME.to_owned()))
+                // Index reads are eventually consistent on DynamoDB; base-table reads need not be.
+                .consistent_read(!q.index)
+                .key_condition_expression(&key_cond)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .scan_index_forward(!q.descending)
+                .set_limit(remaining.map(|r| r.min(1_000) as i32))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items.unwrap_or_default() {
+                items.push(from_av_item(item)?);
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(items)
+    }
+
+    async fn transact(
+        &self,
+        writes: Vec<Write>,
+        events: Vec<DomainEvent>,
+    ) -> Result<(), StoreError> {
+        validate_transaction(&writes, &events)?;
+        if writes.is_empty() && events.is_empty() {
+            return Ok(());
+        }
+        let mut items = Vec::with_capacity(writes.len() + events.len());
+        for w in &writes {
+            items.push(self.translate(w)?);
+        }
+        if events.is_empty() && items.len() == 1 && !matches!(writes[0], Write::Check { .. }) {
+            return self.write_one(items.remove(0)).await;
+        }
+        let mut request: Vec<TransactWriteItem> = items.into_iter().map(|t| t.item).collect();
+        for event in &events {
+            request.push(outbox::put(&self.name, event)?);
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(request))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => Err(match e.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) => {
+                    cancelled(c.cancellation_reasons(), writes.len())
+                }
+                _ => sdk_error(e),
+            }),
+        }
+    }
+}
+
+/// Maps `TransactionCanceledException` reasons (one per item, in request order) to the port's error.
+fn cancelled(reasons: &[aws_sdk_dynamodb::types::CancellationReason], writes: usize) -> StoreError {
+    let code =
+        |r: &aws_sdk_dynamodb::types::CancellationReason| r.code().unwrap_or("None").to_owned();
+    let failed: Vec<usize> = reasons
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| *i < writes && code(r) == "ConditionalCheckFailed")
+        .map(|(i, _)| i)
+        .collect();
+    if !failed.is_empty() {
+        return StoreError::ConditionFailed { failed };
+    }
+    let codes: Vec<String> = reasons.iter().map(code).filter(|c| c != "None").collect();
+    if codes.iter().any(|c| c == "ValidationError") {
+        StoreError::Invalid(format!("transaction refused: {codes:?}"))
+    } else {
+        // TransactionConflict, throttling: another writer got there first; retrying may succeed.
+        StoreError::Unavailable(format!("transaction cancelled: {codes:?}"))
+    }
+}

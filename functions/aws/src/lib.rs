@@ -1,0 +1,21 @@
+//! AWS adapters of the ReservePlace ports.
+//!
+//! - [`DynamoDbTable`]: the storage port on DynamoDB. A transaction's writes and its events are one
+//!   `TransactWriteItems` call: each event becomes an outbox item in the same table, so an event
+//!   exists if and only if its change committed.
+//! - [`relay`]: the outbox relay. A DynamoDB Streams consumer that publishes new outbox items with
+//!   [`EventBridgeBus`] (batches of at most 10, partial failures retried) and reports what it could
+//!   not publish as batch item failures, so the stream redelivers it.
+//! - [`StepFunctionsCallbacks`]: owner decisions resume the waiting saga (`SendTaskSuccess` /
+//!   `SendTaskFailure`).
+//! - [`iam`]: the IAM actions each adapter call needs; a test checks the template grants exactly these.
+
+pub mod dynamodb;
+pub mod eventbridge;
+pub mod iam;
+pub mod relay;
+pub mod sfn;
+
+pub use dynamodb::DynamoDbTable;
+pub use eventbridge::{EventBridgeBus, PublishError};
+pub use sfn::StepFunctionsCallbacks;

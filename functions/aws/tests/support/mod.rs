@@ -1,0 +1,184 @@
+//! The AWS emulator for the adapter tests: moto, installed by `make test` into `.venv`, started
+//! once per test binary on a free loopback port. Resources are created from `template.yaml`.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+};
+use reserveplace_wiring::{TableDef, Wiring};
+use serde_json::Value;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn wiring() -> &'static Wiring {
+    static W: OnceLock<Wiring> = OnceLock::new();
+    W.get_or_init(|| {
+        Wiring::load(&repo_root().join("template.yaml"), &Default::default())
+            .expect("template.yaml")
+    })
+}
+
+/// The emulator process; it exits when our end of its stdin closes (when this process ends).
+struct Emulator {
+    url: String,
+    _child: Mutex<Child>,
+}
+
+fn emulator() -> &'static Emulator {
+    static E: OnceLock<Emulator> = OnceLock::new();
+    E.get_or_init(|| {
+        let python = std::env::var("RESERVEPLACE_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| repo_root().join(".venv/bin/python"));
+        assert!(
+            python.exists(),
+            "{} not found: `make test` installs moto into .venv (or set RESERVEPLACE_PYTHON)",
+            python.display()
+        );
+        let mut child = Command::new(&python)
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/emulator.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the AWS emulator");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("emulator URL");
+        let url = line.trim().to_owned();
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "emulator said {line:?}"
+        );
+        // Keep stdin open for the life of the process: dropping it would stop the emulator.
+        std::mem::forget(child.stdin.take());
+        Emulator {
+            url,
+            _child: Mutex::new(child),
+        }
+    })
+}
+
+pub fn endpoint() -> String {
+    emulator().url.clone()
+}
+
+/// An SDK configuration pointing at the emulator with dummy credentials.
+pub async fn sdk() -> SdkConfig {
+    let url = endpoint();
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "emulator",
+        ))
+        .load()
+        .await
+}
+
+/// Creates `name` with the key schema, indexes and stream of the template's table `logical_id`.
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, def: &TableDef, name: &str) {
+    let key_type = |k: &str| {
+        if k == "HASH" {
+            KeyType::Hash
+        } else {
+            KeyType::Range
+        }
+    };
+    let schema = |key: &[(String, String)]| {
+        key.iter()
+            .map(|(a, k)| {
+                KeySchemaElement::builder()
+                    .attribute_name(a)
+                    .key_type(key_type(k))
+                    .build()
+                    .expect("key schema")
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut attributes: Vec<String> = def.key.iter().map(|(a, _)| a.clone()).collect();
+    for (_, key) in &def.gsis {
+        for (a, _) in key {
+            if !attributes.contains(a) {
+                attributes.push(a.clone());
+            }
+        }
+    }
+    let mut req = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(schema(&def.key)))
+        .set_attribute_definitions(Some(
+            attributes
+                .iter()
+                .map(|a| {
+                    AttributeDefinition::builder()
+                        .attribute_name(a)
+                        .attribute_type(ScalarAttributeType::S)
+                        .build()
+                        .expect("attribute")
+                })
+                .collect(),
+        ));
+    for (index, key) in &def.gsis {
+        req = req.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(index)
+                .set_key_schema(Some(schema(key)))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .expect("gsi"),
+        );
+    }
+    if def.stream {
+        req = req.stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()
+                .expect("stream"),
+        );
+    }
+    req.send().await.expect("create table");
+}
+
+/// A raw AWS JSON-protocol call (for test set-up and stream reads the adapters do not make).
+pub async fn aws_json(service: &str, target: &str, body: Value) -> Value {
+    let version = match service {
+        "dynamodb" => "1.0",
+        "streams.dynamodb" => "1.0",
+        _ => "1.1",
+    };
+    let resp = reqwest::Client::new()
+        .post(endpoint())
+        .header("content-type", format!("application/x-amz-json-{version}"))
+        .header("x-amz-target", target)
+        .header(
+            "authorization",
+            format!("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"),
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("emulator request");
+    let status = resp.status();
+    let text = resp.text().await.expect("emulator response");
+    assert!(status.is_success(), "{target}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}

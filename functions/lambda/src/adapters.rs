@@ -1,0 +1,23 @@
+//! The AWS adapters behind the ports, built once per execution environment.
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use reserveplace_aws::{DynamoDbTable, StepFunctionsCallbacks};
+use reserveplace_domain::clock::SystemClock;
+use reserveplace_domain::store::Table;
+use reserveplace_functions::adapters::{LogChannel, SimulatedProvider, SimulationSettings};
+use reserveplace_functions::services::Adapters;
+
+pub fn aws_adapters(sdk: &aws_config::SdkConfig, _env: &BTreeMap<String, String>) -> Adapters {
+    let dynamodb = reserveplace_aws::dynamodb::Client::new(sdk);
+    let sfn = reserveplace_aws::sfn::Client::new(sdk);
+    Adapters {
+        table: Arc::new(move |name: &str| -> Arc<dyn Table> {
+            Arc::new(DynamoDbTable::new(dynamodb.clone(), name))
+        }),
+        clock: Arc::new(SystemClock),
+        payment_provider: SimulatedProvider::new(SimulationSettings::default()),
+        saga: Arc::new(StepFunctionsCallbacks::new(sfn)),
+        notifications: Arc::new(LogChannel),
+    }
+}
