@@ -8,25 +8,27 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use reserveplace_domain::clock::Clock;
+use reserveplace_domain::events::DomainEvent;
 use reserveplace_domain::payment::{ChargeOutcome, ChargeRequest, PaymentStatus};
 use reserveplace_domain::place::{HoldState, OwnerDecision, RegisterPlace, StayRef, TokenOutcome};
 use reserveplace_domain::reservation::{
     CancelReason, CatalogPlace, PlaceReservation, ReservationStatus, SeedReservation,
 };
 use reserveplace_domain::saga::{SagaCallbacks, SagaError};
+use reserveplace_domain::store::{Item, Key, Query, StoreError, Table, Write};
 use reserveplace_functions::adapters::{LogChannel, SimulatedProvider, SimulationSettings};
 use reserveplace_functions::api::{ApiRequest, ApiResponse};
 use reserveplace_functions::http::seed::SEED_OWNER;
 use reserveplace_functions::registry::{self, Handler};
 use reserveplace_functions::services::{Adapters, Services};
 use reserveplace_local_store::Database;
-use reserveplace_wiring::{FunctionDef, Router, RuleMatcher, Target, Wiring};
+use reserveplace_wiring::{FunctionDef, Grant, Router, RuleMatcher, Target, Wiring};
 use serde_json::{Value, json};
 
 // The ids every sample shares.
@@ -150,12 +152,62 @@ impl SagaCallbacks for RecordingCallbacks {
     }
 }
 
+/// The port calls a handler makes while it runs (seeding is not recorded): (resource, call).
+#[derive(Default)]
+struct Calls {
+    on: AtomicBool,
+    seen: Mutex<BTreeSet<(String, &'static str)>>,
+}
+
+impl Calls {
+    fn record(&self, resource: &str, call: &'static str) {
+        if self.on.load(Ordering::SeqCst)
+            && let Ok(mut seen) = self.seen.lock()
+        {
+            seen.insert((resource.to_owned(), call));
+        }
+    }
+    fn record_always(&self, resource: &str, call: &'static str) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.insert((resource.to_owned(), call));
+        }
+    }
+    fn taken(&self) -> BTreeSet<(String, &'static str)> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+/// The storage port, recording which table each call went to.
+struct RecordingTable {
+    inner: Arc<dyn Table>,
+    name: String,
+    calls: Arc<Calls>,
+}
+
+#[async_trait]
+impl Table for RecordingTable {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.calls.record(&self.name, "get");
+        self.inner.get(key).await
+    }
+    async fn query(&self, q: &Query) -> Result<Vec<Item>, StoreError> {
+        self.calls
+            .record(&self.name, if q.index { "query-index" } else { "query" });
+        self.inner.query(q).await
+    }
+    async fn transact(&self, w: Vec<Write>, e: Vec<DomainEvent>) -> Result<(), StoreError> {
+        self.calls.record(&self.name, "transact");
+        self.inner.transact(w, e).await
+    }
+}
+
 /// One function's services over a fresh store in a temporary directory.
 struct Ctx {
     dir: PathBuf,
     db: Arc<Database>,
     svc: Arc<Services>,
     saga: Arc<RecordingCallbacks>,
+    calls: Arc<Calls>,
 }
 
 impl Ctx {
@@ -169,20 +221,40 @@ impl Ctx {
         let db = Database::open(&dir.join("reserveplace.db")).ctx("open store")?;
         let saga = Arc::new(RecordingCallbacks::default());
         let tables = db.clone();
+        let calls = Arc::new(Calls::default());
+        let recorder = calls.clone();
         let adapters = Adapters {
-            table: Arc::new(move |name: &str| tables.table(name)),
+            table: Arc::new(move |name: &str| -> Arc<dyn Table> {
+                Arc::new(RecordingTable {
+                    inner: tables.table(name),
+                    name: name.to_owned(),
+                    calls: recorder.clone(),
+                })
+            }),
             clock: Arc::new(TestClock(AtomicI64::new(CLOCK_START_MS))),
             payment_provider: SimulatedProvider::new(SimulationSettings::default()),
             saga: saga.clone(),
             notifications: Arc::new(LogChannel),
         };
         let svc = Arc::new(Services::build(&def.env, &adapters));
-        Ok(Ctx { dir, db, svc, saga })
+        Ok(Ctx {
+            dir,
+            db,
+            svc,
+            saga,
+            calls,
+        })
     }
 
     fn close(self) {
-        let Ctx { dir, db, svc, saga } = self;
-        drop((svc, saga));
+        let Ctx {
+            dir,
+            db,
+            svc,
+            saga,
+            calls,
+        } = self;
+        drop((svc, saga, calls));
         drop(db);
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -1257,13 +1329,18 @@ async fn run_sample(
     wiring: &Wiring,
     router: &Router,
     matcher: &RuleMatcher,
-) -> R {
+) -> R<BTreeSet<(String, &'static str)>> {
+    if !def.stream_tables.is_empty() {
+        return outbox_relay_sample(sample);
+    }
     let handler = registry::find(&def.binary).ok_or("no handler in the registry")?;
     check_shape(def, &handler, sample, wiring, router, matcher)?;
     let setup = setup_for(&def.binary).ok_or("no setup for this sample")?;
     let ctx = Ctx::new(def)?;
     let result = async {
         seed(&ctx, setup, wiring, matcher).await?;
+        let callbacks_before = ctx.saga.calls().len();
+        ctx.calls.on.store(true, Ordering::SeqCst);
         let outcome = match handler {
             Handler::Http(f) => Outcome::Http(f(ctx.svc.clone(), api_request(sample)?).await),
             Handler::Event(f) => {
@@ -1278,11 +1355,133 @@ async fn run_sample(
                     .ctx("step failed")?,
             ),
         };
-        verify(&def.binary, &ctx, &outcome).await
+        ctx.calls.on.store(false, Ordering::SeqCst);
+        verify(&def.binary, &ctx, &outcome).await?;
+        // Delivered again, as a client retry or an at-least-once redelivery would: the replay
+        // paths' calls count too (their outcome is the idempotency tests' business).
+        ctx.calls.on.store(true, Ordering::SeqCst);
+        match handler {
+            Handler::Http(f) => drop(f(ctx.svc.clone(), api_request(sample)?).await),
+            Handler::Event(f) => drop(f(ctx.svc.clone(), sample.clone()).await),
+            Handler::Step(f) => drop(f(ctx.svc.clone(), sample.clone()).await),
+        }
+        ctx.calls.on.store(false, Ordering::SeqCst);
+        if ctx.saga.calls().len() > callbacks_before {
+            ctx.calls.record_always("ReservationSaga", "callback");
+        }
+        Ok(ctx.calls.taken())
     }
     .await;
     ctx.close();
     result
+}
+
+/// The outbox relay's sample: a DynamoDB stream batch whose outbox item holds ReservationPlaced
+/// (publishing it is tested on the emulator, `functions/aws/tests/outbox_relay.rs`).
+fn outbox_relay_sample(sample: &Value) -> R<BTreeSet<(String, &'static str)>> {
+    let batch: aws_lambda_events::event::dynamodb::Event =
+        serde_json::from_value(sample.clone()).ctx("not a DynamoDB stream event")?;
+    let events = reserveplace_aws::relay::outbox_events(&batch);
+    same(events.len(), 1, "outbox events in the batch")?;
+    let (_, event) = &events[0];
+    same(
+        event.detail_type.as_str(),
+        "ReservationPlaced",
+        "detail-type",
+    )?;
+    same(event.reservation_id(), RES, "reservationId")?;
+    same(event.source.as_str(), "reserveplace.reservation", "source")?;
+    Ok(BTreeSet::from([("EventBus".to_owned(), "publish")]))
+}
+
+/// Paths the samples do not take that call a port the sampled path does not: (binary, resource,
+/// call, the path). With the recorded calls they are everything a function's code calls.
+const OTHER_PATHS: &[(&str, &str, &str, &str)] = &[(
+    "place-request-decision",
+    "ReservationSaga",
+    "callback",
+    "the owner decided, or the customer cancelled, before the saga handed over its token",
+)];
+
+/// The IAM grants a set of port calls needs, per the AWS adapters (`reserveplace_aws::iam`).
+fn needed_grants(calls: &BTreeSet<(String, &'static str)>) -> BTreeSet<Grant> {
+    use reserveplace_aws::iam;
+    let mut out = BTreeSet::new();
+    for (resource, call) in calls {
+        let (actions, resource) = match *call {
+            "get" => (iam::TABLE_GET, resource.clone()),
+            "query" => (iam::TABLE_QUERY, resource.clone()),
+            "query-index" => (
+                iam::TABLE_QUERY,
+                format!(
+                    "{resource}/index/{}",
+                    reserveplace_aws::dynamodb::INDEX_NAME
+                ),
+            ),
+            "transact" => (iam::TABLE_TRANSACT, resource.clone()),
+            "callback" => (iam::SAGA_CALLBACKS, resource.clone()),
+            "publish" => (iam::BUS_PUBLISH, resource.clone()),
+            other => panic!("unknown call {other}"),
+        };
+        for action in actions {
+            out.insert(Grant {
+                action: (*action).to_owned(),
+                resource: resource.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// Every function's `Policies` grant exactly what its code calls: nothing missing, nothing more.
+fn check_policies(
+    wiring: &Wiring,
+    used: &BTreeMap<String, BTreeSet<(String, &'static str)>>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for def in wiring.functions.values() {
+        let Some(calls) = used.get(&def.binary) else {
+            continue;
+        };
+        let mut calls = calls.clone();
+        for (binary, resource, call, _) in OTHER_PATHS {
+            if *binary == def.binary {
+                calls.insert(((*resource).to_owned(), call));
+            }
+        }
+        for (resource, _) in &calls {
+            if resource != "ReservationSaga"
+                && resource != "EventBus"
+                && !wiring.tables.contains_key(resource)
+            {
+                problems.push(format!(
+                    "{}: called table '{resource}', which is not a table of the template",
+                    def.logical_id
+                ));
+            }
+        }
+        let needed = needed_grants(&calls);
+        if let Ok(dir) = std::env::var("RESERVEPLACE_DUMP_POLICIES") {
+            let grants: Vec<(&str, &str)> = needed
+                .iter()
+                .map(|g| (g.action.as_str(), g.resource.as_str()))
+                .collect();
+            let _ = std::fs::write(
+                Path::new(&dir).join(format!("{}.json", def.logical_id)),
+                serde_json::to_string(&grants).unwrap_or_default(),
+            );
+        }
+        let granted: BTreeSet<Grant> = def.grants.iter().cloned().collect();
+        let missing: Vec<_> = needed.difference(&granted).collect();
+        let extra: Vec<_> = granted.difference(&needed).collect();
+        if !missing.is_empty() || !extra.is_empty() {
+            problems.push(format!(
+                "{}: policy differs from the calls its code makes; missing {missing:?}, not needed {extra:?}",
+                def.logical_id
+            ));
+        }
+    }
+    problems
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1317,6 +1516,7 @@ async fn every_function_has_a_sample_that_works() {
         }
     }
     let mut ran = 0;
+    let mut used = BTreeMap::new();
     for (binary, def) in &binaries {
         let Some(path) = samples.get(*binary) else {
             failures.push(format!(
@@ -1333,10 +1533,14 @@ async fn every_function_has_a_sample_that_works() {
         }
         .await;
         ran += 1;
-        if let Err(e) = outcome {
-            failures.push(format!("events/{binary}.json ({}): {e}", def.logical_id));
+        match outcome {
+            Ok(calls) => {
+                used.insert(binary.to_string(), calls);
+            }
+            Err(e) => failures.push(format!("events/{binary}.json ({}): {e}", def.logical_id)),
         }
     }
+    failures.extend(check_policies(&wiring, &used));
     assert!(
         failures.is_empty(),
         "{} of {} samples failed:\n  {}",

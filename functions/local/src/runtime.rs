@@ -63,6 +63,11 @@ pub fn bind_functions(
     let mut bound = BTreeMap::new();
     let mut problems = Vec::new();
     for (id, def) in &wiring.functions {
+        // The outbox relay (a DynamoDB Streams consumer on AWS) is built in: the local bus
+        // reads the embedded store's outbox directly.
+        if !def.stream_tables.is_empty() {
+            continue;
+        }
         match registry::find(&def.binary) {
             Some(h) => {
                 bound.insert(id.clone(), (def.clone(), h));
@@ -94,6 +99,22 @@ pub fn bind_functions(
     for sm in wiring.state_machines.values() {
         for f in sm.function_arns.values() {
             expect(f, "saga step", &mut problems);
+        }
+    }
+    // Every table's outbox must reach the bus on AWS too: its stream feeds a relay function.
+    for (id, table) in &wiring.tables {
+        let relayed = wiring
+            .functions
+            .values()
+            .any(|f| f.stream_tables.iter().any(|t| t == id));
+        if !relayed {
+            problems.push(format!(
+                "table {id} has no outbox relay (a function with a DynamoDB event on its stream)"
+            ));
+        } else if !table.stream {
+            problems.push(format!(
+                "table {id} is relayed but has no StreamSpecification"
+            ));
         }
     }
     let used: std::collections::BTreeSet<&str> = wiring

@@ -117,3 +117,65 @@ impl SagaCallbacks for LocalCallbacks {
             .map_err(map_err)
     }
 }
+
+#[cfg(test)]
+mod contract {
+    //! The saga callback port's contract suite (`reserveplace_contract::saga`) against the local
+    //! interpreter; the same suite runs against Step Functions in `functions/aws/tests`.
+    use super::*;
+    use reserveplace_contract::saga::SagaFixture;
+    use reserveplace_local_sfn::StateMachine;
+
+    struct NoTasks;
+
+    #[async_trait]
+    impl TaskInvoker for NoTasks {
+        async fn invoke(&self, _: &str, _: Value) -> Result<Value, TaskError> {
+            Ok(Value::Null)
+        }
+    }
+
+    struct Local {
+        callbacks: LocalCallbacks,
+        _db: Arc<reserveplace_local_store::Database>,
+        dir: std::path::PathBuf,
+    }
+
+    impl Drop for Local {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    impl SagaFixture for Local {
+        fn callbacks(&self) -> &dyn SagaCallbacks {
+            &self.callbacks
+        }
+        fn unknown_token(&self) -> String {
+            "AQCEAAAAKgAAAAMAAAAAAAAAAbNoExecutionWaitsOnThisToken".into()
+        }
+    }
+
+    async fn fixture() -> Local {
+        let dir = std::env::temp_dir().join(format!("rp-saga-contract-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        let db = reserveplace_local_store::Database::open(&dir.join("s.db")).expect("store");
+        let machine =
+            StateMachine::parse(r#"{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}"#)
+                .expect("machine");
+        let interpreter = Interpreter::new("Contract", machine, Arc::new(NoTasks), db.table("sfn"))
+            .await
+            .expect("interpreter");
+        let callbacks = LocalCallbacks {
+            interpreter: OnceLock::new(),
+        };
+        let _ = callbacks.interpreter.set(interpreter);
+        Local {
+            callbacks,
+            _db: db,
+            dir,
+        }
+    }
+
+    reserveplace_contract::saga_contract!(fixture());
+}

@@ -182,3 +182,101 @@ pub async fn aws_json(service: &str, target: &str, body: Value) -> Value {
     assert!(status.is_success(), "{target}: {status} {text}");
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
+
+/// A bus on the emulator with every rule of `template.yaml`, each targeting an SQS queue named
+/// after the rule's target (function or state machine), so deliveries can be read back.
+pub struct TemplateBus {
+    pub name: String,
+    /// Target logical id → queue URL.
+    pub queues: std::collections::BTreeMap<String, String>,
+}
+
+impl TemplateBus {
+    pub async fn create() -> TemplateBus {
+        let prefix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        let name = format!("bus-{prefix}");
+        aws_json(
+            "events",
+            "AWSEvents.CreateEventBus",
+            serde_json::json!({"Name": name}),
+        )
+        .await;
+        let mut queues = std::collections::BTreeMap::new();
+        for (i, rule) in wiring().rules.iter().enumerate() {
+            let target = match &rule.target {
+                reserveplace_wiring::Target::Function(f) => f.clone(),
+                reserveplace_wiring::Target::StateMachine(s) => s.clone(),
+            };
+            if !queues.contains_key(&target) {
+                let url = aws_json(
+                    "sqs",
+                    "AmazonSQS.CreateQueue",
+                    serde_json::json!({"QueueName": format!("{prefix}-{target}")}),
+                )
+                .await["QueueUrl"]
+                    .as_str()
+                    .expect("queue url")
+                    .to_owned();
+                queues.insert(target.clone(), url);
+            }
+            let arn = aws_json(
+                "sqs",
+                "AmazonSQS.GetQueueAttributes",
+                serde_json::json!({"QueueUrl": queues[&target], "AttributeNames": ["QueueArn"]}),
+            )
+            .await["Attributes"]["QueueArn"]
+                .as_str()
+                .expect("queue arn")
+                .to_owned();
+            let rule_name = format!("{prefix}-rule-{i}");
+            aws_json(
+                "events",
+                "AWSEvents.PutRule",
+                serde_json::json!({"Name": rule_name, "EventBusName": name,
+                                   "EventPattern": rule.pattern.to_string()}),
+            )
+            .await;
+            aws_json(
+                "events",
+                "AWSEvents.PutTargets",
+                serde_json::json!({"Rule": rule_name, "EventBusName": name,
+                                   "Targets": [{"Id": "target", "Arn": arn}]}),
+            )
+            .await;
+        }
+        TemplateBus { name, queues }
+    }
+
+    /// Every event delivered so far, per target, as the envelopes the targets received.
+    pub async fn drain(&self) -> std::collections::BTreeMap<String, Vec<Value>> {
+        let mut out = std::collections::BTreeMap::new();
+        for (target, url) in &self.queues {
+            let mut got = Vec::new();
+            loop {
+                let resp = aws_json(
+                    "sqs",
+                    "AmazonSQS.ReceiveMessage",
+                    serde_json::json!({"QueueUrl": url, "MaxNumberOfMessages": 10}),
+                )
+                .await;
+                let messages = resp["Messages"].as_array().cloned().unwrap_or_default();
+                if messages.is_empty() {
+                    break;
+                }
+                for m in messages {
+                    got.push(
+                        serde_json::from_str(m["Body"].as_str().expect("body")).expect("json body"),
+                    );
+                    aws_json(
+                        "sqs",
+                        "AmazonSQS.DeleteMessage",
+                        serde_json::json!({"QueueUrl": url, "ReceiptHandle": m["ReceiptHandle"]}),
+                    )
+                    .await;
+                }
+            }
+            out.insert(target.clone(), got);
+        }
+        out
+    }
+}

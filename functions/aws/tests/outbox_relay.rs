@@ -1,0 +1,189 @@
+//! The outbox on AWS, end to end on the emulator: a transaction commits a change and its event in
+//! one `TransactWriteItems`; the table's stream carries the outbox item; the relay (the
+//! `outbox-relay` Lambda's handler) publishes it on a bus wired with the template's rules.
+//! A cancelled transaction leaves nothing to publish. Nothing is published by the writer itself.
+mod support;
+
+use aws_lambda_events::event::dynamodb::Event;
+use reserveplace_aws::{DynamoDbTable, EventBridgeBus};
+use reserveplace_domain::events::DomainEvent;
+use reserveplace_domain::store::{Cond, Table, Write};
+use serde_json::{Value, json};
+
+fn placed(reservation: &str) -> DomainEvent {
+    DomainEvent {
+        detail_type: "ReservationPlaced".into(),
+        source: "reserveplace.reservation".into(),
+        time: "2026-11-24T06:25:03Z".into(),
+        detail: json!({
+            "eventId": uuid::Uuid::new_v4().to_string(),
+            "occurredAt": "2026-11-24T06:25:03.021Z",
+            "reservationId": reservation,
+            "version": 1,
+            "status": "PENDING",
+        }),
+    }
+}
+
+fn reservation_item(id: &str) -> serde_json::Map<String, Value> {
+    json!({"pk": format!("RESERVATION#{id}"), "sk": "META", "status": "PENDING"})
+        .as_object()
+        .cloned()
+        .expect("object")
+}
+
+/// Reads the table's stream from the start, as Lambda's event source mapping would, and shapes
+/// the records into the event the relay function receives.
+async fn stream_batch(table: &str) -> Event {
+    let described = support::aws_json(
+        "dynamodb",
+        "DynamoDB_20120810.DescribeTable",
+        json!({"TableName": table}),
+    )
+    .await;
+    let stream_arn = described["Table"]["LatestStreamArn"]
+        .as_str()
+        .expect("stream")
+        .to_owned();
+    let stream = support::aws_json(
+        "dynamodb",
+        "DynamoDBStreams_20120810.DescribeStream",
+        json!({"StreamArn": stream_arn}),
+    )
+    .await;
+    let mut records = Vec::new();
+    for shard in stream["StreamDescription"]["Shards"]
+        .as_array()
+        .expect("shards")
+    {
+        let iterator = support::aws_json(
+            "dynamodb",
+            "DynamoDBStreams_20120810.GetShardIterator",
+            json!({"StreamArn": stream_arn, "ShardId": shard["ShardId"], "ShardIteratorType": "TRIM_HORIZON"}),
+        )
+        .await["ShardIterator"]
+            .clone();
+        let got = support::aws_json(
+            "dynamodb",
+            "DynamoDBStreams_20120810.GetRecords",
+            json!({"ShardIterator": iterator}),
+        )
+        .await;
+        for mut r in got["Records"].as_array().cloned().unwrap_or_default() {
+            r["eventSourceARN"] = json!(stream_arn);
+            records.push(r);
+        }
+    }
+    serde_json::from_value(json!({"Records": records})).expect("a DynamoDB stream event")
+}
+
+async fn setup() -> (DynamoDbTable, String, support::TemplateBus, EventBridgeBus) {
+    let sdk = support::sdk().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let name = format!("{}-ReservationTable", uuid::Uuid::new_v4().simple());
+    let def = &support::wiring().tables["ReservationTable"];
+    assert!(def.stream, "the template streams the reservation table");
+    support::create_table(&client, def, &name).await;
+    let bus = support::TemplateBus::create().await;
+    let publisher = EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&sdk), &bus.name);
+    (DynamoDbTable::new(client, &name), name, bus, publisher)
+}
+
+#[tokio::test]
+async fn committed_events_reach_their_consumers_and_cancelled_ones_never_exist() {
+    let (table, name, bus, publisher) = setup().await;
+    let committed = placed("r-committed");
+    table
+        .transact(
+            vec![Write::Put {
+                item: reservation_item("r-committed"),
+                cond: Some(Cond::NotExists),
+            }],
+            vec![committed.clone()],
+        )
+        .await
+        .expect("commit");
+    let cancelled = placed("r-committed");
+    let err = table
+        .transact(
+            vec![Write::Put {
+                item: reservation_item("r-committed"),
+                cond: Some(Cond::NotExists),
+            }],
+            vec![cancelled.clone()],
+        )
+        .await
+        .expect_err("the reservation exists");
+    assert!(err.is_condition_failed());
+    assert!(
+        bus.drain().await.values().all(Vec::is_empty),
+        "the writer publishes nothing itself"
+    );
+
+    let batch = stream_batch(&name).await;
+    assert_eq!(
+        batch.records.len(),
+        2,
+        "the reservation item and one outbox item"
+    );
+    let response = reserveplace_aws::relay::relay(&publisher, batch).await;
+    assert!(response.batch_item_failures.is_empty());
+
+    let delivered = bus.drain().await;
+    for target in [
+        "MyPageProjectorFunction",
+        "OwnerViewProjectorFunction",
+        "ReservationSaga",
+    ] {
+        let ids: Vec<&str> = delivered[target]
+            .iter()
+            .map(|e| e["detail"]["eventId"].as_str().expect("eventId"))
+            .collect();
+        assert_eq!(
+            ids,
+            [committed.event_id()],
+            "{target} gets the committed event once"
+        );
+        assert_eq!(delivered[target][0]["detail"], committed.detail, "whole");
+        assert_eq!(
+            delivered[target][0]["detail-type"],
+            json!("ReservationPlaced")
+        );
+    }
+    let total: usize = delivered.values().map(Vec::len).sum();
+    assert_eq!(total, 3, "nobody else, and the cancelled event nowhere");
+}
+
+#[tokio::test]
+async fn records_the_bus_refuses_are_reported_for_redelivery() {
+    let (table, name, _bus, _publisher) = setup().await;
+    let events = [placed("r-1"), placed("r-2")];
+    table
+        .transact(
+            vec![Write::Put {
+                item: reservation_item("r-1"),
+                cond: None,
+            }],
+            events.to_vec(),
+        )
+        .await
+        .expect("commit");
+    let batch = stream_batch(&name).await;
+    let outbox_sequence: Vec<String> = reserveplace_aws::relay::outbox_events(&batch)
+        .into_iter()
+        .map(|(seq, _)| seq)
+        .collect();
+    assert_eq!(outbox_sequence.len(), 2);
+    let sdk = support::sdk().await;
+    let down = EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&sdk), "no-such-bus");
+    let response = reserveplace_aws::relay::relay(&down, batch).await;
+    let failed: Vec<String> = response
+        .batch_item_failures
+        .iter()
+        .filter_map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(
+        failed, outbox_sequence,
+        "both outbox records go back to the stream"
+    );
+}
