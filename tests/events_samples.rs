@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use reserveplace_domain::clock::Clock;
 use reserveplace_domain::events::DomainEvent;
 use reserveplace_domain::payment::{ChargeOutcome, ChargeRequest, PaymentStatus};
@@ -637,38 +636,6 @@ async fn project_views(ctx: &Ctx, wiring: &Wiring, matcher: &RuleMatcher) -> R {
 
 // ------------------------------------------------------------------ API Gateway payload 2.0
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'+', _) => out.push(b' '),
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 2;
-            }
-            (b, _) => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn parse_query(raw: &str) -> BTreeMap<String, String> {
-    raw.split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
 fn string_map(v: Option<&Value>, what: &str) -> R<BTreeMap<String, String>> {
     match v {
         None | Some(Value::Null) => Ok(BTreeMap::new()),
@@ -685,38 +652,15 @@ fn string_map(v: Option<&Value>, what: &str) -> R<BTreeMap<String, String>> {
 }
 
 /// An API Gateway HTTP API (payload format 2.0) event as the handlers' [`ApiRequest`].
+/// The API Gateway payload 2.0 event → `ApiRequest`, exactly as the deployed function maps it:
+/// `lambda_http`'s own parsing, then the Lambda crate's mapping (identity from the JWT `sub`).
 fn api_request(event: &Value) -> R<ApiRequest> {
-    let text = |pointer: &str| -> R<String> {
-        event
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| format!("no string at {pointer}"))
-    };
     if event.get("isBase64Encoded").and_then(Value::as_bool) != Some(false) {
         return Err("isBase64Encoded must be false in the samples".into());
     }
-    let body = match event.get("body") {
-        None | Some(Value::Null) => Bytes::new(),
-        Some(Value::String(s)) => Bytes::from(s.clone().into_bytes()),
-        Some(_) => return Err("body is not a string".into()),
-    };
-    let headers = string_map(event.get("headers"), "headers")?
-        .into_iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v))
-        .collect();
-    Ok(ApiRequest {
-        method: text("/requestContext/http/method")?,
-        path: text("/rawPath")?,
-        path_params: string_map(event.get("pathParameters"), "pathParameters")?,
-        query: parse_query(&text("/rawQueryString")?),
-        headers,
-        body,
-        user: event
-            .pointer("/requestContext/authorizer/jwt/claims/sub")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-    })
+    let req = lambda_http::request::from_str(&event.to_string())
+        .ctx("not an API Gateway HTTP API event")?;
+    Ok(reserveplace_lambda::http::api_request(req))
 }
 
 // ------------------------------------------------------------------ shape checks

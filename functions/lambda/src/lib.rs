@@ -4,6 +4,7 @@
 //! At init it only reads the environment and builds the AWS clients once; every invocation then
 //! goes through the same handler function the local runtime calls in-process.
 mod adapters;
+mod drift_tests;
 pub mod http;
 mod invoke;
 

@@ -302,3 +302,79 @@ mod tests {
         assert!(checked >= 9, "checked {checked} tasks");
     }
 }
+
+/// The local runtime and the template cannot drift: every function has a handler in the role its
+/// trigger needs, every handler is wired, every table's outbox is relayed.
+#[cfg(test)]
+mod drift {
+    use super::*;
+    use reserveplace_wiring::FunctionDef;
+
+    fn template() -> Wiring {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml");
+        Wiring::load(std::path::Path::new(path), &BTreeMap::new()).expect("template.yaml")
+    }
+
+    fn drift(w: &Wiring) -> String {
+        match bind_functions(w) {
+            Err(StartError::Drift(problems)) => problems,
+            Err(other) => panic!("not a drift error: {other}"),
+            Ok(_) => panic!("drift not detected"),
+        }
+    }
+
+    #[test]
+    fn the_template_and_the_handlers_agree() {
+        let w = template();
+        let bound = bind_functions(&w).expect("no drift");
+        // Every function but the outbox relay (built in locally) runs a handler.
+        assert_eq!(bound.len(), w.functions.len() - 1);
+        assert_eq!(bound.len(), registry::all().len());
+        assert!(!w.routes.is_empty() && !w.rules.is_empty());
+    }
+
+    #[test]
+    fn a_handler_the_template_does_not_wire_is_drift() {
+        let mut w = template();
+        w.functions.remove("LoyaltyGetFunction");
+        w.routes.retain(|r| r.function != "LoyaltyGetFunction");
+        assert!(drift(&w).contains("handler 'loyalty-get' is not wired"));
+    }
+
+    #[test]
+    fn a_function_without_a_handler_is_drift() {
+        let mut w = template();
+        let ghost = FunctionDef {
+            logical_id: "GhostFunction".into(),
+            binary: "ghost".into(),
+            ..w.functions["LoyaltyGetFunction"].clone()
+        };
+        w.functions.insert("GhostFunction".into(), ghost);
+        assert!(drift(&w).contains("GhostFunction names binary 'ghost', which has no handler"));
+    }
+
+    #[test]
+    fn a_route_or_rule_to_a_missing_or_wrong_function_is_drift() {
+        let mut w = template();
+        w.routes[0].function = "NoSuchFunction".into();
+        assert!(drift(&w).contains("HTTP target NoSuchFunction is not a function"));
+
+        let mut w = template();
+        let rule = w
+            .rules
+            .iter_mut()
+            .find(|r| matches!(r.target, Target::Function(_)))
+            .expect("a consumer rule");
+        rule.target = Target::Function("PaymentChargeFunction".into());
+        assert!(drift(&w).contains("PaymentChargeFunction is used as event consumer"));
+    }
+
+    #[test]
+    fn a_table_without_an_outbox_relay_is_drift() {
+        let mut w = template();
+        for f in w.functions.values_mut() {
+            f.stream_tables.retain(|t| t != "LoyaltyTable");
+        }
+        assert!(drift(&w).contains("table LoyaltyTable has no outbox relay"));
+    }
+}

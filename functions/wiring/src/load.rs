@@ -649,6 +649,13 @@ fn state_machine(
                     message,
                 })?,
         };
+        // `!Ref Function.Alias` (AutoPublishAlias) resolves to the same local ARN as
+        // `!GetAtt Function.Arn`, so Task states on the alias dispatch to the function too.
+        if let Some(Value::String(name)) = value.get("Ref")
+            && let Some(function) = name.strip_suffix(".Alias")
+        {
+            function_arns.insert(resolved.clone(), function.to_owned());
+        }
         values.insert(key.clone(), resolved);
     }
 

@@ -13,6 +13,7 @@ pub(crate) const LOCAL_REGION: &str = "local";
 pub(crate) const LOCAL_ACCOUNT_ID: &str = "000000000000";
 const LOCAL_STACK_NAME: &str = "reserveplace";
 const NO_VALUE: &str = "AWS::NoValue";
+const SAM_FUNCTION: &str = "AWS::Serverless::Function";
 
 /// What names mean while resolving one template.
 pub(crate) struct Resolver<'a> {
@@ -235,14 +236,17 @@ impl Resolver<'_> {
         }
     }
 
-    /// `!Ref name`: a parameter's value, a pseudo parameter, or a resource's
-    /// logical id (which is its local name).
+    /// `!Ref name`: a parameter's value, a pseudo parameter, a resource's
+    /// logical id (which is its local name), or `Function.Alias`.
     pub(crate) fn reference(&self, name: &str) -> Result<String, String> {
         if let Some(value) = self.parameters.get(name) {
             return Ok(value.clone());
         }
         if let Some(value) = pseudo_parameter(name) {
             return Ok(value.to_owned());
+        }
+        if let Some(function) = name.strip_suffix(".Alias") {
+            return self.function_alias(function);
         }
         if self.resources.contains_key(name) {
             return Ok(name.to_owned());
@@ -260,6 +264,32 @@ impl Resolver<'_> {
         Err(format!(
             "unresolved reference {name} (not a parameter, pseudo parameter or resource)"
         ))
+    }
+
+    /// SAM's `!Ref Function.Alias` (`${Function.Alias}` in `!Sub`): the ARN of
+    /// the alias `AutoPublishAlias` publishes. Locally each function runs in one
+    /// version, so the alias is the function itself: the same
+    /// [`local_lambda_arn`](crate::local_lambda_arn) as `!GetAtt Function.Arn`
+    /// gets in a state machine definition.
+    fn function_alias(&self, function: &str) -> Result<String, String> {
+        match self.resources.get(function) {
+            Some(resource)
+                if resource.get("Type").and_then(Value::as_str) == Some(SAM_FUNCTION) =>
+            {
+                Ok(crate::local_lambda_arn(function))
+            }
+            Some(_) => Err(format!(
+                "{function}.Alias: {function} is not an {SAM_FUNCTION} (only they have an Alias)"
+            )),
+            None => match self.disabled.get(function) {
+                Some(condition) => Err(format!(
+                    "resource {function} is referenced but left out because condition {condition} is false"
+                )),
+                None => Err(format!(
+                    "unresolved reference {function}.Alias (no resource {function})"
+                )),
+            },
+        }
     }
 
     /// `!GetAtt resource.attribute` with local ARNs and names.
@@ -305,8 +335,8 @@ impl Resolver<'_> {
                 return Ok(value.clone());
             }
             match name.split_once('.') {
+                Some((_, "Alias")) | None => self.reference(name),
                 Some((resource, attribute)) => self.get_att(resource, attribute),
-                None => self.reference(name),
             }
         })
     }
@@ -395,7 +425,13 @@ mod tests {
     fn with_resolver<T>(f: impl FnOnce(&Resolver<'_>) -> T) -> T {
         let parameters = BTreeMap::from([("Stage".to_owned(), "dev".to_owned())]);
         let declared = BTreeSet::from(["Stage".to_owned(), "Secret".to_owned()]);
-        let resources = BTreeMap::from([("Table".to_owned(), json!({}))]);
+        let resources = BTreeMap::from([
+            ("Table".to_owned(), json!({"Type": "AWS::DynamoDB::Table"})),
+            (
+                "StepFunction".to_owned(),
+                json!({"Type": "AWS::Serverless::Function"}),
+            ),
+        ]);
         let disabled = BTreeMap::from([("Seed".to_owned(), "IsProd".to_owned())]);
         let conditions = BTreeMap::from([("IsDev".to_owned(), true)]);
         f(&Resolver {
@@ -497,6 +533,29 @@ mod tests {
             assert_eq!(eval("Either"), Ok(true));
             assert!(eval("Loop").is_err());
             assert!(eval("Missing").is_err());
+        });
+    }
+
+    #[test]
+    fn function_alias_is_the_local_lambda_arn() {
+        with_resolver(|r| {
+            let arn = crate::local_lambda_arn("StepFunction");
+            // `!Ref StepFunction.Alias`, as a state machine's DefinitionSubstitutions use it.
+            assert_eq!(
+                r.string(&json!({"Ref": "StepFunction.Alias"})).as_deref(),
+                Ok(arn.as_str())
+            );
+            assert_eq!(
+                r.string(&json!({"Fn::Sub": "${StepFunction.Alias}"}))
+                    .as_deref(),
+                Ok(arn.as_str())
+            );
+            let err = r.reference("Table.Alias").unwrap_err();
+            assert!(err.contains("not an AWS::Serverless::Function"), "{err}");
+            let err = r.reference("Missing.Alias").unwrap_err();
+            assert!(err.contains("unresolved reference Missing.Alias"), "{err}");
+            let err = r.reference("Seed.Alias").unwrap_err();
+            assert!(err.contains("condition IsProd is false"), "{err}");
         });
     }
 

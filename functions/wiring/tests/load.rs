@@ -384,3 +384,40 @@ fn wiring_serialises_for_diagnostics() {
         json!({"StateMachine": "BookingStateMachine"})
     );
 }
+
+#[test]
+fn state_machine_tasks_on_function_aliases_dispatch_to_the_function() {
+    let yaml = r#"
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    AutoPublishAlias: live
+Resources:
+  StepFunction:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildProperties: {Binary: step}
+  Machine:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Definition:
+        StartAt: Step
+        States:
+          Step: {Type: Task, Resource: "arn:aws:states:::lambda:invoke", Parameters: {FunctionName: "${StepArn}"}, End: true}
+      DefinitionSubstitutions:
+        StepArn: !Ref StepFunction.Alias
+"#;
+    let wiring = Wiring::from_yaml(yaml, &fixture("full"), &BTreeMap::new())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let machine = &wiring.state_machines["Machine"];
+    let arn = local_lambda_arn("StepFunction");
+    assert_eq!(
+        machine.function_arns,
+        BTreeMap::from([(arn.clone(), s("StepFunction"))])
+    );
+    let asl: serde_json::Value = serde_json::from_str(&machine.definition).expect("ASL is JSON");
+    assert_eq!(
+        asl["States"]["Step"]["Parameters"]["FunctionName"],
+        json!(arn)
+    );
+}

@@ -34,10 +34,7 @@ pub(crate) fn put(table: &str, event: &DomainEvent) -> Result<TransactWriteItem,
 }
 
 /// The event of an outbox item image (`None` for any other item).
-pub fn event_of<'a>(
-    pk: Option<&str>,
-    event: Option<&'a str>,
-) -> Option<Result<DomainEvent, String>> {
+pub fn event_of(pk: Option<&str>, event: Option<&str>) -> Option<Result<DomainEvent, String>> {
     let pk = pk?;
     if !pk.starts_with(PK_PREFIX) {
         return None;
