@@ -279,3 +279,41 @@ async fn an_unreachable_bus_reports_every_event_as_failed() {
         .expect_err("nothing can be published");
     assert_eq!(err.failed, (0..12).collect::<Vec<_>>());
 }
+
+/// EventBridge accepts part of a batch: only the refused entries are sent again, so the accepted
+/// ones arrive once, and what stays refused is reported by position.
+#[tokio::test]
+async fn refused_entries_are_retried_alone_and_reported() {
+    let bus = support::TemplateBus::create().await;
+    let sdk = support::sdk().await;
+    let publisher = EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&sdk), &bus.name);
+    let mut events: Vec<DomainEvent> = (0..13)
+        .map(|_| {
+            event(
+                "registered",
+                "reserveplace.place",
+                "PlaceRegistered",
+                &json!({}),
+            )
+        })
+        .collect();
+    // EventBridge refuses an entry without a source (InvalidArgument), whatever the retries.
+    events[11].source = String::new();
+    let err = publisher.publish(&events).await.expect_err("one refused");
+    assert_eq!(err.failed, [11]);
+    assert!(err.reason.contains("InvalidArgument"), "{}", err.reason);
+    let delivered = bus.drain().await;
+    let mut ids: Vec<&str> = delivered["ReservationCatalogueFunction"]
+        .iter()
+        .map(|e| e["detail"]["eventId"].as_str().expect("eventId"))
+        .collect();
+    ids.sort_unstable();
+    let mut expected: Vec<&str> = events
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 11)
+        .map(|(_, e)| e.event_id())
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(ids, expected, "every accepted event exactly once");
+}
