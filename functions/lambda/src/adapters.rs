@@ -1,5 +1,4 @@
 //! The AWS adapters behind the ports, built once per execution environment.
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use reserveplace_aws::{DynamoDbTable, StepFunctionsCallbacks};
@@ -8,7 +7,8 @@ use reserveplace_domain::store::Table;
 use reserveplace_functions::adapters::{LogChannel, SimulatedProvider, SimulationSettings};
 use reserveplace_functions::services::Adapters;
 
-pub fn aws_adapters(sdk: &aws_config::SdkConfig, _env: &BTreeMap<String, String>) -> Adapters {
+/// Table names come from the environment through `Services::build`; the clients are shared.
+pub fn aws_adapters(sdk: &aws_config::SdkConfig) -> Adapters {
     let dynamodb = reserveplace_aws::dynamodb::Client::new(sdk);
     let sfn = reserveplace_aws::sfn::Client::new(sdk);
     Adapters {

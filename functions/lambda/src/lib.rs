@@ -56,7 +56,7 @@ async fn serve(binary: &'static str) -> Result<(), Error> {
             .ok_or("EVENT_BUS_NAME is not set")?
             .clone();
         let bus = Arc::new(reserveplace_aws::EventBridgeBus::new(
-            aws_sdk_eventbridge_client(&sdk),
+            reserveplace_aws::eventbridge::Client::new(&sdk),
             bus_name,
         ));
         return lambda_runtime::run(service_fn(
@@ -68,7 +68,7 @@ async fn serve(binary: &'static str) -> Result<(), Error> {
         .await;
     }
     let handler = registry::find(binary).ok_or_else(|| format!("no handler named {binary}"))?;
-    let services = Arc::new(Services::build(&env, &aws_adapters(&sdk, &env)));
+    let services = Arc::new(Services::build(&env, &aws_adapters(&sdk)));
     match handler {
         Handler::Http(f) => {
             lambda_http::run(lambda_http::service_fn(move |req: lambda_http::Request| {
@@ -122,10 +122,4 @@ async fn serve(binary: &'static str) -> Result<(), Error> {
             .await
         }
     }
-}
-
-fn aws_sdk_eventbridge_client(
-    sdk: &aws_config::SdkConfig,
-) -> reserveplace_aws::eventbridge::Client {
-    reserveplace_aws::eventbridge::Client::new(sdk)
 }

@@ -79,13 +79,8 @@ fn sdk_error<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     }
 }
 
-/// One write, translated: the request fields every write kind shares.
-struct Translated {
-    item: TransactWriteItem,
-}
-
 impl DynamoDbTable {
-    fn translate(&self, w: &Write) -> Result<Translated, StoreError> {
+    fn translate(&self, w: &Write) -> Result<TransactWriteItem, StoreError> {
         let mut e = Expr::default();
         let built = match w {
             Write::Put { item, cond } => {
@@ -148,14 +143,11 @@ impl DynamoDbTable {
                 )
             }
         };
-        Ok(Translated {
-            item: built.build(),
-        })
+        Ok(built.build())
     }
 
     /// A lone change without events: the single-item call costs half a transaction.
-    async fn write_one(&self, w: Translated) -> Result<(), StoreError> {
-        let t = w.item;
+    async fn write_one(&self, t: TransactWriteItem) -> Result<(), StoreError> {
         let failed =
             |e: &dyn ProvideErrorMetadata| e.code() == Some("ConditionalCheckFailedException");
         let condition_failed = StoreError::ConditionFailed { failed: vec![0] };
@@ -302,7 +294,7 @@ impl Table for DynamoDbTable {
         if events.is_empty() && items.len() == 1 && !matches!(writes[0], Write::Check { .. }) {
             return self.write_one(items.remove(0)).await;
         }
-        let mut request: Vec<TransactWriteItem> = items.into_iter().map(|t| t.item).collect();
+        let mut request = items;
         for event in &events {
             request.push(outbox::put(&self.name, event)?);
         }
