@@ -15,6 +15,7 @@ use aws_sdk_dynamodb::types::{
 use reserveplace_wiring::{TableDef, Wiring};
 use serde_json::Value;
 
+/// The repository root: both crates that include this module sit two levels below it.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -45,7 +46,7 @@ fn emulator() -> &'static Emulator {
             python.display()
         );
         let mut child = Command::new(&python)
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/emulator.py"))
+            .arg(repo_root().join("functions/aws/tests/emulator.py"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -1,0 +1,278 @@
+//! The Lambda binaries themselves, run as Lambda runs them: each process gets its invocation from
+//! a Runtime API served here (`AWS_LAMBDA_RUNTIME_API`) and talks to DynamoDB and EventBridge on the
+//! emulator through the SDK (`AWS_ENDPOINT_URL`), configured only by its environment, as on AWS.
+#[path = "../../aws/tests/support/mod.rs"]
+mod support;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+/// What the function sent back for its invocation.
+#[derive(Debug)]
+enum Outcome {
+    Response(Value),
+    Error(Value),
+}
+
+#[derive(Clone)]
+struct RuntimeApi {
+    queue: Arc<Mutex<VecDeque<Value>>>,
+    done: mpsc::UnboundedSender<Outcome>,
+}
+
+async fn next(State(api): State<RuntimeApi>) -> (HeaderMap, String) {
+    loop {
+        let event = api.queue.lock().expect("queue").pop_front();
+        if let Some(event) = event {
+            let deadline = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock")
+                .as_millis()
+                + 30_000;
+            let mut headers = HeaderMap::new();
+            let mut set = |name: &'static str, value: String| {
+                headers.insert(name, value.parse().expect("header value"));
+            };
+            set("lambda-runtime-aws-request-id", "req-1".into());
+            set("lambda-runtime-deadline-ms", deadline.to_string());
+            set(
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:us-east-1:000000000000:function:test:live".into(),
+            );
+            set("content-type", "application/json".into());
+            return (headers, event.to_string());
+        }
+        // Nothing more to run: hold the long poll, as Lambda does between invocations.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn json_or_text(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_owned()))
+}
+
+async fn respond(
+    State(api): State<RuntimeApi>,
+    Path(_id): Path<String>,
+    body: String,
+) -> &'static str {
+    let _ = api.done.send(Outcome::Response(json_or_text(&body)));
+    "{}"
+}
+
+async fn fail(
+    State(api): State<RuntimeApi>,
+    Path(_id): Path<String>,
+    body: String,
+) -> &'static str {
+    let _ = api.done.send(Outcome::Error(json_or_text(&body)));
+    "{}"
+}
+
+async fn init_error(State(api): State<RuntimeApi>, body: String) -> &'static str {
+    let _ = api
+        .done
+        .send(Outcome::Error(json!({"init": json_or_text(&body)})));
+    "{}"
+}
+
+/// Runs `binary` for one invocation of `event`, with the environment `env` and the emulator's.
+async fn invoke(binary: &str, env: &BTreeMap<String, String>, event: Value) -> Outcome {
+    let (done, mut outcomes) = mpsc::unbounded_channel();
+    let api = RuntimeApi {
+        queue: Arc::new(Mutex::new(VecDeque::from([event]))),
+        done,
+    };
+    let app = Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(respond),
+        )
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(fail))
+        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .with_state(api);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let exe = match binary {
+        "place-register" => env!("CARGO_BIN_EXE_place-register"),
+        "reservation-catalogue" => env!("CARGO_BIN_EXE_reservation-catalogue"),
+        "payment-charge" => env!("CARGO_BIN_EXE_payment-charge"),
+        "outbox-relay" => env!("CARGO_BIN_EXE_outbox-relay"),
+        other => panic!("no binary {other} in this test"),
+    };
+    let mut child = tokio::process::Command::new(exe)
+        .env_clear()
+        .envs(env)
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", binary)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_ENDPOINT_URL", support::endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the function");
+    let outcome = tokio::time::timeout(Duration::from_secs(60), outcomes.recv())
+        .await
+        .expect("the function answered within a minute")
+        .expect("an outcome");
+    let _ = child.kill().await;
+    outcome
+}
+
+fn sample(binary: &str) -> Value {
+    let path = support::repo_root().join(format!("events/{binary}.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("json")
+}
+
+/// The template's tables under fresh names, and the function environment that names them
+/// (the template's environment variables, with the emulator's physical table names).
+async fn tables() -> (aws_sdk_dynamodb::Client, BTreeMap<String, String>) {
+    let client = aws_sdk_dynamodb::Client::new(&support::sdk().await);
+    let wiring = support::wiring();
+    let prefix = uuid::Uuid::new_v4().simple().to_string();
+    let any = wiring.functions.values().next().expect("a function");
+    let mut env = any.env.clone();
+    let mut named = 0;
+    for value in env.values_mut() {
+        if let Some(def) = wiring.tables.get(value.as_str()) {
+            let name = format!("{prefix}-{value}");
+            support::create_table(&client, def, &name).await;
+            *value = name;
+            named += 1;
+        }
+    }
+    assert_eq!(
+        named,
+        wiring.tables.len(),
+        "every table is named in the environment"
+    );
+    (client, env)
+}
+
+async fn items(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<Value> {
+    let out = client.scan().table_name(table).send().await.expect("scan");
+    out.items()
+        .iter()
+        .map(|i| serde_dynamo::aws_sdk_dynamodb_1::from_item::<Value>(i.clone()).expect("item"))
+        .collect()
+}
+
+fn outbox_events(items: &[Value]) -> Vec<Value> {
+    items
+        .iter()
+        .filter(|i| i["pk"].as_str().is_some_and(|pk| pk.starts_with("OUTBOX#")))
+        .map(|i| serde_json::from_str(i["event"].as_str().expect("event")).expect("json"))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_http_function_answers_api_gateway_and_commits_its_event() {
+    let (client, env) = tables().await;
+    let Outcome::Response(resp) = invoke("place-register", &env, sample("place-register")).await
+    else {
+        panic!("place-register failed");
+    };
+    assert_eq!(resp["statusCode"], json!(201), "{resp}");
+    let body: Value =
+        serde_json::from_str(resp["body"].as_str().expect("body")).expect("json body");
+    assert_eq!(
+        body["ownerId"],
+        json!("owner-1"),
+        "the caller is the JWT subject"
+    );
+    let stored = items(&client, &env["PLACE_TABLE"]).await;
+    let events = outbox_events(&stored);
+    assert_eq!(events.len(), 1, "{stored:?}");
+    assert_eq!(events[0]["detail-type"], json!("PlaceRegistered"));
+    assert_eq!(events[0]["detail"]["placeId"], body["placeId"]);
+
+    // Without the authorizer's claims there is no caller, whatever the Authorization header says.
+    let mut anonymous = sample("place-register");
+    anonymous["requestContext"]
+        .as_object_mut()
+        .expect("context")
+        .remove("authorizer");
+    let Outcome::Response(resp) = invoke("place-register", &env, anonymous).await else {
+        panic!("place-register failed");
+    };
+    assert_eq!(resp["statusCode"], json!(401), "{resp}");
+}
+
+#[tokio::test]
+async fn an_event_consumer_applies_its_event() {
+    let (client, env) = tables().await;
+    let Outcome::Response(_) = invoke(
+        "reservation-catalogue",
+        &env,
+        sample("reservation-catalogue"),
+    )
+    .await
+    else {
+        panic!("reservation-catalogue failed");
+    };
+    let stored = items(&client, &env["RESERVATION_TABLE"]).await;
+    assert!(
+        stored
+            .iter()
+            .any(|i| i.to_string().contains("place-sample") && i.to_string().contains("Sea view")),
+        "the catalogue copy of place-sample: {stored:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_step_reports_the_error_the_saga_matches() {
+    let (_, env) = tables().await;
+    let Outcome::Error(err) = invoke("payment-charge", &env, json!({"not": "a reservation"})).await
+    else {
+        panic!("payment-charge accepted a malformed input");
+    };
+    assert_eq!(
+        err["errorType"],
+        json!("ReservePlace.InvalidInput"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_outbox_relay_publishes_what_its_stream_carries() {
+    let (_, mut env) = tables().await;
+    let bus = support::TemplateBus::create().await;
+    env.insert("EVENT_BUS_NAME".into(), bus.name.clone());
+    let Outcome::Response(resp) = invoke("outbox-relay", &env, sample("outbox-relay")).await else {
+        panic!("outbox-relay failed");
+    };
+    assert_eq!(resp["batchItemFailures"], json!([]), "{resp}");
+    let delivered = bus.drain().await;
+    for target in [
+        "MyPageProjectorFunction",
+        "OwnerViewProjectorFunction",
+        "ReservationSaga",
+    ] {
+        assert_eq!(delivered[target].len(), 1, "{target}: {delivered:?}");
+        assert_eq!(
+            delivered[target][0]["detail-type"],
+            json!("ReservationPlaced")
+        );
+    }
+}
