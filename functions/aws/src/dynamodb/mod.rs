@@ -148,9 +148,6 @@ impl DynamoDbTable {
 
     /// A lone change without events: the single-item call costs half a transaction.
     async fn write_one(&self, t: TransactWriteItem) -> Result<(), StoreError> {
-        let failed =
-            |e: &dyn ProvideErrorMetadata| e.code() == Some("ConditionalCheckFailedException");
-        let condition_failed = StoreError::ConditionFailed { failed: vec![0] };
         if let Some(p) = t.put {
             self.client
                 .put_item()
@@ -161,10 +158,7 @@ impl DynamoDbTable {
                 .set_expression_attribute_values(p.expression_attribute_values)
                 .send()
                 .await
-                .map_err(|e| match e.as_service_error() {
-                    Some(s) if failed(s) => condition_failed.clone(),
-                    _ => sdk_error(e),
-                })?;
+                .map_err(single_error)?;
         } else if let Some(u) = t.update {
             self.client
                 .update_item()
@@ -176,10 +170,7 @@ impl DynamoDbTable {
                 .set_expression_attribute_values(u.expression_attribute_values)
                 .send()
                 .await
-                .map_err(|e| match e.as_service_error() {
-                    Some(s) if failed(s) => condition_failed.clone(),
-                    _ => sdk_error(e),
-                })?;
+                .map_err(single_error)?;
         } else if let Some(d) = t.delete {
             self.client
                 .delete_item()
@@ -190,12 +181,19 @@ impl DynamoDbTable {
                 .set_expression_attribute_values(d.expression_attribute_values)
                 .send()
                 .await
-                .map_err(|e| match e.as_service_error() {
-                    Some(s) if failed(s) => condition_failed.clone(),
-                    _ => sdk_error(e),
-                })?;
+                .map_err(single_error)?;
         }
         Ok(())
+    }
+}
+
+/// A single-item write's failed condition is the port's `ConditionFailed` of write 0.
+fn single_error<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+    e: SdkError<E, R>,
+) -> StoreError {
+    match e.as_service_error().and_then(|s| s.code()) {
+        Some("ConditionalCheckFailedException") => StoreError::ConditionFailed { failed: vec![0] },
+        _ => sdk_error(e),
     }
 }
 
