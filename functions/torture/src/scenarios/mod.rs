@@ -326,6 +326,8 @@ pub struct Resizes {
     pub applied: usize,
     pub refused: usize,
     pub unanswered: usize,
+    /// Changes cut by a kill and sent again (then counted by their answer).
+    pub resent: usize,
     pub other: Vec<String>,
     /// Held during each PATCH: whoever takes it knows no room-count change is in flight.
     pub in_flight: Arc<tokio::sync::Mutex<()>>,
@@ -334,11 +336,12 @@ pub struct Resizes {
 impl Resizes {
     pub fn summary(&self) -> String {
         format!(
-            "{} room-count changes on {} places: {} applied, {} refused 409 (below what a night holds), {} cut by a kill",
+            "{} room-count changes on {} places: {} applied, {} refused 409 (below what a night holds), {} cut by a kill and sent again, {} never answered",
             self.applied + self.refused + self.unanswered + self.other.len(),
             self.floor.len(),
             self.applied,
             self.refused,
+            self.resent,
             self.unanswered
         )
     }
@@ -379,16 +382,32 @@ pub fn spawn_resizer(
                 Err(_) => return,
             };
             let _in_flight = gate.lock().await;
-            let r = api
-                .send(
-                    "PATCH",
-                    &format!("/v1/places/{}", p.id),
-                    Some(&p.owner),
-                    Some(&json!({ "roomCount": v })),
-                    &[],
-                )
-                .await;
+            // An owner whose request was cut (by a kill) sends it again until it is answered, as
+            // any client would: re-sending the count completes or clears a half-done lowering.
+            let mut r = Resp::Transport(String::new());
+            let mut attempts = 0;
+            while attempts < 600 {
+                if attempts > 0 {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                attempts += 1;
+                r = api
+                    .send(
+                        "PATCH",
+                        &format!("/v1/places/{}", p.id),
+                        Some(&p.owner),
+                        Some(&json!({ "roomCount": v })),
+                        &[],
+                    )
+                    .await;
+                if matches!(r, Resp::Answer { .. }) {
+                    break;
+                }
+            }
             if let Ok(mut l) = log.lock() {
+                if attempts > 1 {
+                    l.resent += 1;
+                }
                 match r {
                     Resp::Answer { status: 200, .. } => l.applied += 1,
                     Resp::Answer { status: 409, .. } => l.refused += 1,
