@@ -47,28 +47,29 @@ macro_rules! table_contract {
     };
 }
 
-fn item(v: Value) -> Item {
+/// Test-item builders, shared with adapter-specific tests.
+pub fn item(v: Value) -> Item {
     match v {
         Value::Object(m) => m,
         other => panic!("not an object: {other}"),
     }
 }
 
-fn put(v: Value) -> Write {
+pub fn put(v: Value) -> Write {
     Write::Put {
         item: item(v),
         cond: None,
     }
 }
 
-fn put_if(v: Value, cond: Cond) -> Write {
+pub fn put_if(v: Value, cond: Cond) -> Write {
     Write::Put {
         item: item(v),
         cond: Some(cond),
     }
 }
 
-fn key(pk: &str, sk: &str) -> Key {
+pub fn key(pk: &str, sk: &str) -> Key {
     Key::new(pk, sk)
 }
 

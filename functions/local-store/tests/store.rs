@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use reserveplace_domain::events::DomainEvent;
-use reserveplace_domain::store::{Cond, Item, Key, Table, Write};
+use reserveplace_contract::table::{event, key, put, put_if};
+use reserveplace_domain::store::{Cond, Item, Table};
 use reserveplace_local_store::Database;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// A scratch directory removed on drop.
 struct Scratch(PathBuf);
@@ -29,45 +29,6 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn item(v: Value) -> Item {
-    match v {
-        Value::Object(m) => m,
-        other => panic!("not an object: {other}"),
-    }
-}
-
-fn put(v: Value) -> Write {
-    Write::Put {
-        item: item(v),
-        cond: None,
-    }
-}
-
-fn put_if(v: Value, cond: Cond) -> Write {
-    Write::Put {
-        item: item(v),
-        cond: Some(cond),
-    }
-}
-
-fn key(pk: &str, sk: &str) -> Key {
-    Key::new(pk, sk)
-}
-
-fn event(name: &str, reservation: &str) -> DomainEvent {
-    DomainEvent {
-        detail_type: name.into(),
-        source: "reserveplace.test".into(),
-        time: "2025-01-01T00:00:00Z".into(),
-        detail: json!({
-            "eventId": uuid::Uuid::new_v4().to_string(),
-            "occurredAt": "2025-01-01T00:00:00Z",
-            "reservationId": reservation,
-            "version": 1,
-        }),
     }
 }
 
