@@ -1,4 +1,4 @@
-//! The SPEC §4 flows, end to end over HTTP against a running local runtime.
+//! The flows (reserve, saga, owner, cancel, status), end to end over HTTP against a running local runtime.
 mod support;
 
 use serde_json::json;

@@ -1,5 +1,5 @@
 //! The seed README's httpie walkthrough, unchanged (every value a JSON string, as httpie sends it),
-//! with the event order of SPEC §3 for each reservation.
+//! with the event order of `docs/design.md` (section 2) for each reservation.
 mod support;
 
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! A bounded run of the torture tool (`reserveplace-torture`): all six scenarios of issue 4 —
+//! A bounded run of the torture tool (`reserveplace-torture`): all six scenarios of `RELIABILITY.md` —
 //! load, crashes (2 SIGKILLs), duplicated and reordered deliveries, payment faults, the owner side
 //! down, Idempotency-Key — against the real binary over HTTP, with every invariant checked.
 use reserveplace_torture::{Config, run};

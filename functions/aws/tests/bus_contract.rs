@@ -1,6 +1,6 @@
 //! Event routing, one suite for both buses: the local runtime's matcher (quamina) and EventBridge
 //! (the emulator), both loaded with `template.yaml`'s rules, must deliver every domain event to
-//! exactly the consumers the SPEC names. Publishing goes through the EventBridge adapter, so its
+//! exactly the consumers `docs/design.md` names. Publishing goes through the EventBridge adapter, so its
 //! batching (at most 10 entries per `PutEvents`) is exercised too.
 mod support;
 

@@ -1,4 +1,4 @@
-//! Domain events (SPEC §3). One EventBridge bus; `detail-type` is the event name and `source` is
+//! Domain events (the catalogue: `docs/design.md`, section 2). One EventBridge bus; `detail-type` is the event name and `source` is
 //! `reserveplace.<context>`. Every detail carries `eventId`, `occurredAt`, `reservationId` and `version`.
 
 use serde::{Deserialize, Serialize};

@@ -3,7 +3,7 @@
 //! payment faults and a context that is down — and checks every invariant of the system after
 //! quiescence. [`run`] returns a [`Report`] with one [`Check`] per invariant and its figures.
 //!
-//! Scenarios (issue 4): 1 load, 2 crash, 3 duplicates & disorder, 4 payment faults, 5 owner side
+//! Scenarios: 1 load, 2 crash, 3 duplicates & disorder, 4 payment faults, 5 owner side
 //! down, 6 Idempotency-Key. Each can be selected on its own; all run by default.
 mod api;
 mod plan;

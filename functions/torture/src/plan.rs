@@ -3,7 +3,7 @@ use std::str::FromStr;
 
 use time::{Date, Duration as Days, OffsetDateTime};
 
-/// The six scenarios of issue 4.
+/// The six scenarios of `RELIABILITY.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scenario {
     Load,

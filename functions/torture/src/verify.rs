@@ -556,7 +556,7 @@ fn counts_line(map: &BTreeMap<String, usize>) -> String {
         .join(", ")
 }
 
-/// Every invariant of issue 4, judged on a quiescent world.
+/// Every invariant of `RELIABILITY.md`, judged on a quiescent world.
 pub fn invariants(prefix: &str, w: &World, extra: &Extra) -> Vec<Check> {
     let mut out = Vec::new();
     let place_of = |o: &Observed| &w.places[o.t.stay.place];
@@ -967,7 +967,7 @@ pub fn invariants(prefix: &str, w: &World, extra: &Extra) -> Vec<Check> {
         format!("{} users", w.loyalty.len()),
     ));
 
-    // Event order (SPEC §3) and amounts.
+    // Event order (`docs/design.md`, section 2) and amounts.
     let mut order = Vec::new();
     for o in &obs {
         let s = o.status();
@@ -1014,7 +1014,7 @@ pub fn invariants(prefix: &str, w: &World, extra: &Extra) -> Vec<Check> {
     }
     out.push(verdict(
         prefix,
-        "events in the order of SPEC §3; amount = nightlyPrice × nights × rooms",
+        "events in the documented order; amount = nightlyPrice × nights × rooms",
         &order,
         format!(
             "{} event traces checked",
