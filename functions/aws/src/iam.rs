@@ -13,8 +13,16 @@ pub const TABLE_TRANSACT: &[&str] = &[
     "dynamodb:DeleteItem",
     "dynamodb:ConditionCheckItem",
 ];
-/// `SagaCallbacks` → `SendTaskSuccess` / `SendTaskFailure` on the state machine.
+/// `Table::increment` → `UpdateItem` (`ADD`, returning the new value).
+pub const TABLE_INCREMENT: &[&str] = &["dynamodb:UpdateItem"];
+/// `SagaCallbacks` → `SendTaskSuccess` / `SendTaskFailure` (granted on all resources, see
+/// [`ALL_RESOURCES_ONLY`]).
 pub const SAGA_CALLBACKS: &[&str] = &["states:SendTaskSuccess", "states:SendTaskFailure"];
+/// Actions IAM authorises only on all resources (`Resource: '*'`): a callback names its
+/// execution by the task token, not by an ARN a policy could match.
+pub const ALL_RESOURCES_ONLY: &[&str] = &["states:SendTaskSuccess", "states:SendTaskFailure"];
+/// `SagaStarter` → `StartExecution` on the state machine.
+pub const SAGA_START: &[&str] = &["states:StartExecution"];
 /// The relay publishes on the bus.
 pub const BUS_PUBLISH: &[&str] = &["events:PutEvents"];
 /// The relay reads the table streams.
@@ -24,3 +32,39 @@ pub const STREAM_READ: &[&str] = &[
     "dynamodb:GetShardIterator",
     "dynamodb:ListStreams",
 ];
+
+/// The `Resource` a policy grants `action` on for a call on `resource`: `*` for the actions IAM
+/// authorises on nothing narrower, `resource` itself for every other action.
+pub fn policy_resource<'a>(action: &str, resource: &'a str) -> &'a str {
+    if ALL_RESOURCES_ONLY.contains(&action) {
+        "*"
+    } else {
+        resource
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_callbacks_are_granted_on_all_resources() {
+        for action in SAGA_CALLBACKS {
+            assert_eq!(policy_resource(action, "ReservationSaga"), "*");
+        }
+        for action in TABLE_GET
+            .iter()
+            .chain(TABLE_QUERY)
+            .chain(TABLE_TRANSACT)
+            .chain(BUS_PUBLISH)
+            .chain(STREAM_READ)
+            .chain(SAGA_START)
+        {
+            assert_eq!(
+                policy_resource(action, "PlaceTable"),
+                "PlaceTable",
+                "{action}"
+            );
+        }
+    }
+}

@@ -23,8 +23,9 @@ pub use rules::RuleMatcher;
 /// Everything the local runtime needs to know about the stack.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Wiring {
-    /// Template `Parameters`: `Default`, replaced by the caller's overrides.
-    /// A parameter with neither is absent (referencing it is an error).
+    /// Template `Parameters`: `Default`, replaced by the template's local default
+    /// (`Metadata.ReservePlace::LocalParameterDefaults`), replaced by the caller's overrides.
+    /// A parameter with none of them is absent (referencing it is an error).
     pub parameters: BTreeMap<String, String>,
     /// `AWS::Serverless::Function` resources by logical id.
     pub functions: BTreeMap<String, FunctionDef>,
@@ -45,6 +46,11 @@ pub struct FunctionDef {
     pub logical_id: String,
     /// `Metadata.BuildProperties.Binary` (cargo-lambda's SAM build).
     pub binary: String,
+    /// The handler the function runs, the key of the handler registry: `Properties.Handler`
+    /// (falling back to `Globals.Function.Handler`), which Lambda passes the shared bootstrap as
+    /// `_HANDLER`. A template building one binary per function (Handler `bootstrap`, or none)
+    /// names it by its `binary`.
+    pub handler: String,
     /// `Properties.Tags.context` (falling back to `Globals.Function.Tags`).
     pub context: Option<String>,
     /// `Globals.Function.Environment.Variables` merged with the function's
@@ -77,6 +83,18 @@ pub struct Route {
     pub path: String,
     /// Logical id of the function behind the route.
     pub function: String,
+    /// The authorizer API Gateway runs before the function: the event's `Auth.Authorizer`, else
+    /// the API's `Auth.DefaultAuthorizer` (the `HttpApi` resource's, falling back to
+    /// `Globals.HttpApi`). `None` for `Authorizer: NONE` or an API without a default: such a
+    /// route is open and its function sees the `Authorization` header unchecked.
+    pub authorizer: Option<String>,
+}
+
+impl Route {
+    /// Whether a request must pass the route's authorizer before reaching the function.
+    pub fn is_protected(&self) -> bool {
+        self.authorizer.is_some()
+    }
 }
 
 /// One EventBridge rule.

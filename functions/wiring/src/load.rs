@@ -18,7 +18,8 @@ const SIMPLE_TABLE: &str = "AWS::Serverless::SimpleTable";
 
 impl Wiring {
     /// Reads the SAM template at `template`. `overrides` replace parameter
-    /// defaults (like `sam deploy --parameter-overrides`); relative paths in
+    /// defaults (like `sam deploy --parameter-overrides`) and the template's local
+    /// defaults (`Metadata.ReservePlace::LocalParameterDefaults`); relative paths in
     /// the template (`DefinitionUri`) are taken from the template's folder.
     pub fn load(
         template: &Path,
@@ -58,7 +59,9 @@ impl Wiring {
             return Err(yaml_error("the document is not a mapping".to_owned()));
         };
 
-        let (parameters, declared_parameters) = parameters(doc.get("Parameters"), overrides)?;
+        let local_defaults = local_defaults(doc.get("Metadata"))?;
+        let (parameters, declared_parameters) =
+            parameters(doc.get("Parameters"), &local_defaults, overrides)?;
         // A BTreeMap, not serde_json's Map: its order depends on a feature
         // another crate may switch on, and rule order must be deterministic.
         let all_resources: BTreeMap<String, Value> = match doc.get("Resources") {
@@ -125,6 +128,11 @@ impl Wiring {
             .and_then(|g| g.get("Function"))
             .cloned()
             .unwrap_or(Value::Null);
+        let http_globals = doc
+            .get("Globals")
+            .and_then(|g| g.get("HttpApi"))
+            .cloned()
+            .unwrap_or(Value::Null);
 
         let mut wiring = Wiring {
             parameters: parameters.clone(),
@@ -140,7 +148,9 @@ impl Wiring {
                 FUNCTION => {
                     let function = function(&resolver, id, resource, &globals)?;
                     wiring.functions.insert(id.clone(), function);
-                    wiring.routes.extend(routes(&resolver, id, resource)?);
+                    wiring
+                        .routes
+                        .extend(routes(&resolver, id, resource, &http_globals)?);
                     let target = Target::Function(id.clone());
                     wiring
                         .rules
@@ -206,10 +216,39 @@ fn conditions(
     Ok(known)
 }
 
+/// `Metadata.ReservePlace::LocalParameterDefaults`: values the local runtime takes in place of
+/// the parameters' defaults, for a default that suits a deployment but not one machine (the
+/// seed facade, which has no sign-in, is off when deployed and on locally).
+fn local_defaults(metadata: Option<&Value>) -> Result<BTreeMap<String, String>, WiringError> {
+    let invalid = |message: String| WiringError::Invalid {
+        resource: format!("Metadata.{LOCAL_DEFAULTS}"),
+        message,
+    };
+    let Some(declared) = metadata.and_then(|m| m.get(LOCAL_DEFAULTS)) else {
+        return Ok(BTreeMap::new());
+    };
+    let Value::Object(declared) = declared else {
+        return Err(invalid("is not a mapping".to_owned()));
+    };
+    declared
+        .iter()
+        .map(|(name, value)| {
+            scalar_string(value)
+                .map(|value| (name.clone(), value))
+                .map_err(|message| invalid(format!("{name}: {message}")))
+        })
+        .collect()
+}
+
+const LOCAL_DEFAULTS: &str = "ReservePlace::LocalParameterDefaults";
+
 type Parameters = (BTreeMap<String, String>, BTreeSet<String>);
 
+/// Each parameter's value: the caller's override, else the template's local default, else its
+/// `Default`.
 fn parameters(
     declared: Option<&Value>,
+    local_defaults: &BTreeMap<String, String>,
     overrides: &BTreeMap<String, String>,
 ) -> Result<Parameters, WiringError> {
     let empty = serde_json::Map::new();
@@ -230,9 +269,17 @@ fn parameters(
             message: "override given but the template declares no such parameter".to_owned(),
         });
     }
+    if let Some(unknown) = local_defaults.keys().find(|k| !declared.contains_key(*k)) {
+        return Err(WiringError::Parameter {
+            name: unknown.clone(),
+            message: format!(
+                "{LOCAL_DEFAULTS} names it but the template declares no such parameter"
+            ),
+        });
+    }
     let mut values = BTreeMap::new();
     for (name, spec) in declared {
-        let value = match overrides.get(name) {
+        let value = match overrides.get(name).or_else(|| local_defaults.get(name)) {
             Some(value) => Some(value.clone()),
             None => match spec.get("Default") {
                 None => None,
@@ -295,6 +342,15 @@ fn function(
         }
     };
 
+    let handler = match props.get("Handler").or_else(|| globals.get("Handler")) {
+        Some(value) => resolver
+            .optional_string(value)
+            .map_err(resolve_err(at("Handler")))?,
+        None => None,
+    }
+    .filter(|h| h != "bootstrap")
+    .unwrap_or_else(|| binary.clone());
+
     // SAM merges Globals into the function before CloudFormation evaluates
     // intrinsics, so `!Ref AWS::NoValue` in the function removes the
     // property (or variable) altogether rather than exposing the global one.
@@ -354,6 +410,7 @@ fn function(
     Ok(FunctionDef {
         logical_id: id.to_owned(),
         binary,
+        handler,
         context,
         env,
         timeout_seconds,
@@ -448,7 +505,44 @@ fn events(resource: &Value) -> Vec<(String, String, Value)> {
         .collect()
 }
 
-fn routes(resolver: &Resolver<'_>, id: &str, resource: &Value) -> Result<Vec<Route>, WiringError> {
+/// The authorizer guarding an `HttpApi` event's route, as API Gateway applies it: the event's
+/// `Auth.Authorizer` (`NONE` opts out), else the default of the API the event names with
+/// `ApiId: !Ref <HttpApi>` (the implicit API when absent), else `Globals.HttpApi`'s.
+fn route_authorizer(
+    resolver: &Resolver<'_>,
+    event: &Value,
+    http_globals: &Value,
+) -> Result<Option<String>, String> {
+    let named = |v: Option<&Value>| -> Result<Option<String>, String> {
+        match v {
+            None => Ok(None),
+            Some(v) => resolver.string(v).map(Some),
+        }
+    };
+    if let Some(name) = named(event.get("Auth").and_then(|a| a.get("Authorizer")))? {
+        return Ok((name != "NONE").then_some(name));
+    }
+    let api = event
+        .get("ApiId")
+        .and_then(|a| a.get("Ref"))
+        .and_then(Value::as_str)
+        .and_then(|api| resolver.resources.get(api));
+    let default = api
+        .and_then(|api| default_authorizer(properties(api)))
+        .or_else(|| default_authorizer(http_globals));
+    Ok(named(default)?.filter(|name| name != "NONE"))
+}
+
+fn default_authorizer(api_properties: &Value) -> Option<&Value> {
+    api_properties.get("Auth")?.get("DefaultAuthorizer")
+}
+
+fn routes(
+    resolver: &Resolver<'_>,
+    id: &str,
+    resource: &Value,
+    http_globals: &Value,
+) -> Result<Vec<Route>, WiringError> {
     let mut routes = Vec::new();
     for (key, kind, props) in events(resource) {
         if kind != "HttpApi" {
@@ -467,12 +561,15 @@ fn routes(resolver: &Resolver<'_>, id: &str, resource: &Value) -> Result<Vec<Rou
             |location: String| move |message| WiringError::Resolve { location, message };
         let method = props.get("Method");
         let path = props.get("Path");
+        let authorizer = route_authorizer(resolver, &props, http_globals)
+            .map_err(resolve_err(at("Auth.Authorizer")))?;
         let route = match (method, path) {
             // SAM: an HttpApi event with neither is the API's `$default` route.
             (None, None) => Route {
                 method: "ANY".to_owned(),
                 path: "$default".to_owned(),
                 function: id.to_owned(),
+                authorizer,
             },
             (Some(method), Some(path)) => {
                 let method = resolver.string(method).map_err(resolve_err(at("Method")))?;
@@ -481,6 +578,7 @@ fn routes(resolver: &Resolver<'_>, id: &str, resource: &Value) -> Result<Vec<Rou
                     method: normalise_method(&method),
                     path,
                     function: id.to_owned(),
+                    authorizer,
                 }
             }
             _ => {

@@ -185,10 +185,12 @@ fn env_merges_globals_and_resolves_intrinsics() {
 #[test]
 fn routes_in_declaration_order_by_function_then_event() {
     let wiring = load(&[]);
+    // The fixture's API has no default authorizer: every route is open.
     let route = |method: &str, path: &str, function: &str| Route {
         method: s(method),
         path: s(path),
         function: s(function),
+        authorizer: None,
     };
     assert_eq!(
         wiring.routes,
@@ -365,6 +367,7 @@ Resources:
             method: s("ANY"),
             path: s("$default"),
             function: s("Fallback"),
+            authorizer: None,
         }]
     );
     assert_eq!(wiring.functions["Fallback"].timeout_seconds, None);
@@ -420,4 +423,189 @@ Resources:
         asl["States"]["Step"]["Parameters"]["FunctionName"],
         json!(arn)
     );
+}
+
+/// The template's local defaults replace a parameter's `Default` locally (here the seed facade,
+/// off when deployed), an override replaces both, and they are checked like any value.
+#[test]
+fn local_parameter_defaults_replace_defaults_and_yield_to_overrides() {
+    let template = |local: &str| {
+        format!(
+            r#"
+Metadata:
+  ReservePlace::LocalParameterDefaults: {{{local}}}
+Parameters:
+  SeedFacadeEnabled: {{Type: String, Default: 'false', AllowedValues: ['true', 'false']}}
+Conditions:
+  SeedFacade: !Equals [!Ref SeedFacadeEnabled, 'true']
+Resources:
+  SeedFunction:
+    Type: AWS::Serverless::Function
+    Condition: SeedFacade
+    Metadata:
+      BuildProperties: {{Binary: seed}}
+"#
+        )
+    };
+    let load = |local: &str, overrides: &[(&str, &str)]| {
+        let overrides = overrides
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Wiring::from_yaml(&template(local), &fixture("full"), &overrides)
+    };
+    let seed_on = |w: &Wiring| w.functions.contains_key("SeedFunction");
+
+    let plain = load("", &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !seed_on(&plain),
+        "without a local default the Default holds"
+    );
+    let local = load("SeedFacadeEnabled: 'true'", &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(local.parameters["SeedFacadeEnabled"], "true");
+    assert!(seed_on(&local));
+    let overridden = load(
+        "SeedFacadeEnabled: 'true'",
+        &[("SeedFacadeEnabled", "false")],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!seed_on(&overridden), "--param wins over the local default");
+
+    let err = load("SeedFacadeEnabled: 'yes'", &[]).expect_err("not an allowed value");
+    assert!(err.to_string().contains("SeedFacadeEnabled"), "{err}");
+    let err = load("SeedFacade: 'true'", &[]).expect_err("no such parameter");
+    assert!(
+        err.to_string().contains(
+            "LocalParameterDefaults names it but the template declares no such parameter"
+        ),
+        "{err}"
+    );
+}
+
+/// `${Partition}` (`!Ref AWS::Partition`) is `aws` locally, and a substitution the definition
+/// does not use is no error (Step Functions ignores it too).
+#[test]
+fn partition_substitution_and_unused_substitutions() {
+    let yaml = r#"
+Resources:
+  StepFunction:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildProperties: {Binary: step}
+  Machine:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Definition:
+        StartAt: Step
+        States:
+          Step: {Type: Task, Resource: "arn:${Partition}:states:::lambda:invoke", Parameters: {FunctionName: "${StepArn}"}, End: true}
+      DefinitionSubstitutions:
+        Partition: !Ref AWS::Partition
+        StepArn: !GetAtt StepFunction.Arn
+        Unused: !Ref AWS::Region
+"#;
+    let wiring = Wiring::from_yaml(yaml, &fixture("full"), &BTreeMap::new())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let asl: serde_json::Value =
+        serde_json::from_str(&wiring.state_machines["Machine"].definition).expect("ASL is JSON");
+    assert_eq!(
+        asl["States"]["Step"]["Resource"],
+        json!("arn:aws:states:::lambda:invoke")
+    );
+}
+
+/// API Gateway's rule: the event's `Auth.Authorizer` (`NONE` opts out), else the default of the
+/// API named by `ApiId`, else `Globals.HttpApi`'s (the implicit API's).
+#[test]
+fn routes_carry_the_authorizer_api_gateway_runs_before_them() {
+    let yaml = r"
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  HttpApi:
+    Auth:
+      DefaultAuthorizer: GlobalJwt
+Resources:
+  Guarded:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        DefaultAuthorizer: Jwt
+  Open:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        DefaultAuthorizer: NONE
+  Fn:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildProperties: {Binary: fn}
+    Properties:
+      Events:
+        Default:
+          Type: HttpApi
+          Properties: {ApiId: !Ref Guarded, Method: GET, Path: /a}
+        OptOut:
+          Type: HttpApi
+          Properties: {ApiId: !Ref Guarded, Method: GET, Path: /b, Auth: {Authorizer: NONE}}
+        Explicit:
+          Type: HttpApi
+          Properties: {ApiId: !Ref Open, Method: GET, Path: /c, Auth: {Authorizer: Other}}
+        OpenApi:
+          Type: HttpApi
+          Properties: {ApiId: !Ref Open, Method: GET, Path: /d}
+        Implicit:
+          Type: HttpApi
+          Properties: {Method: GET, Path: /e}
+";
+    let wiring = Wiring::from_yaml(yaml, &fixture("full"), &BTreeMap::new())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let by_path: BTreeMap<&str, Option<&str>> = wiring
+        .routes
+        .iter()
+        .map(|r| (r.path.as_str(), r.authorizer.as_deref()))
+        .collect();
+    assert_eq!(
+        by_path,
+        BTreeMap::from([
+            ("/a", Some("Jwt")),
+            ("/b", None),
+            ("/c", Some("Other")),
+            ("/d", None),
+            ("/e", Some("GlobalJwt")),
+        ])
+    );
+    let protected: Vec<bool> = wiring.routes.iter().map(Route::is_protected).collect();
+    assert_eq!(protected.iter().filter(|p| **p).count(), 3);
+}
+
+/// The real template: every /v1 route needs the JWT; the seed facade's legacy routes do not.
+#[test]
+fn the_templates_routes_need_the_jwt_except_the_seed_facades() {
+    let template = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml");
+    let wiring = Wiring::load(&template, &BTreeMap::new()).unwrap_or_else(|e| panic!("{e}"));
+    let mypages = wiring
+        .routes
+        .iter()
+        .find(|r| r.method == "GET" && r.path == "/v1/mypages")
+        .expect("GET /v1/mypages is routed");
+    assert_eq!(mypages.authorizer.as_deref(), Some("Jwt"));
+    let seed = wiring
+        .routes
+        .iter()
+        .find(|r| r.path == "/reservationManagements")
+        .expect("the seed facade is on locally");
+    assert!(!seed.is_protected(), "{seed:?}");
+    for route in &wiring.routes {
+        let legacy = !route.path.starts_with("/v1/");
+        assert_eq!(route.is_protected(), !legacy, "{route:?}");
+    }
+    // A consumer's EventInvokeConfig (Lambda's own async retries and failure destination) is
+    // AWS-only: the local bus keeps the rule's RetryPolicy.
+    let rule = wiring
+        .rules
+        .iter()
+        .find(|r| r.target == Target::Function("MyPageProjectorFunction".to_owned()))
+        .expect("MyPageProjectorFunction consumes events");
+    assert_eq!(rule.max_retries, Some(185));
+    assert_eq!(rule.max_event_age_seconds, Some(86400));
 }

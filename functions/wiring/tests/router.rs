@@ -10,6 +10,7 @@ fn route(method: &str, path: &str, function: &str) -> Route {
         method: method.to_owned(),
         path: path.to_owned(),
         function: function.to_owned(),
+        authorizer: None,
     }
 }
 

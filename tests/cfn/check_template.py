@@ -1,0 +1,485 @@
+#!/usr/bin/env python3
+"""Checks template.yaml as CloudFormation will see it, offline.
+
+`cfn-lint template.yaml` lints the SAM template; CloudFormation deploys what the SAM transform makes
+of it, where new resources (roles, versions, aliases, deployment groups, permissions) and their
+references appear. This script does what `sam package` + `sam deploy` do up to the point of
+creating the change set, with no account:
+
+1. parses template.yaml (short-form tags included) and rewrites every local CodeUri/DefinitionUri
+   to an `s3://bucket/key` URI, as `sam package` does;
+2. runs the SAM transform (aws-sam-translator, the library CloudFormation's transform runs) with
+   the parameter values of one combination;
+3. lints the transformed template with cfn-lint, with the same parameter values, and fails on any
+   error (E*: schema, references, E3004 dependency cycles, ...);
+4. checks CloudFormation's quotas (resources, parameters, outputs, template size) and what the
+   template promises: every resource of the seed facade goes with its condition, a stack with
+   every default exposes no route without the JWT authorizer, and every EventBridge-targeted
+   function and stream mapping sends what it fails on to a dead-letter destination.
+
+Run from the repository root: `.venv/bin/python tests/cfn/check_template.py` (`make template-check`).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+# The transform asks boto3 for a region; none is configured in CI and none is needed offline.
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+import cfnlint.api  # noqa: E402
+from cfnlint.config import ManualArgs  # noqa: E402
+from cfnlint.context.parameters import ParameterSet  # noqa: E402
+from samtranslator.model.exceptions import InvalidDocumentException  # noqa: E402
+from samtranslator.translator.transform import transform  # noqa: E402
+from samtranslator.yaml_helper import yaml_parse  # noqa: E402
+
+# The transform logs metrics and feature-toggle chatter at INFO/WARNING; its errors are raised.
+logging.getLogger("samtranslator").setLevel(logging.ERROR)
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+REGION = "us-east-1"
+
+# CloudFormation quotas (per template).
+MAX_RESOURCES = 500
+MAX_PARAMETERS = 200
+MAX_OUTPUTS = 200
+MAX_BODY_DIRECT = 51_200  # TemplateBody in the API call
+MAX_BODY_S3 = 1_048_576  # TemplateURL (sam deploy uploads a larger template to S3)
+
+# Values for the parameters that have no default (required at deploy time).
+REQUIRED = {
+    "JwtIssuer": "https://issuer.example.com/",
+    "JwtAudience": "reserveplace",
+}
+
+# Parameters that decide a condition (or a transform-time choice), with a value for each branch.
+# A parameter missing from the template is skipped, so this list can run ahead of the template.
+VARIANTS: dict[str, list[str]] = {
+    "SeedFacadeEnabled": ["false", "true"],
+    "AlarmTopicArn": ["", "arn:aws:sns:us-east-1:000000000000:reserveplace-alarms"],
+    "ApiReservedConcurrency": ["0", "10"],
+    "ConsumerReservedConcurrency": ["0", "5"],
+    "StepReservedConcurrency": ["0", "5"],
+    "Architecture": ["arm64", "x86_64"],
+}
+
+# SAM attaches these AWS managed policies by name; CloudFormation's transform looks names up in
+# IAM, here they are answered offline (the ARN form SAM writes itself needs no lookup).
+MANAGED_POLICIES = {
+    name: f"arn:aws:iam::aws:policy/{path}{name}"
+    for name, path in [
+        ("AWSLambdaBasicExecutionRole", "service-role/"),
+        ("AWSLambdaDynamoDBExecutionRole", "service-role/"),
+        ("AWSXrayWriteOnlyAccess", ""),
+        ("AWSCodeDeployRoleForLambda", "service-role/"),
+    ]
+}
+
+
+class OfflinePolicyLoader:
+    """The part of samtranslator's ManagedPolicyLoader the transform calls."""
+
+    def load(self) -> dict[str, str]:
+        return dict(MANAGED_POLICIES)
+
+
+# --- 1. sam package ---------------------------------------------------------------------------
+
+# Properties `sam package` uploads and replaces by their S3 location, per resource type.
+PACKAGED = {
+    "AWS::Serverless::Function": ["CodeUri"],
+    "AWS::Serverless::StateMachine": ["DefinitionUri"],
+    "AWS::Serverless::Api": ["DefinitionUri"],
+    "AWS::Serverless::HttpApi": ["DefinitionUri"],
+    "AWS::Serverless::LayerVersion": ["ContentUri"],
+}
+
+
+def s3_uri(local: str) -> str:
+    digest = hashlib.sha256(local.encode()).hexdigest()[:32]
+    return f"s3://reserveplace-artifacts/{digest}"
+
+
+def package(template: dict[str, Any]) -> dict[str, Any]:
+    packaged = copy.deepcopy(template)
+    globals_fn = packaged.get("Globals", {}).get("Function", {})
+    if isinstance(globals_fn.get("CodeUri"), str):
+        globals_fn["CodeUri"] = s3_uri(globals_fn["CodeUri"])
+    for resource in packaged.get("Resources", {}).values():
+        props = resource.get("Properties") or {}
+        for key in PACKAGED.get(resource.get("Type", ""), []):
+            value = props.get(key)
+            if isinstance(value, str) and not value.startswith("s3://"):
+                props[key] = s3_uri(value)
+    return packaged
+
+
+# --- condition evaluation (what CloudFormation decides from the parameter values) -------------
+
+
+def evaluate(value: Any, params: dict[str, str], conditions: dict[str, bool]) -> Any:
+    """Resolves Fn::If and drops AWS::NoValue, as CloudFormation does before creating resources."""
+    if isinstance(value, dict):
+        if len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Fn::If":
+                name, when_true, when_false = arg
+                return evaluate(when_true if conditions[name] else when_false, params, conditions)
+            if key == "Ref" and arg == "AWS::NoValue":
+                return NO_VALUE
+        out = {}
+        for k, v in value.items():
+            v = evaluate(v, params, conditions)
+            if v is not NO_VALUE:
+                out[k] = v
+        return out
+    if isinstance(value, list):
+        return [v for v in (evaluate(i, params, conditions) for i in value) if v is not NO_VALUE]
+    return value
+
+
+NO_VALUE = object()
+
+
+def condition_values(template: dict[str, Any], params: dict[str, str]) -> dict[str, bool]:
+    declared = template.get("Conditions", {})
+    known: dict[str, bool] = {}
+
+    def scalar(v: Any) -> str:
+        if isinstance(v, dict) and set(v) == {"Ref"}:
+            return params[v["Ref"]]
+        return str(v).lower() if isinstance(v, bool) else str(v)
+
+    def cond(v: Any) -> bool:
+        (key, arg), = v.items()
+        if key == "Fn::Equals":
+            return scalar(arg[0]) == scalar(arg[1])
+        if key == "Fn::Not":
+            return not cond(arg[0])
+        if key == "Fn::And":
+            return all(cond(a) for a in arg)
+        if key == "Fn::Or":
+            return any(cond(a) for a in arg)
+        if key == "Condition":
+            return named(arg)
+        raise ValueError(f"unsupported condition function {key}")
+
+    def named(name: str) -> bool:
+        if name not in known:
+            known[name] = cond(declared[name])
+        return known[name]
+
+    for name in declared:
+        named(name)
+    return known
+
+
+def references(value: Any) -> set[str]:
+    """Logical ids (and parameters) a value refers to through Ref, Fn::GetAtt and Fn::Sub."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, arg in value.items():
+            if key == "Ref" and isinstance(arg, str):
+                found.add(arg)
+            elif key == "Fn::GetAtt":
+                target = arg[0] if isinstance(arg, list) else str(arg).split(".")[0]
+                found.add(target)
+            elif key == "Fn::Sub":
+                text = arg if isinstance(arg, str) else arg[0]
+                local = set(arg[1]) if isinstance(arg, list) and len(arg) > 1 else set()
+                found |= sub_references(text) - local
+                if isinstance(arg, list) and len(arg) > 1:
+                    found |= references(arg[1])
+            else:
+                found |= references(arg)
+    elif isinstance(value, list):
+        for item in value:
+            found |= references(item)
+    return found
+
+
+def sub_references(text: str) -> set[str]:
+    found = set()
+    rest = text
+    while "${" in rest:
+        start = rest.index("${") + 2
+        end = rest.index("}", start)
+        name = rest[start:end]
+        if not name.startswith("!"):
+            found.add(name.split(".")[0])
+        rest = rest[end + 1 :]
+    return found
+
+
+# --- 4. the template's own promises -----------------------------------------------------------
+
+
+def deployed_view(cfn: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+    """The resources CloudFormation creates for these parameter values, with Fn::If resolved."""
+    conditions = condition_values(cfn, params)
+    resources = {}
+    for rid, resource in cfn["Resources"].items():
+        name = resource.get("Condition")
+        if name is None or conditions[name]:
+            resources[rid] = evaluate(resource, params, conditions)
+    return resources
+
+
+def check_references(resources: dict[str, Any], cfn: dict[str, Any]) -> list[str]:
+    """Every Ref/GetAtt/DependsOn of a created resource names a created resource (or a parameter)."""
+    known = set(resources) | set(cfn.get("Parameters", {}))
+    problems = []
+    for rid, resource in resources.items():
+        targets = references(resource.get("Properties", {})) | references(
+            resource.get("UpdatePolicy", {})
+        )
+        depends = resource.get("DependsOn", [])
+        targets |= set([depends] if isinstance(depends, str) else depends)
+        for target in sorted(targets):
+            if target.startswith("AWS::") or target in known:
+                continue
+            problems.append(f"{rid} refers to {target}, which this stack does not create")
+    return problems
+
+
+def check_facade(
+    sam: dict[str, Any], resources: dict[str, Any], params: dict[str, str]
+) -> list[str]:
+    """With the facade off, nothing of it exists; with every route, JWT unless it is the facade's."""
+    facade = sorted(
+        rid
+        for rid, r in sam["Resources"].items()
+        if r.get("Type") == "AWS::Serverless::Function" and r.get("Condition") == "SeedFacade"
+    )
+    problems = []
+    if not facade:
+        problems.append("no function of template.yaml has Condition SeedFacade (the seed facade)")
+    facade_on = params.get("SeedFacadeEnabled") == "true"
+    if not facade_on:
+        for rid in sorted(resources):
+            owner = next((f for f in facade if rid.startswith(f)), None)
+            if owner:
+                problems.append(f"{rid} (of {owner}) is created with SeedFacadeEnabled=false")
+    for rid, resource in resources.items():
+        if resource.get("Type") != "AWS::ApiGatewayV2::Api":
+            continue
+        body = resource.get("Properties", {}).get("Body", {})
+        default_security = body.get("security")
+        for path, methods in body.get("paths", {}).items():
+            for method, operation in methods.items():
+                if not isinstance(operation, dict) or method.startswith("x-"):
+                    continue
+                security = operation.get("security", default_security)
+                integration = operation.get("x-amazon-apigateway-integration", {})
+                refs = references(integration)
+                target = sorted(t for t in refs if not t.startswith("AWS::"))
+                # SAM writes `Authorizer: NONE` as the pseudo-scheme NONE.
+                open_route = not any(name != "NONE" for s in security or [] for name in s)
+                if not open_route:
+                    continue
+                is_facade = any(t.startswith(f) for t in target for f in facade)
+                if not facade_on or not is_facade:
+                    problems.append(
+                        f"{method.upper()} {path} ({', '.join(target)}) has no JWT authorizer "
+                        f"with SeedFacadeEnabled={params.get('SeedFacadeEnabled')}"
+                    )
+    return problems
+
+
+def check_failure_destinations(
+    sam: dict[str, Any], resources: dict[str, Any]
+) -> list[str]:
+    """Nothing a consumer fails on is dropped: EventBridge invokes a Lambda target asynchronously,
+    and the rule's DeadLetterConfig covers only failed deliveries; once Lambda's own retries of a
+    function error run out, only the function's EventInvokeConfig OnFailure destination keeps the
+    event. A DynamoDB stream mapping likewise needs a bound and an OnFailure destination."""
+    problems = []
+    configs: dict[str, list[dict[str, Any]]] = {}
+    for resource in resources.values():
+        if resource.get("Type") == "AWS::Lambda::EventInvokeConfig":
+            props = resource.get("Properties", {})
+            configs.setdefault(str(props.get("FunctionName", {}).get("Ref")), []).append(props)
+    for rid, r in sam["Resources"].items():
+        if r.get("Type") != "AWS::Serverless::Function" or rid not in resources:
+            continue
+        events = (r.get("Properties") or {}).get("Events") or {}
+        kinds = {e.get("Type") for e in events.values()}
+        if kinds & {"EventBridgeRule", "CloudWatchEvent"}:
+            found = configs.get(rid, [])
+            if not any(c.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination") for c in found):
+                problems.append(
+                    f"{rid} is an EventBridge target without an EventInvokeConfig OnFailure "
+                    "destination: an event it fails on is dropped after Lambda's retries"
+                )
+            # SAM points the rule at the alias, so the config must be on that qualifier.
+            aliases = {
+                a["Properties"].get("Name")
+                for a in resources.values()
+                if a.get("Type") == "AWS::Lambda::Alias"
+                and a.get("Properties", {}).get("FunctionName", {}).get("Ref") == rid
+            }
+            for c in found:
+                if aliases and c.get("Qualifier") not in aliases:
+                    problems.append(
+                        f"{rid}: EventInvokeConfig is on {c.get('Qualifier')}, not the alias the "
+                        f"rule invokes ({', '.join(sorted(aliases))})"
+                    )
+    for rid, resource in resources.items():
+        if resource.get("Type") != "AWS::Lambda::EventSourceMapping":
+            continue
+        props = resource.get("Properties", {})
+        missing = [
+            key
+            for key, ok in [
+                ("MaximumRecordAgeInSeconds", props.get("MaximumRecordAgeInSeconds", -1) != -1),
+                ("MaximumRetryAttempts", props.get("MaximumRetryAttempts", -1) != -1),
+                ("DestinationConfig.OnFailure", props.get("DestinationConfig", {}).get("OnFailure")),
+            ]
+            if not ok
+        ]
+        if missing:
+            problems.append(f"{rid} (stream mapping) has no {', '.join(missing)}: a failing batch blocks its shard")
+    return problems
+
+
+def check_quotas(cfn: dict[str, Any], packaged_size: int, transformed_size: int) -> list[str]:
+    problems = []
+    for section, limit in [
+        ("Resources", MAX_RESOURCES),
+        ("Parameters", MAX_PARAMETERS),
+        ("Outputs", MAX_OUTPUTS),
+    ]:
+        count = len(cfn.get(section, {}))
+        if count > limit:
+            problems.append(f"{count} {section} after the transform (CloudFormation allows {limit})")
+    for what, size in [
+        ("packaged template (as JSON)", packaged_size),
+        ("transformed template", transformed_size),
+    ]:
+        if size > MAX_BODY_S3:
+            problems.append(f"{what} is {size} bytes (CloudFormation allows {MAX_BODY_S3} from S3)")
+    return problems
+
+
+# --- the combinations -------------------------------------------------------------------------
+
+
+def combinations(declared: dict[str, Any]) -> tuple[list[dict[str, str]], str]:
+    """Every combination of the condition parameters' values when that is small, else each value
+    at least once: the defaults, each parameter flipped alone, and every parameter flipped."""
+    variants = {name: values for name, values in VARIANTS.items() if name in declared}
+    for name, values in variants.items():
+        default = declared[name].get("Default")
+        if default is not None and str(default) in values:
+            values.sort(key=lambda v: v != str(default))  # the default first
+    names = list(variants)
+    product = list(itertools.product(*(variants[n] for n in names)))
+    if len(product) <= 16:
+        return [dict(zip(names, values)) for values in product], "cartesian product"
+    base = {n: variants[n][0] for n in names}
+    combos = [dict(base)]
+    for n in names:
+        for value in variants[n][1:]:
+            combos.append({**base, n: value})
+    combos.append({n: variants[n][-1] for n in names})
+    return combos, "defaults, each value alone, and all non-defaults together"
+
+
+def typed(params: dict[str, str], declared: dict[str, Any]) -> dict[str, Any]:
+    """Parameter values as a deployment file holds them: lists and numbers for those types."""
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        kind = declared.get(name, {}).get("Type", "String")
+        if kind == "CommaDelimitedList" or kind.startswith("List<"):
+            out[name] = value.split(",")
+        elif kind == "Number":
+            out[name] = int(value) if value.lstrip("-").isdigit() else float(value)
+        else:
+            out[name] = value
+    return out
+
+
+def lint(cfn_json: str, params: dict[str, Any]) -> list[str]:
+    # With the parameter values, cfn-lint checks the stack they make (conditions decided).
+    config = ManualArgs(regions=[REGION], parameters=[ParameterSet("combination", params)])
+    matches = cfnlint.api.lint(cfn_json, config=config)
+    errors = []
+    for m in matches:
+        rule_id = m.rule.id
+        if rule_id.startswith("E"):
+            path = "/".join(str(p) for p in (m.path or [])) if hasattr(m, "path") else ""
+            errors.append(f"{rule_id} {m.message} [{path}]")
+    return errors
+
+
+def main() -> int:
+    # Another template (e.g. a broken copy, to see the check fail) may be given as the argument.
+    template = Path(sys.argv[1]) if len(sys.argv) > 1 else TEMPLATE
+    text = template.read_text(encoding="utf-8")
+    sam = yaml_parse(text)
+    declared = sam.get("Parameters", {})
+    combos, how = combinations(declared)
+    defaults = {n: str(p["Default"]) for n, p in declared.items() if "Default" in p}
+    packaged = package(sam)
+    packaged_size = len(json.dumps(packaged, indent=1).encode())
+    source_size = len(text.encode())
+    upload = "inline" if packaged_size <= MAX_BODY_DIRECT else "from S3 (sam deploy uploads it)"
+    print(
+        f"{template.name}: {source_size} bytes, packaged (as JSON) {packaged_size} bytes; "
+        f"CloudFormation takes {MAX_BODY_DIRECT} inline and {MAX_BODY_S3} from S3: {upload}"
+    )
+    print(f"checking {len(combos)} parameter combinations ({how})")
+
+    failures = 0
+    for combo in combos:
+        params = {**defaults, **REQUIRED, **combo}
+        label = " ".join(f"{k}={v!r}" for k, v in combo.items())
+        problems: list[str] = []
+        try:
+            cfn = transform(
+                copy.deepcopy(packaged),
+                {**params, "AWS::Region": REGION, "AWS::Partition": "aws"},
+                OfflinePolicyLoader(),
+            )
+        except InvalidDocumentException as e:
+            problems = [f"SAM transform: {cause.message}" for cause in e.causes]
+            cfn = None
+        if cfn is not None:
+            cfn_json = json.dumps(cfn, indent=1, sort_keys=True)
+            problems += lint(cfn_json, typed(params, declared))
+            resources = deployed_view(cfn, params)
+            problems += check_quotas(cfn, packaged_size, len(cfn_json.encode()))
+            problems += check_references(resources, cfn)
+            problems += check_facade(sam, resources, params)
+            problems += check_failure_destinations(sam, resources)
+            summary = (
+                f"{len(cfn['Resources'])} resources ({len(resources)} created), "
+                f"{len(cfn.get('Parameters', {}))} parameters, {len(cfn.get('Outputs', {}))} outputs, "
+                f"{len(cfn_json.encode())} bytes transformed"
+            )
+        else:
+            summary = "not transformed"
+        status = "FAIL" if problems else "ok"
+        print(f"[{status}] {label}: {summary}")
+        for problem in problems:
+            print(f"    {problem}")
+        failures += bool(problems)
+    if failures:
+        print(f"{failures} of {len(combos)} combinations fail", file=sys.stderr)
+        return 1
+    print(f"all {len(combos)} combinations pass")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
