@@ -7,6 +7,8 @@ use aws_sdk_eventbridge::primitives::DateTime;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use reserveplace_domain::events::DomainEvent;
 
+use crate::classify::{ErrorClass, classify, classify_code, describe};
+
 /// EventBridge accepts at most 10 entries per `PutEvents`.
 pub const MAX_BATCH: usize = 10;
 
@@ -16,6 +18,9 @@ pub struct PublishError {
     /// Indexes (into the published slice) of the events that were not accepted.
     pub failed: Vec<usize>,
     pub reason: String,
+    /// At least one refusal was for good (missing bus, missing permission, malformed entry):
+    /// publishing again fails the same way until the deployment is fixed.
+    pub permanent: bool,
 }
 
 pub struct EventBridgeBus {
@@ -49,11 +54,14 @@ impl EventBridgeBus {
             .build()
     }
 
-    /// Publishes every event or reports which were not accepted after the retries.
+    /// Publishes every event or reports which were not accepted after the retries. A permanent
+    /// refusal is not retried: of the whole call, it ends the publication (every later chunk
+    /// goes to the same bus with the same credentials); of an entry, it drops that entry.
     /// Delivery is at least once: consumers deduplicate by `eventId`.
     pub async fn publish(&self, events: &[DomainEvent]) -> Result<(), PublishError> {
         let mut failed = Vec::new();
         let mut reason = String::new();
+        let mut permanent = false;
         for (chunk_no, chunk) in events.chunks(MAX_BATCH).enumerate() {
             let base = chunk_no * MAX_BATCH;
             let mut pending: Vec<usize> = (0..chunk.len()).collect();
@@ -80,12 +88,17 @@ impl EventBridgeBus {
                             match results.get(k) {
                                 Some(r) if r.error_code().is_none() && r.event_id().is_some() => {}
                                 Some(r) => {
+                                    let code = r.error_code().unwrap_or("?");
                                     reason = format!(
-                                        "{}: {}",
-                                        r.error_code().unwrap_or("?"),
+                                        "{code}: {}",
                                         r.error_message().unwrap_or_default()
                                     );
-                                    still.push(i);
+                                    if classify_code(code) == Some(ErrorClass::Permanent) {
+                                        permanent = true;
+                                        failed.push(base + i);
+                                    } else {
+                                        still.push(i);
+                                    }
                                 }
                                 None => still.push(i),
                             }
@@ -93,10 +106,16 @@ impl EventBridgeBus {
                         pending = still;
                     }
                     Err(e) => {
-                        reason = format!(
-                            "PutEvents failed: {}",
-                            aws_sdk_eventbridge::error::DisplayErrorContext(&e)
-                        );
+                        reason = format!("PutEvents failed: {}", describe(&e));
+                        if classify(&e) == ErrorClass::Permanent {
+                            failed.extend(pending.iter().map(|&i| base + i));
+                            failed.extend(base + chunk.len()..events.len());
+                            return Err(PublishError {
+                                failed,
+                                reason,
+                                permanent: true,
+                            });
+                        }
                     }
                 }
                 if pending.is_empty() {
@@ -109,7 +128,12 @@ impl EventBridgeBus {
         if failed.is_empty() {
             Ok(())
         } else {
-            Err(PublishError { failed, reason })
+            failed.sort_unstable();
+            Err(PublishError {
+                failed,
+                reason,
+                permanent,
+            })
         }
     }
 }

@@ -5,11 +5,16 @@
 //!   exists if and only if its change committed.
 //! - [`relay`]: the outbox relay. A DynamoDB Streams consumer that publishes new outbox items with
 //!   [`EventBridgeBus`] (batches of at most 10, partial failures retried) and reports what it could
-//!   not publish as batch item failures, so the stream redelivers it.
+//!   not publish as batch item failures, so the stream redelivers it; a permanent refusal (missing
+//!   bus or permission) fails the invocation instead.
 //! - [`StepFunctionsCallbacks`]: owner decisions resume the waiting saga (`SendTaskSuccess` /
-//!   `SendTaskFailure`).
+//!   `SendTaskFailure`); [`StepFunctionsStarter`]: the saga's starter names each execution
+//!   (`StartExecution`), so a redelivered event starts nothing new.
 //! - [`iam`]: the IAM actions each adapter call needs; a test checks the template grants exactly these.
+//! - [`classify`]: which SDK errors are worth a retry and which are a permanent misconfiguration,
+//!   shared by every adapter.
 
+pub mod classify;
 pub mod dynamodb;
 pub mod eventbridge;
 pub mod iam;
@@ -18,4 +23,4 @@ pub mod sfn;
 
 pub use dynamodb::DynamoDbTable;
 pub use eventbridge::{EventBridgeBus, PublishError};
-pub use sfn::StepFunctionsCallbacks;
+pub use sfn::{StepFunctionsCallbacks, StepFunctionsStarter};

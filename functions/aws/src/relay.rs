@@ -1,7 +1,7 @@
 //! The outbox relay: a DynamoDB Streams consumer (one per context table) that publishes the events
 //! of new outbox items. What could not be published is reported as a batch item failure, so the
 //! stream delivers it again; nothing committed is lost, and a repeat is harmless (consumers
-//! deduplicate by `eventId`).
+//! deduplicate by `eventId`). A refusal for good fails the whole invocation ([`RelayError`]).
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use reserveplace_domain::events::DomainEvent;
@@ -41,27 +41,43 @@ pub fn outbox_events(batch: &Event) -> Vec<(String, DomainEvent)> {
     out
 }
 
+/// The bus refused the batch for good (missing bus, missing permission): redelivering it record
+/// by record would only repeat the refusal. The invocation fails instead, so the function's
+/// error metric shows it, and the event source mapping's own retry limit and on-failure
+/// destination end it.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+#[error("outbox relay misconfigured: {0}")]
+pub struct RelayError(pub String);
+
 /// Publishes a stream batch's outbox events; the failures name the records to deliver again.
-pub async fn relay(bus: &EventBridgeBus, batch: Event) -> DynamoDbEventResponse {
+pub async fn relay(
+    bus: &EventBridgeBus,
+    batch: Event,
+) -> Result<DynamoDbEventResponse, RelayError> {
     let events = outbox_events(&batch);
     let mut response = DynamoDbEventResponse::default();
     if events.is_empty() {
-        return response;
+        return Ok(response);
     }
     let (sequence, events): (Vec<String>, Vec<DomainEvent>) = events.into_iter().unzip();
-    if let Err(e) = bus.publish(&events).await {
-        tracing::error!(error = %e, "outbox events not published; the stream will redeliver them");
-        response.batch_item_failures = e
-            .failed
-            .iter()
-            .map(|&i| {
-                let mut f = DynamoDbBatchItemFailure::default();
-                f.item_identifier = Some(sequence[i].clone());
-                f
-            })
-            .collect();
-    } else {
-        tracing::info!(published = events.len(), "outbox events published");
+    match bus.publish(&events).await {
+        Ok(()) => tracing::info!(published = events.len(), "outbox events published"),
+        Err(e) if e.permanent => {
+            tracing::error!(error = %e, "outbox events refused for good: the bus or its permission is misconfigured");
+            return Err(RelayError(e.to_string()));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "outbox events not published; the stream will redeliver them");
+            response.batch_item_failures = e
+                .failed
+                .iter()
+                .map(|&i| {
+                    let mut f = DynamoDbBatchItemFailure::default();
+                    f.item_identifier = Some(sequence[i].clone());
+                    f
+                })
+                .collect();
+        }
     }
-    response
+    Ok(response)
 }

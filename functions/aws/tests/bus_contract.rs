@@ -41,7 +41,7 @@ fn cases() -> Vec<(
             "reserveplace.reservation",
             "ReservationPlaced",
             json!({"status": "PENDING"}),
-            vec![MYPAGE, OWNER_VIEW, "ReservationSaga"],
+            vec![MYPAGE, OWNER_VIEW, "ReservationSagaStarterFunction"],
         ),
         (
             "paid",

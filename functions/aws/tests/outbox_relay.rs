@@ -126,14 +126,16 @@ async fn committed_events_reach_their_consumers_and_cancelled_ones_never_exist()
         2,
         "the reservation item and one outbox item"
     );
-    let response = reserveplace_aws::relay::relay(&publisher, batch).await;
+    let response = reserveplace_aws::relay::relay(&publisher, batch)
+        .await
+        .expect("published");
     assert!(response.batch_item_failures.is_empty());
 
     let delivered = bus.drain().await;
     for target in [
         "MyPageProjectorFunction",
         "OwnerViewProjectorFunction",
-        "ReservationSaga",
+        "ReservationSagaStarterFunction",
     ] {
         let ids: Vec<&str> = delivered[target]
             .iter()
@@ -154,8 +156,8 @@ async fn committed_events_reach_their_consumers_and_cancelled_ones_never_exist()
     assert_eq!(total, 3, "nobody else, and the cancelled event nowhere");
 }
 
-#[tokio::test]
-async fn records_the_bus_refuses_are_reported_for_redelivery() {
+/// Two committed outbox events, the stream batch that carries them and their sequence numbers.
+async fn two_outbox_records() -> (Event, Vec<String>) {
     let (table, name, _bus, _publisher) = setup().await;
     let events = [placed("r-1"), placed("r-2")];
     table
@@ -174,9 +176,23 @@ async fn records_the_bus_refuses_are_reported_for_redelivery() {
         .map(|(seq, _)| seq)
         .collect();
     assert_eq!(outbox_sequence.len(), 2);
+    (batch, outbox_sequence)
+}
+
+#[tokio::test]
+async fn records_an_unreachable_bus_did_not_take_are_reported_for_redelivery() {
+    let (batch, outbox_sequence) = two_outbox_records().await;
+    // Nothing listens there: a network failure, worth redelivering. SDK retries off to keep the
+    // test short; the relay's own retries still run.
     let sdk = support::sdk().await;
-    let down = EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&sdk), "no-such-bus");
-    let response = reserveplace_aws::relay::relay(&down, batch).await;
+    let config = aws_sdk_eventbridge::config::Builder::from(&sdk)
+        .endpoint_url("http://127.0.0.1:9")
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .build();
+    let down = EventBridgeBus::new(aws_sdk_eventbridge::Client::from_conf(config), "bus");
+    let response = reserveplace_aws::relay::relay(&down, batch)
+        .await
+        .expect("a transient failure is reported per record, not as a failed invocation");
     let failed: Vec<String> = response
         .batch_item_failures
         .iter()
@@ -185,5 +201,25 @@ async fn records_the_bus_refuses_are_reported_for_redelivery() {
     assert_eq!(
         failed, outbox_sequence,
         "both outbox records go back to the stream"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_bus_fails_the_invocation_instead_of_looping_on_redelivery() {
+    let (batch, _) = two_outbox_records().await;
+    let sdk = support::sdk().await;
+    let missing = EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&sdk), "no-such-bus");
+    let started = std::time::Instant::now();
+    let err = reserveplace_aws::relay::relay(&missing, batch)
+        .await
+        .expect_err("a bus that does not exist is a misconfiguration");
+    assert!(
+        err.to_string().contains("ResourceNotFoundException"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(300),
+        "refused for good: not retried with backoff ({:?})",
+        started.elapsed()
     );
 }

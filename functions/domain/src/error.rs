@@ -17,6 +17,11 @@ pub enum DomainError {
     /// Transient infrastructure failure; retrying may succeed.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// Permanent infrastructure failure (a missing table or permission, a stored record that no
+    /// longer decodes, a request the store refuses): retrying cannot help until an operator fixes
+    /// the deployment. The detail is for the logs only.
+    #[error("misconfigured: {0}")]
+    Misconfigured(String),
 }
 
 impl DomainError {
@@ -31,9 +36,19 @@ impl DomainError {
     }
 }
 
+/// A use case that does not handle a failed condition itself lost a race: retrying re-reads the
+/// state. A request the store refuses was built by this code, so it is refused again, like a
+/// missing table: both are permanent.
 impl From<StoreError> for DomainError {
     fn from(e: StoreError) -> Self {
-        DomainError::Unavailable(e.to_string())
+        match e {
+            StoreError::ConditionFailed { .. } | StoreError::Unavailable(_) => {
+                DomainError::Unavailable(e.to_string())
+            }
+            StoreError::Invalid(_) | StoreError::Misconfigured(_) => {
+                DomainError::Misconfigured(e.to_string())
+            }
+        }
     }
 }
 

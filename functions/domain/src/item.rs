@@ -20,10 +20,11 @@ pub fn to_item<T: Serialize>(key: &Key, gsi1: Option<(&str, &str)>, record: &T) 
     item
 }
 
-/// Reads a record back; extra attributes (keys) are ignored.
+/// Reads a record back; extra attributes (keys) are ignored. A record that does not decode stays
+/// so on every read: that is permanent, never worth a retry.
 pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, DomainError> {
     serde_json::from_value(Value::Object(item))
-        .map_err(|e| DomainError::Unavailable(format!("stored item does not decode: {e}")))
+        .map_err(|e| DomainError::Misconfigured(format!("stored item does not decode: {e}")))
 }
 
 /// A record's fields as a `set` map for `Write::Update` (keys excluded).

@@ -94,11 +94,21 @@ pub enum StoreError {
     /// The store could not be reached or failed; retrying may succeed.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// A permanent fault of the deployment, not of the request: the table does not exist, a
+    /// permission or the credentials are missing, a stored item no longer decodes. Retrying
+    /// sends the same request to the same configuration, so it fails the same way.
+    #[error("store misconfigured: {0}")]
+    Misconfigured(String),
 }
 
 impl StoreError {
     pub fn is_condition_failed(&self) -> bool {
         matches!(self, StoreError::ConditionFailed { .. })
+    }
+
+    /// Whether retrying the same request can succeed (only an unavailable store can recover).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
     }
 }
 
@@ -114,6 +124,11 @@ pub trait Table: Send + Sync {
         writes: Vec<Write>,
         events: Vec<DomainEvent>,
     ) -> Result<(), StoreError>;
+    /// Adds `by` to the number `attr` of the item at `key` (an absent item or attribute counts as
+    /// 0; the item is created) and answers the new value, atomically: racing increments each get
+    /// their own value and none is lost. Not part of any transaction and publishes nothing.
+    /// DynamoDB: `UpdateItem` with `ADD` and `ReturnValues: UPDATED_NEW`.
+    async fn increment(&self, key: &Key, attr: &str, by: i64) -> Result<i64, StoreError>;
 }
 
 /// DynamoDB's `TransactWriteItems` limit: writes plus outbox events.

@@ -56,8 +56,32 @@ impl std::fmt::Debug for Database {
     }
 }
 
+/// Busy, locked, I/O and out-of-space failures may pass; a missing table, a corrupt or read-only
+/// file and a value that does not convert stay as they are on every retry.
 pub(crate) fn sql_err(e: rusqlite::Error) -> StoreError {
-    StoreError::Unavailable(format!("sqlite: {e}"))
+    use rusqlite::ErrorCode::*;
+    let permanent = match &e {
+        // SQLITE_ERROR (`Unknown`): "no such table", a schema this build does not know.
+        rusqlite::Error::SqliteFailure(f, _) => matches!(
+            f.code,
+            Unknown
+                | DatabaseCorrupt
+                | NotADatabase
+                | ReadOnly
+                | CannotOpen
+                | PermissionDenied
+                | AuthorizationForStatementDenied
+        ),
+        rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::Utf8Error(..) => true,
+        _ => false,
+    };
+    if permanent {
+        StoreError::Misconfigured(format!("sqlite: {e}"))
+    } else {
+        StoreError::Unavailable(format!("sqlite: {e}"))
+    }
 }
 
 /// Borrows a TEXT column without copying it (item bodies are parsed straight from SQLite's buffer).
@@ -183,6 +207,26 @@ impl Table for SqliteTable {
         self.db
             .writer
             .submit(|reply| Request::Transact { txn, reply })
+            .await
+    }
+
+    async fn increment(&self, key: &Key, attr: &str, by: i64) -> Result<i64, StoreError> {
+        let add = Write::Update {
+            key: key.clone(),
+            set: Item::new(),
+            add: vec![(attr.to_owned(), by)],
+            cond: None,
+        };
+        let txn = logic::prepare(Arc::clone(&self.name), vec![add], vec![])?;
+        let (key, attr) = (key.clone(), attr.to_owned());
+        self.db
+            .writer
+            .submit_for(|reply| Request::Increment {
+                txn,
+                key,
+                attr,
+                reply,
+            })
             .await
     }
 }

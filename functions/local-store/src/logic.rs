@@ -232,9 +232,18 @@ pub(crate) fn apply(op: Op, key: &Key, current: Option<Item>) -> Result<Outcome,
             });
             item.extend(set);
             for (name, delta) in add {
-                let sum = add_number(item.get(&name), delta).ok_or_else(|| {
-                    invalid(format!("cannot add to non-number attribute `{name}`"))
-                })?;
+                let sum = match item.get(&name) {
+                    Some(v) if !v.is_number() => {
+                        return Err(invalid(format!(
+                            "cannot add to non-number attribute `{name}`"
+                        )));
+                    }
+                    current => add_number(current, delta).ok_or_else(|| {
+                        invalid(format!(
+                            "number overflow: `{name}` + {delta} does not fit a 64-bit integer"
+                        ))
+                    })?,
+                };
                 item.insert(name, sum);
             }
             Ok(Outcome::Upsert(item))
@@ -243,7 +252,8 @@ pub(crate) fn apply(op: Op, key: &Key, current: Option<Item>) -> Result<Outcome,
 }
 
 /// `ADD attr :n`: an absent attribute counts as 0; `None` when the attribute is not a number or
-/// the result is not representable.
+/// the result leaves i64. DynamoDB keeps 38 digits, but every reader here decodes an i64: a larger
+/// sum is refused like DynamoDB refuses one beyond 38 digits, never stored where no reader sees it.
 fn add_number(current: Option<&Value>, delta: i64) -> Option<Value> {
     let n = match current {
         None => return Some(Value::from(delta)),
@@ -261,11 +271,7 @@ fn add_number(current: Option<&Value>, delta: i64) -> Option<Value> {
 }
 
 fn int_value(sum: i128) -> Option<Value> {
-    if let Ok(i) = i64::try_from(sum) {
-        Some(Value::from(i))
-    } else {
-        u64::try_from(sum).ok().map(Value::from)
-    }
+    i64::try_from(sum).ok().map(Value::from)
 }
 
 /// Evaluates a condition against the current item (`None` = absent item, no attributes).
@@ -408,13 +414,33 @@ mod tests {
     fn add_handles_types_and_overflow() {
         assert_eq!(add_number(None, 5), Some(json!(5)));
         assert_eq!(add_number(Some(&json!(2)), -5), Some(json!(-3)));
+        assert_eq!(add_number(Some(&json!(i64::MAX)), 1), None);
+        assert_eq!(add_number(Some(&json!(i64::MIN)), -1), None);
         assert_eq!(
-            add_number(Some(&json!(i64::MAX)), 1),
-            Some(json!(i64::MAX as u64 + 1))
+            add_number(Some(&json!(i64::MAX as u64 + 1)), -2),
+            Some(json!(i64::MAX - 1))
         );
         assert_eq!(add_number(Some(&json!(1.5)), 1), Some(json!(2.5)));
         assert_eq!(add_number(Some(&json!("1")), 1), None);
         assert_eq!(add_number(Some(&json!(u64::MAX)), 1), None);
+    }
+
+    #[test]
+    fn add_overflow_is_refused_not_stored() {
+        let key = Key::new("p", "s");
+        let current = item(json!({"pk": "p", "sk": "s", "n": i64::MAX}));
+        let op = |d| Op::Update {
+            set: Item::new(),
+            add: vec![("n".into(), d)],
+        };
+        match apply(op(1), &key, Some(current.clone())) {
+            Err(StoreError::Invalid(m)) => assert!(m.contains("overflow"), "{m}"),
+            _ => panic!("an i64 overflow must be refused"),
+        }
+        assert!(matches!(
+            apply(op(-1), &key, Some(current)),
+            Ok(Outcome::Upsert(i)) if i["n"] == json!(i64::MAX - 1)
+        ));
     }
 
     #[test]

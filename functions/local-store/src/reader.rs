@@ -85,12 +85,12 @@ impl Drop for ReaderPool {
 }
 
 fn parse_item(body: &str) -> Result<Item, StoreError> {
-    serde_json::from_str(body).map_err(|e| StoreError::Unavailable(format!("corrupt item: {e}")))
+    serde_json::from_str(body).map_err(|e| StoreError::Misconfigured(format!("corrupt item: {e}")))
 }
 
 fn parse_entry(seq: i64, body: &str) -> Result<OutboxEntry, StoreError> {
     let event: DomainEvent = serde_json::from_str(body)
-        .map_err(|e| StoreError::Unavailable(format!("corrupt outbox entry {seq}: {e}")))?;
+        .map_err(|e| StoreError::Misconfigured(format!("corrupt outbox entry {seq}: {e}")))?;
     Ok(OutboxEntry { seq, event })
 }
 

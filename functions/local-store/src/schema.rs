@@ -73,7 +73,7 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(sql_err)?;
     if version > SCHEMA_VERSION {
-        return Err(StoreError::Unavailable(format!(
+        return Err(StoreError::Misconfigured(format!(
             "{} has schema version {version}, this build supports {SCHEMA_VERSION}",
             path.display()
         )));

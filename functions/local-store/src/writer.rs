@@ -22,17 +22,55 @@ use crate::{OutboxEntry, sql_err, text};
 const MAX_GROUP: usize = 512;
 
 pub(crate) type Reply = oneshot::Sender<Result<(), StoreError>>;
+pub(crate) type CounterReply = oneshot::Sender<Result<i64, StoreError>>;
 pub(crate) type Subscribers = Arc<Mutex<Vec<UnboundedSender<OutboxEntry>>>>;
 
 pub(crate) enum Request {
-    Transact { txn: PreparedTxn, reply: Reply },
-    MarkDelivered { seqs: Vec<i64>, reply: Reply },
+    Transact {
+        txn: PreparedTxn,
+        reply: Reply,
+    },
+    MarkDelivered {
+        seqs: Vec<i64>,
+        reply: Reply,
+    },
+    /// `txn` adds to `attr` of `key` (its only write); the reply is the attribute's new value,
+    /// read in the same savepoint, so concurrent increments each see their own result.
+    Increment {
+        txn: PreparedTxn,
+        key: Key,
+        attr: String,
+        reply: CounterReply,
+    },
+}
+
+/// Where a request's result goes.
+enum Answer {
+    Done(Reply),
+    Counter(CounterReply),
+}
+
+impl Answer {
+    /// `result` carries a counter's new value; plain requests drop it.
+    fn send(self, result: Result<i64, StoreError>) {
+        match self {
+            Answer::Done(tx) => {
+                let _ = tx.send(result.map(drop));
+            }
+            Answer::Counter(tx) => {
+                let _ = tx.send(result);
+            }
+        }
+    }
 }
 
 impl Request {
-    fn into_reply(self) -> Reply {
+    fn into_reply(self) -> Answer {
         match self {
-            Request::Transact { reply, .. } | Request::MarkDelivered { reply, .. } => reply,
+            Request::Transact { reply, .. } | Request::MarkDelivered { reply, .. } => {
+                Answer::Done(reply)
+            }
+            Request::Increment { reply, .. } => Answer::Counter(reply),
         }
     }
 }
@@ -61,6 +99,14 @@ impl Writer {
 
     /// Queues a request and waits until its group is durable (or failed).
     pub async fn submit(&self, make: impl FnOnce(Reply) -> Request) -> Result<(), StoreError> {
+        self.submit_for(make).await
+    }
+
+    /// Like `submit`, for a request that answers a value.
+    pub async fn submit_for<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Request,
+    ) -> Result<T, StoreError> {
         let (reply, rx) = oneshot::channel();
         let stopped = || StoreError::Unavailable("store writer stopped".into());
         let requests = self.requests.as_ref().ok_or_else(stopped)?;
@@ -129,11 +175,11 @@ pub(crate) fn commit_group(conn: &Connection, group: &mut Vec<Request>, subscrib
         let err = sql_err(e);
         warn!(error = %err, size = group.len(), "store: cannot begin group");
         for req in group.drain(..) {
-            let _ = req.into_reply().send(Err(err.clone()));
+            req.into_reply().send(Err(err.clone()));
         }
         return;
     }
-    let mut replies: Vec<(Reply, Result<(), StoreError>)> = Vec::with_capacity(group.len());
+    let mut replies: Vec<(Answer, Result<i64, StoreError>)> = Vec::with_capacity(group.len());
     let mut entries: Vec<OutboxEntry> = Vec::new();
     let mut lost: Option<StoreError> = None;
     for req in group.drain(..) {
@@ -144,15 +190,35 @@ pub(crate) fn commit_group(conn: &Connection, group: &mut Vec<Request>, subscrib
         let before = entries.len();
         let (reply, result) = match req {
             Request::Transact { txn, reply } => (
-                reply,
-                in_savepoint(conn, |c| transact(c, txn, &mut entries)),
+                Answer::Done(reply),
+                in_savepoint(conn, |c| transact(c, txn, &mut entries).map(|()| 0)),
             ),
-            Request::MarkDelivered { seqs, reply } => {
-                (reply, in_savepoint(conn, |c| mark_delivered(c, &seqs)))
+            Request::MarkDelivered { seqs, reply } => (
+                Answer::Done(reply),
+                in_savepoint(conn, |c| mark_delivered(c, &seqs).map(|()| 0)),
+            ),
+            Request::Increment {
+                txn,
+                key,
+                attr,
+                reply,
+            } => {
+                let table = Arc::clone(&txn.table);
+                let run = |c: &Connection| {
+                    transact(c, txn, &mut entries)?;
+                    load(c, &table, &key)?
+                        .and_then(|item| item.get(&attr).and_then(serde_json::Value::as_i64))
+                        .ok_or_else(|| {
+                            Failure::Caller(StoreError::Invalid(format!(
+                                "`{attr}` is not an integer after the increment"
+                            )))
+                        })
+                };
+                (Answer::Counter(reply), in_savepoint(conn, run))
             }
         };
         let result = match result {
-            Ok(()) => Ok(()),
+            Ok(v) => Ok(v),
             Err(Failure::Caller(e)) => Err(e),
             Err(Failure::Sql(e)) => Err(sql_err(e)),
             Err(Failure::GroupLost(e)) => {
@@ -177,26 +243,29 @@ pub(crate) fn commit_group(conn: &Connection, group: &mut Vec<Request>, subscrib
             let _ = exec(conn, "ROLLBACK");
         }
         for (reply, _) in replies {
-            let _ = reply.send(Err(err.clone()));
+            reply.send(Err(err.clone()));
         }
         return;
     }
     for (reply, result) in replies {
-        let _ = reply.send(result);
+        reply.send(result);
     }
     publish(subscribers, entries);
 }
 
 /// Runs `f` inside a savepoint, rolled back if `f` fails.
-fn in_savepoint(
+fn in_savepoint<T>(
     conn: &Connection,
-    f: impl FnOnce(&Connection) -> Result<(), Failure>,
-) -> Result<(), Failure> {
+    f: impl FnOnce(&Connection) -> Result<T, Failure>,
+) -> Result<T, Failure> {
     let result = exec(conn, "SAVEPOINT txn")
         .map_err(Failure::Sql)
         .and_then(|()| f(conn))
-        .and_then(|()| exec(conn, "RELEASE txn").map_err(Failure::Sql));
-    let Err(failure) = result else { return Ok(()) };
+        .and_then(|v| exec(conn, "RELEASE txn").map(|()| v).map_err(Failure::Sql));
+    let failure = match result {
+        Ok(v) => return Ok(v),
+        Err(failure) => failure,
+    };
     // Some errors (I/O, disk full) make SQLite roll back the whole transaction.
     if conn.is_autocommit() {
         let err = match failure {
@@ -288,7 +357,7 @@ fn load(conn: &Connection, table: &str, key: &Key) -> Result<Option<Item>, Failu
     let body = text(row, 0)?;
     serde_json::from_str(body)
         .map(Some)
-        .map_err(|e| Failure::Caller(StoreError::Unavailable(format!("corrupt item: {e}"))))
+        .map_err(|e| Failure::Caller(StoreError::Misconfigured(format!("corrupt item: {e}"))))
 }
 
 fn upsert(conn: &Connection, table: &str, key: &Key, item: &Item) -> Result<(), Failure> {

@@ -10,15 +10,17 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 pub use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem, Update,
 };
 use reserveplace_domain::events::DomainEvent;
 use reserveplace_domain::store::{
     Item, Key, Query, StoreError, Table, Write, validate_transaction,
 };
 
+use crate::classify::{ErrorClass, classify, describe};
 use expr::Expr;
 
 pub const INDEX_NAME: &str = "gsi1";
@@ -53,29 +55,28 @@ pub(crate) fn to_av_item(item: &Item) -> Result<HashMap<String, AttributeValue>,
         .map_err(|e| StoreError::Invalid(format!("item cannot be stored: {e}")))
 }
 
+/// An item that does not convert reads the same on every retry: permanent.
 pub(crate) fn from_av_item(item: HashMap<String, AttributeValue>) -> Result<Item, StoreError> {
     serde_dynamo::aws_sdk_dynamodb_1::from_item(item)
-        .map_err(|e| StoreError::Unavailable(format!("stored item cannot be read: {e}")))
+        .map_err(|e| StoreError::Misconfigured(format!("stored item cannot be read: {e}")))
 }
 
-/// Throttling, conflicts, timeouts and 5xx are worth retrying; a refused request is not.
-fn sdk_error<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
-    e: SdkError<E, R>,
-) -> StoreError {
-    match e.as_service_error().and_then(|s| s.code()) {
-        Some("ValidationException") => StoreError::Invalid(
-            e.as_service_error()
-                .and_then(|s| s.message())
-                .unwrap_or("request refused")
-                .to_owned(),
-        ),
-        Some(code) => StoreError::Unavailable(format!(
-            "{code}: {}",
-            e.as_service_error()
-                .and_then(|s| s.message())
-                .unwrap_or_default()
-        )),
-        None => StoreError::Unavailable(format!("{e:?}")),
+/// Throttling, conflicts, timeouts and 5xx are worth retrying. A request DynamoDB refuses as
+/// malformed was built by the caller (`Invalid`); any other refusal (missing table, missing IAM
+/// action, bad credentials) is the deployment's (`Misconfigured`).
+fn sdk_error<E>(e: SdkError<E, HttpResponse>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let detail = describe(&e);
+    match classify(&e) {
+        ErrorClass::Transient => StoreError::Unavailable(detail),
+        ErrorClass::Permanent
+            if e.as_service_error().and_then(|s| s.code()) == Some("ValidationException") =>
+        {
+            StoreError::Invalid(detail)
+        }
+        ErrorClass::Permanent => StoreError::Misconfigured(detail),
     }
 }
 
@@ -188,9 +189,10 @@ impl DynamoDbTable {
 }
 
 /// A single-item write's failed condition is the port's `ConditionFailed` of write 0.
-fn single_error<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
-    e: SdkError<E, R>,
-) -> StoreError {
+fn single_error<E>(e: SdkError<E, HttpResponse>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
     match e.as_service_error().and_then(|s| s.code()) {
         Some("ConditionalCheckFailedException") => StoreError::ConditionFailed { failed: vec![0] },
         _ => sdk_error(e),
@@ -310,6 +312,42 @@ impl Table for DynamoDbTable {
                 }
                 _ => sdk_error(e),
             }),
+        }
+    }
+
+    async fn increment(&self, key: &Key, attr: &str, by: i64) -> Result<i64, StoreError> {
+        let add = vec![(attr.to_owned(), by)];
+        // The refusals of a transaction's update (key and index attributes), before any call.
+        validate_transaction(
+            &[Write::Update {
+                key: key.clone(),
+                set: Item::new(),
+                add: add.clone(),
+                cond: None,
+            }],
+            &[],
+        )?;
+        let mut e = Expr::default();
+        let update = e.update(&Item::new(), &add)?;
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .set_key(Some(key_av(key)))
+            .update_expression(update)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        match out.attributes.as_ref().and_then(|a| a.get(attr)) {
+            Some(AttributeValue::N(n)) => n.parse::<i64>().map_err(|_| {
+                StoreError::Invalid(format!("`{attr}` = {n} does not fit a 64-bit integer"))
+            }),
+            other => Err(StoreError::Misconfigured(format!(
+                "UpdateItem answered `{attr}` as {other:?}"
+            ))),
         }
     }
 }
