@@ -144,13 +144,18 @@ pub(crate) const STATES_TASK_FAILED: &str = "States.TaskFailed";
 pub(crate) const STATES_TIMEOUT: &str = "States.Timeout";
 pub(crate) const STATES_RUNTIME: &str = "States.Runtime";
 
+/// Errors AWS treats as terminal: the wildcards never match them.
+fn terminal(error: &str) -> bool {
+    error == STATES_RUNTIME || error == crate::quota::STATES_DATA_LIMIT_EXCEEDED
+}
+
 /// Whether an `ErrorEquals` list matches an error. `States.ALL` and `States.TaskFailed` never
-/// match `States.Runtime` (AWS treats it as terminal); `States.TaskFailed` also skips timeouts.
+/// match `States.Runtime` or `States.DataLimitExceeded`; `States.TaskFailed` also skips timeouts.
 pub(crate) fn error_matches(list: &[String], error: &str) -> bool {
     list.iter().any(|name| {
         name == error
-            || (name == STATES_ALL && error != STATES_RUNTIME)
-            || (name == STATES_TASK_FAILED && error != STATES_TIMEOUT && error != STATES_RUNTIME)
+            || (name == STATES_ALL && !terminal(error))
+            || (name == STATES_TASK_FAILED && error != STATES_TIMEOUT && !terminal(error))
     })
 }
 

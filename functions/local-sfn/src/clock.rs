@@ -1,16 +1,36 @@
 //! Wall-clock time. Durable timers are stored as Unix milliseconds so they survive restarts;
 //! they are turned into tokio sleeps only when armed.
+//!
+//! "Now" is the later of the wall clock and the wall clock's first reading advanced by tokio's
+//! clock since then. In production that is the wall clock (never going back); under a paused
+//! tokio clock (`tokio::time::pause`, tests) it is virtual time, so a week of retries and timers
+//! runs in milliseconds with timestamps, deadlines and sleeps that agree.
 
+use std::sync::LazyLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-pub(crate) fn now_ms() -> i64 {
+fn wall_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// The wall clock and tokio's clock at the same moment (the first reading of the process).
+static ANCHOR: LazyLock<(i64, Instant)> = LazyLock::new(|| (wall_ms(), Instant::now()));
+
+pub(crate) fn now_ms() -> i64 {
+    let (wall, at) = *ANCHOR;
+    // `saturating_duration_since`: a clock paused behind the anchor (another test runtime)
+    // reads as the anchor, never as a time before it.
+    let elapsed = Instant::now().saturating_duration_since(at).as_millis();
+    let advanced = wall.saturating_add(i64::try_from(elapsed).unwrap_or(i64::MAX));
+    advanced.max(wall_ms())
 }
 
 /// `2024-05-01T10:00:00.123Z`, the format of Step Functions' context timestamps.

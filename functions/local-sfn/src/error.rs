@@ -59,6 +59,9 @@ impl AslError {
 pub enum SfnError {
     #[error("invalid execution name {0:?}: 1-80 characters, no whitespace or special characters")]
     InvalidName(String),
+    /// The execution input is larger than 256 KiB (or otherwise unusable).
+    #[error("invalid execution input: {0}")]
+    InvalidExecutionInput(String),
     /// A start with an existing name but a different input (Step Functions semantics).
     #[error("execution {0} already exists with a different input")]
     ExecutionAlreadyExists(String),

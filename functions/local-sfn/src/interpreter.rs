@@ -29,6 +29,7 @@ use crate::persist::{
     Cursor, ExecItem, ExecRecord, ExecutionStatus, TokenRecord, TokenStatus, exec_key,
     running_partition, token_key,
 };
+use crate::quota::{HistoryEvents, check_payload};
 
 /// Runs a Task state's resource.
 #[async_trait]
@@ -56,6 +57,8 @@ pub struct ExecutionView {
     pub current_state: Option<String>,
     /// Names of the states entered, in order (a retried state appears once).
     pub history: Vec<String>,
+    /// History events so far, counted as Step Functions counts them (at most 25,000).
+    pub history_events: u64,
     pub start_time: String,
     pub stop_time: Option<String>,
 }
@@ -81,6 +84,7 @@ impl ExecRecord {
                 None
             },
             history: self.history.clone(),
+            history_events: self.history_events,
             start_time: self.start_time.clone(),
             stop_time: self.stop_time.clone(),
         }
@@ -186,6 +190,7 @@ struct Exec {
     start_ms: i64,
     start_time: String,
     history: Vec<String>,
+    events: HistoryEvents,
     /// Version of the stored record this runner wrote last.
     version: u64,
     view: Arc<watch::Sender<ExecutionView>>,
@@ -244,6 +249,7 @@ impl Exec {
             cause: None,
             current_state: None,
             history: Vec::new(),
+            history_events: 1,
             start_time: start_time.clone(),
             stop_time: None,
         };
@@ -254,6 +260,8 @@ impl Exec {
             start_ms,
             start_time,
             history: Vec::new(),
+            // ExecutionStarted.
+            events: HistoryEvents(1),
             version: 0,
             view: Arc::new(watch::Sender::new(view)),
         }
@@ -268,6 +276,7 @@ impl Exec {
             start_ms: rec.start_ms,
             start_time: rec.start_time,
             history: rec.history,
+            events: HistoryEvents(rec.history_events),
             version: rec.version,
             view: Arc::new(watch::Sender::new(view)),
         }
@@ -294,18 +303,31 @@ impl Exec {
             cause: closing.and_then(|c| c.cause.as_deref()),
             cursor,
             history: &self.history,
+            history_events: self.events.0,
             version: self.version + 1,
         }
         .to_item()
     }
 
-    fn enter(&mut self, state: &str) {
+    fn enter(&mut self, state: &str) -> Result<(), TaskError> {
         debug!(state, "state entered");
+        self.events.add(HistoryEvents::STATE_ENTERED)?;
         self.history.push(state.to_owned());
+        let events = self.events.0;
         self.view.send_modify(|v| {
             v.current_state = Some(state.to_owned());
             v.history.push(state.to_owned());
+            v.history_events = events;
         });
+        Ok(())
+    }
+
+    /// Adds history events (a state's exit, a task attempt); fails past the quota.
+    fn record(&mut self, n: u64) -> Result<(), TaskError> {
+        self.events.add(n)?;
+        let events = self.events.0;
+        self.view.send_modify(|v| v.history_events = events);
+        Ok(())
     }
 
     fn reenter(&mut self, state: &str) {
@@ -453,6 +475,9 @@ impl Interpreter {
     ) -> Result<String, SfnError> {
         if !valid_name(name) {
             return Err(SfnError::InvalidName(name.to_owned()));
+        }
+        if let Err(e) = check_payload(&input, || "the execution input".to_owned()) {
+            return Err(SfnError::InvalidExecutionInput(e.cause));
         }
         let id = self.execution_id(name);
         let mut exec = Exec::new(id.clone(), name, input, now_ms());
@@ -813,6 +838,8 @@ impl Interpreter {
 
     async fn finish(&self, exec: &mut Exec, ending: Ending) {
         let closing = Closing::new(ending, self.machine.timeout_seconds);
+        // ExecutionSucceeded / Failed / TimedOut: `HistoryEvents::add` always leaves room for it.
+        exec.events.0 = exec.events.0.saturating_add(1);
         if self
             .write_record(exec, None, Some(&closing), &[])
             .await
@@ -831,12 +858,14 @@ impl Interpreter {
                 "execution finished"
             );
         }
+        let exec_events = exec.events.0;
         exec.view.send_modify(|v| {
             v.status = closing.status;
             v.output = closing.output;
             v.error = closing.error;
             v.cause = closing.cause;
             v.current_state = None;
+            v.history_events = exec_events;
             v.stop_time = Some(closing.stop_time);
         });
     }
@@ -852,7 +881,9 @@ impl Interpreter {
             let resume_now = std::mem::replace(&mut resume, Resume::Fresh);
             let entered_ms = match &resume_now {
                 Resume::Fresh => {
-                    exec.enter(&name);
+                    if let Err(e) = exec.enter(&name) {
+                        return Ok(Ending::Failed(e));
+                    }
                     now_ms()
                 }
                 Resume::Callback { entered_ms, .. } | Resume::Wait { entered_ms, .. } => {
@@ -919,6 +950,15 @@ impl Interpreter {
                     cause.clone().unwrap_or_default(),
                 )),
             };
+            // Moving on: `<Type>StateExited`, and the state's output must fit the quota.
+            let step = step.and_then(|flow| {
+                let output = match &flow {
+                    Flow::Next(_, out) | Flow::Succeed(out) => out,
+                };
+                check_payload(output, || format!("the output of state {name:?}"))?;
+                exec.record(HistoryEvents::STATE_EXITED)?;
+                Ok(flow)
+            });
             match step {
                 Ok(Flow::Next(next, output)) => {
                     name = next;
@@ -1024,6 +1064,14 @@ impl Interpreter {
                         )))
                 )),
             };
+            // A resumed callback attempt was counted before the restart.
+            if parked.is_none() {
+                tri!(exec.record(if task.callback {
+                    HistoryEvents::CALLBACK_ATTEMPT
+                } else {
+                    HistoryEvents::TASK_ATTEMPT
+                }));
+            }
             let outcome = if task.callback {
                 let (token, deadline_ms, fresh) = match parked.take() {
                     Some((token, deadline_ms)) => (token, deadline_ms, false),
@@ -1037,6 +1085,9 @@ impl Interpreter {
                     let ctx = self.context(exec, name, &entered, retry_count, Some(&token));
                     tri!(task_input(task, &eff, &ctx))
                 };
+                tri!(check_payload(&params, || format!(
+                    "the input of state {name:?}"
+                )));
                 let cursor = Cursor::Callback {
                     state: name.to_owned(),
                     input: input.clone(),
@@ -1052,6 +1103,9 @@ impl Interpreter {
                     let ctx = self.context(exec, name, &entered, retry_count, None);
                     tri!(task_input(task, &eff, &ctx))
                 };
+                tri!(check_payload(&params, || format!(
+                    "the input of state {name:?}"
+                )));
                 let call = self.invoker.invoke(&task.resource, params);
                 match timeout {
                     None => call.await,
@@ -1064,6 +1118,12 @@ impl Interpreter {
                     },
                 }
             };
+            // A result over the quota fails the attempt; only an explicit
+            // `States.DataLimitExceeded` retrier or catcher matches it.
+            let outcome = outcome.and_then(|result| {
+                check_payload(&result, || format!("the result of state {name:?}"))?;
+                Ok(result)
+            });
             match outcome {
                 Ok(result) => {
                     let result = match &task.result_selector {

@@ -14,6 +14,9 @@
 //! * Every record write is conditioned on the record's version, so a stale runner (one that
 //!   kept running while another process resumed the execution) can never overwrite it; and a
 //!   callback token leaves PENDING exactly once, which arbitrates callback vs. timeout.
+//! * Step Functions Standard's quotas hold as on AWS: 25,000 history events per execution
+//!   (`States.Runtime` past it), 256 KiB per payload (`States.DataLimitExceeded`), 80-character
+//!   names. The clock follows tokio's, so tests run days of retries in virtual time.
 
 mod asl;
 mod clock;
@@ -22,8 +25,10 @@ mod interpreter;
 mod ops;
 mod path;
 mod persist;
+mod quota;
 
 pub use asl::StateMachine;
 pub use error::{AslError, SfnError, TaskError};
 pub use interpreter::{ExecutionView, Interpreter, TaskInvoker};
 pub use persist::ExecutionStatus;
+pub use quota::{MAX_HISTORY_EVENTS, MAX_PAYLOAD_BYTES};

@@ -101,6 +101,7 @@ pub(crate) struct ExecItem<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<&'a Cursor>,
     pub history: &'a [String],
+    pub history_events: u64,
     pub version: u64,
 }
 
@@ -145,6 +146,9 @@ pub(crate) struct ExecRecord {
     #[serde(default)]
     pub cursor: Option<Cursor>,
     pub history: Vec<String>,
+    /// Absent in records written before the count existed.
+    #[serde(default)]
+    pub history_events: u64,
     pub version: u64,
 }
 
@@ -311,6 +315,7 @@ mod tests {
             cause: None,
             cursor: Some(&cursor),
             history: &history,
+            history_events: 7,
             version: 3,
         };
         let item = rec.to_item().expect("item");

@@ -326,6 +326,9 @@ impl Table for FlakyTable {
         }
         self.inner.transact(writes, events).await
     }
+    async fn increment(&self, key: &Key, attr: &str, by: i64) -> Result<i64, StoreError> {
+        self.inner.increment(key, attr, by).await
+    }
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Fault injection for demonstrations and tests: the simulated payment provider's behaviour and
 //! contexts whose functions are "down" (their deliveries and saga steps fail and are retried).
-use std::collections::BTreeSet;
-use std::sync::{Arc, RwLock};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, RwLock};
 
 use reserveplace_functions::adapters::{SimulatedProvider, SimulationSettings};
 use serde::{Deserialize, Serialize};
@@ -16,12 +16,30 @@ pub struct FaultSettings {
     /// `jitter_ms` (so deliveries also arrive out of order): consumers must not care.
     pub duplicate_deliveries: bool,
     pub jitter_ms: u64,
+    /// Saga step failures by function logical id, e.g. `{"PlaceHoldNightsFunction":
+    /// {"error": "Runtime.ExitError"}}`: what Step Functions would see if that Lambda crashed,
+    /// timed out or reported an error.
+    pub steps: BTreeMap<String, StepFault>,
+}
+
+/// One saga step's injected failure.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct StepFault {
+    /// The Lambda error the state machine sees, e.g. `States.Timeout`, `Lambda.Unknown`.
+    pub error: String,
+    /// Fail only this many invocations (counted from when the fault is set); every one if absent.
+    pub calls: Option<u32>,
+    /// Run the handler (its effect commits), then fail: a timeout or crash after the write.
+    pub after_effect: bool,
 }
 
 pub struct Faults {
     pub provider: Arc<SimulatedProvider>,
     down: RwLock<BTreeSet<String>>,
     delivery: RwLock<(bool, u64)>,
+    /// Each step fault with how many invocations it has failed.
+    steps: Mutex<BTreeMap<String, (StepFault, u32)>>,
 }
 
 impl Faults {
@@ -30,6 +48,7 @@ impl Faults {
             provider: SimulatedProvider::new(initial.payment),
             down: RwLock::new(initial.down),
             delivery: RwLock::new((initial.duplicate_deliveries, initial.jitter_ms)),
+            steps: Mutex::new(counted(initial.steps)),
         })
     }
 
@@ -38,6 +57,17 @@ impl Faults {
             (Some(c), Ok(down)) => down.contains(c),
             _ => false,
         }
+    }
+
+    /// The fault to inject into this invocation of a saga step, if any (and counts it).
+    pub fn step_fault(&self, function: &str) -> Option<StepFault> {
+        let mut steps = self.steps.lock().ok()?;
+        let (fault, failed) = steps.get_mut(function)?;
+        if fault.calls.is_some_and(|max| *failed >= max) {
+            return None;
+        }
+        *failed += 1;
+        Some(fault.clone())
     }
 
     /// (deliver twice, max random delay in ms) for event deliveries.
@@ -52,6 +82,11 @@ impl Faults {
             down: self.down.read().map(|d| d.clone()).unwrap_or_default(),
             duplicate_deliveries,
             jitter_ms,
+            steps: self
+                .steps
+                .lock()
+                .map(|s| s.iter().map(|(k, (f, _))| (k.clone(), f.clone())).collect())
+                .unwrap_or_default(),
         }
     }
 
@@ -60,6 +95,9 @@ impl Faults {
         if settings.jitter_ms > 60_000 {
             return Err("jitterMs is at most 60000".into());
         }
+        if let Some((f, _)) = settings.steps.iter().find(|(_, s)| s.error.is_empty()) {
+            return Err(format!("steps.{f}.error must not be empty"));
+        }
         self.provider.set(settings.payment);
         if let Ok(mut d) = self.down.write() {
             *d = settings.down;
@@ -67,6 +105,13 @@ impl Faults {
         if let Ok(mut d) = self.delivery.write() {
             *d = (settings.duplicate_deliveries, settings.jitter_ms);
         }
+        if let Ok(mut s) = self.steps.lock() {
+            *s = counted(settings.steps);
+        }
         Ok(())
     }
+}
+
+fn counted(steps: BTreeMap<String, StepFault>) -> BTreeMap<String, (StepFault, u32)> {
+    steps.into_iter().map(|(k, f)| (k, (f, 0))).collect()
 }

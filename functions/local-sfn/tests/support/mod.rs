@@ -14,6 +14,8 @@ use reserveplace_domain::store::{Cond, Item, Key, Query, StoreError, Table, Writ
 use reserveplace_local_sfn::{ExecutionView, Interpreter, StateMachine, TaskError, TaskInvoker};
 use serde_json::Value;
 
+pub mod saga_model;
+
 /// A `Mutex<BTreeMap>` table: atomic transactions, DynamoDB-like conditions, sparse gsi1.
 #[derive(Default)]
 pub struct MemoryTable {
@@ -172,6 +174,22 @@ impl Table for MemoryTable {
             }
         }
         Ok(())
+    }
+
+    async fn increment(&self, key: &Key, attr: &str, by: i64) -> Result<i64, StoreError> {
+        let mut items = self
+            .items
+            .lock()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let item = items.entry(pair(key)).or_insert_with(|| {
+            let mut fresh = Item::new();
+            fresh.insert("pk".into(), Value::String(key.pk.clone()));
+            fresh.insert("sk".into(), Value::String(key.sk.clone()));
+            fresh
+        });
+        let next = item.get(attr).and_then(Value::as_i64).unwrap_or(0) + by;
+        item.insert(attr.to_owned(), Value::from(next));
+        Ok(next)
     }
 }
 
