@@ -1,5 +1,5 @@
-//! The sample events in `events/`: one per function of `template.yaml`, named by its `Binary`, in
-//! the shape the deployed Lambda receives (`sam local invoke <LogicalId> -e events/<binary>.json`).
+//! The sample events in `events/`: one per function of `template.yaml`, named by its `Handler`, in
+//! the shape the deployed Lambda receives (`sam local invoke <LogicalId> -e events/<handler>.json`).
 //!
 //! For every function this test checks that the sample exists and fits the template (route, rule
 //! pattern or state-machine task), then feeds it to the function's handler in-process over a fresh
@@ -19,13 +19,14 @@ use reserveplace_domain::place::{HoldState, OwnerDecision, RegisterPlace, StayRe
 use reserveplace_domain::reservation::{
     CancelReason, CatalogPlace, PlaceReservation, ReservationStatus, SeedReservation,
 };
-use reserveplace_domain::saga::{SagaCallbacks, SagaError};
+use reserveplace_domain::saga::{SagaCallbacks, SagaError, SagaStart, SagaStarter};
+use reserveplace_domain::seed;
 use reserveplace_domain::store::{Item, Key, Query, StoreError, Table, Write};
 use reserveplace_functions::adapters::{LogChannel, SimulatedProvider, SimulationSettings};
 use reserveplace_functions::api::{ApiRequest, ApiResponse};
 use reserveplace_functions::http::seed::SEED_OWNER;
 use reserveplace_functions::registry::{self, Handler};
-use reserveplace_functions::services::{Adapters, Services};
+use reserveplace_functions::services::{Adapters, SAGA_STATE_MACHINE_ARN, Services};
 use reserveplace_local_store::Database;
 use reserveplace_wiring::{FunctionDef, Grant, Router, RuleMatcher, Target, Wiring};
 use serde_json::{Value, json};
@@ -34,7 +35,8 @@ use serde_json::{Value, json};
 const OWNER: &str = "owner-1";
 const CUSTOMER: &str = "customer-1";
 const PLACE: &str = "place-sample";
-/// `POST /v1/reservations` by customer-1 with `Idempotency-Key: sample-trip` names this reservation.
+/// The id of the samples' reservation (`POST /v1/reservations` by customer-1 with
+/// `Idempotency-Key: sample-trip`): ids are random, so the fixture fixes the id source.
 const RES: &str = "cba472a7-4de9-5314-bddd-80308e8b9337";
 const TRIP_KEY: &str = "sample-trip";
 const CHECK_IN: &str = "2030-05-01";
@@ -151,6 +153,35 @@ impl SagaCallbacks for RecordingCallbacks {
     }
 }
 
+/// One `StartExecution`: (state machine, name, input).
+type Start = (String, String, Value);
+
+/// The saga starter port: records the executions started, idempotent by name like the engines.
+struct RecordingStarter {
+    machine: String,
+    starts: Arc<Mutex<Vec<Start>>>,
+    calls: Arc<Calls>,
+}
+
+#[async_trait]
+impl SagaStarter for RecordingStarter {
+    async fn start_execution(&self, name: &str, input: Value) -> Result<SagaStart, SagaError> {
+        self.calls.record(&self.machine, "start");
+        let mut starts = self
+            .starts
+            .lock()
+            .map_err(|_| SagaError::Unavailable("poisoned".into()))?;
+        if starts
+            .iter()
+            .any(|(m, n, _)| *m == self.machine && n == name)
+        {
+            return Ok(SagaStart::AlreadyStarted);
+        }
+        starts.push((self.machine.clone(), name.to_owned(), input));
+        Ok(SagaStart::Started)
+    }
+}
+
 /// The port calls a handler makes while it runs (seeding is not recorded): (resource, call).
 #[derive(Default)]
 struct Calls {
@@ -198,6 +229,10 @@ impl Table for RecordingTable {
         self.calls.record(&self.name, "transact");
         self.inner.transact(w, e).await
     }
+    async fn increment(&self, key: &Key, attr: &str, by: i64) -> Result<i64, StoreError> {
+        self.calls.record(&self.name, "increment");
+        self.inner.increment(key, attr, by).await
+    }
 }
 
 /// One function's services over a fresh store in a temporary directory.
@@ -206,6 +241,7 @@ struct Ctx {
     db: Arc<Database>,
     svc: Arc<Services>,
     saga: Arc<RecordingCallbacks>,
+    starts: Arc<Mutex<Vec<Start>>>,
     calls: Arc<Calls>,
 }
 
@@ -213,7 +249,7 @@ impl Ctx {
     fn new(def: &FunctionDef) -> R<Ctx> {
         let dir = std::env::temp_dir().join(format!(
             "reserveplace-events-{}-{}",
-            def.binary,
+            def.handler,
             uuid::Uuid::new_v4()
         ));
         std::fs::create_dir_all(&dir).ctx("temp dir")?;
@@ -222,6 +258,8 @@ impl Ctx {
         let tables = db.clone();
         let calls = Arc::new(Calls::default());
         let recorder = calls.clone();
+        let starts = Arc::new(Mutex::new(Vec::new()));
+        let (start_log, start_calls) = (starts.clone(), calls.clone());
         let adapters = Adapters {
             table: Arc::new(move |name: &str| -> Arc<dyn Table> {
                 Arc::new(RecordingTable {
@@ -233,14 +271,26 @@ impl Ctx {
             clock: Arc::new(TestClock(AtomicI64::new(CLOCK_START_MS))),
             payment_provider: SimulatedProvider::new(SimulationSettings::default()),
             saga: saga.clone(),
+            saga_starter: Arc::new(move |machine: &str| -> Arc<dyn SagaStarter> {
+                Arc::new(RecordingStarter {
+                    machine: machine.to_owned(),
+                    starts: start_log.clone(),
+                    calls: start_calls.clone(),
+                })
+            }),
             notifications: Arc::new(LogChannel),
         };
-        let svc = Arc::new(Services::build(&def.env, &adapters));
+        let mut services = Services::build(&def.env, &adapters);
+        services
+            .reservations
+            .set_id_source(Arc::new(|| RES.to_owned()));
+        let svc = Arc::new(services);
         Ok(Ctx {
             dir,
             db,
             svc,
             saga,
+            starts,
             calls,
         })
     }
@@ -251,9 +301,10 @@ impl Ctx {
             db,
             svc,
             saga,
+            starts,
             calls,
         } = self;
-        drop((svc, saga, calls));
+        drop((svc, saga, starts, calls));
         drop(db);
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -374,6 +425,7 @@ fn setup_for(binary: &str) -> Option<Setup> {
         "mypage-projector" | "owner-view-projector" | "notification-sender" | "loyalty-awarder" => {
             Setup::at(Empty)
         }
+        "reservation-saga-start" => Setup::at(Empty),
         "place-list" | "place-update" | "reservation-place" => Setup::at(Place),
         "payment-charge" => Setup::at(Reserved),
         "payment-get" | "reservation-record-payment" => Setup::at(Charged),
@@ -551,7 +603,7 @@ async fn seed_facade(svc: &Services, facade: Facade) -> R {
     };
     let (place, _) = svc
         .places
-        .register(SEED_OWNER, SEED_PLACE.into(), cmd)
+        .register(SEED_OWNER, seed::place_id(SEED_PLACE), cmd)
         .await
         .ctx("seed facade place")?;
     svc.reservations
@@ -577,7 +629,7 @@ async fn seed_facade(svc: &Services, facade: Facade) -> R {
     same(order.reservation_id.as_str(), SEED_ORDER, "facade order id")?;
     let charge = ChargeRequest {
         reservation_id: SEED_ORDER.into(),
-        user_id: SEED_USER.into(),
+        user_id: seed::user_id(SEED_USER),
         amount: 5000,
         version: 1,
     };
@@ -591,7 +643,7 @@ async fn seed_facade(svc: &Services, facade: Facade) -> R {
         .ctx("seed facade PAID")?;
     let stay = StayRef {
         reservation_id: SEED_ORDER.into(),
-        place_id: SEED_PLACE.into(),
+        place_id: seed::place_id(SEED_PLACE),
         check_in: "2024-02-21".into(),
         check_out: "2024-02-22".into(),
         rooms: 1,
@@ -619,7 +671,7 @@ async fn project_views(ctx: &Ctx, wiring: &Wiring, matcher: &RuleMatcher) -> R {
             let Target::Function(id) = &wiring.rules[index].target else {
                 continue;
             };
-            let binary = wiring.functions[id].binary.as_str();
+            let binary = wiring.functions[id].handler.as_str();
             if !VIEW_CONSUMERS.contains(&binary) {
                 continue;
             }
@@ -781,7 +833,7 @@ fn check_shape(
                     .is_some_and(Value::is_string),
                 "Payload without detail.reservationId",
             )?;
-            if def.binary == "place-request-decision" {
+            if def.handler == "place-request-decision" {
                 // WaitForOwner's Parameters: {"detail.$": "$.detail", "taskToken.$": "$$.Task.Token"}.
                 let keys: BTreeSet<&str> = sample
                     .as_object()
@@ -796,10 +848,25 @@ fn check_shape(
                 // `Payload.$: "$"`: the execution input (the ReservationPlaced event) plus results.
                 check_envelope(sample)?;
                 same(str_at("/detail-type"), "ReservationPlaced", "saga input")?;
-                let starts_saga = matcher.matching(sample).into_iter().any(|i| {
-                    matches!(&wiring.rules[i].target, Target::StateMachine(sm)
-                        if wiring.state_machines[sm].function_arns.values().any(|f| *f == def.logical_id))
-                });
+                // The rule delivering it starts this step's machine: through a starter function
+                // (its SAGA_STATE_MACHINE_ARN names the machine) or as the rule's own target.
+                let runs_this_step = |sm: &str| {
+                    wiring
+                        .state_machines
+                        .get(sm)
+                        .is_some_and(|sm| sm.function_arns.values().any(|f| *f == def.logical_id))
+                };
+                let starts_saga =
+                    matcher
+                        .matching(sample)
+                        .into_iter()
+                        .any(|i| match &wiring.rules[i].target {
+                            Target::StateMachine(sm) => runs_this_step(sm),
+                            Target::Function(f) => wiring.functions[f]
+                                .env
+                                .get(SAGA_STATE_MACHINE_ARN)
+                                .is_some_and(|sm| runs_this_step(sm)),
+                        });
                 ensure(
                     starts_saga,
                     "the saga input does not match the rule starting the state machine",
@@ -1155,6 +1222,25 @@ async fn verify(binary: &str, ctx: &Ctx, outcome: &Outcome) -> R {
                 "saga callbacks (nothing was waiting)",
             )?;
         }
+        "reservation-saga-start" => {
+            let starts = ctx.starts.lock().map(|s| s.clone()).unwrap_or_default();
+            let started: Vec<(&str, &str)> = starts
+                .iter()
+                .map(|(m, n, _)| (m.as_str(), n.as_str()))
+                .collect();
+            same(
+                started,
+                vec![("ReservationSaga", RES)],
+                "executions started (state machine, name)",
+            )?;
+            let input = &starts[0].2;
+            same(&input["detail-type"], &json!("ReservationPlaced"), "input")?;
+            same(
+                &input["detail"]["reservationId"],
+                &json!(RES),
+                "input reservationId",
+            )?;
+        }
         "place-resume-saga" => {
             same(
                 ctx.saga.calls(),
@@ -1277,9 +1363,9 @@ async fn run_sample(
     if !def.stream_tables.is_empty() {
         return outbox_relay_sample(sample);
     }
-    let handler = registry::find(&def.binary).ok_or("no handler in the registry")?;
+    let handler = registry::find(&def.handler).ok_or("no handler in the registry")?;
     check_shape(def, &handler, sample, wiring, router, matcher)?;
-    let setup = setup_for(&def.binary).ok_or("no setup for this sample")?;
+    let setup = setup_for(&def.handler).ok_or("no setup for this sample")?;
     let ctx = Ctx::new(def)?;
     let result = async {
         seed(&ctx, setup, wiring, matcher).await?;
@@ -1300,7 +1386,7 @@ async fn run_sample(
             ),
         };
         ctx.calls.on.store(false, Ordering::SeqCst);
-        verify(&def.binary, &ctx, &outcome).await?;
+        verify(&def.handler, &ctx, &outcome).await?;
         // Delivered again, as a client retry or an at-least-once redelivery would: the replay
         // paths' calls count too (their outcome is the idempotency tests' business).
         ctx.calls.on.store(true, Ordering::SeqCst);
@@ -1363,14 +1449,16 @@ fn needed_grants(calls: &BTreeSet<(String, &'static str)>) -> BTreeSet<Grant> {
                 ),
             ),
             "transact" => (iam::TABLE_TRANSACT, resource.clone()),
+            "increment" => (iam::TABLE_INCREMENT, resource.clone()),
             "callback" => (iam::SAGA_CALLBACKS, resource.clone()),
+            "start" => (iam::SAGA_START, resource.clone()),
             "publish" => (iam::BUS_PUBLISH, resource.clone()),
             other => panic!("unknown call {other}"),
         };
         for action in actions {
             out.insert(Grant {
                 action: (*action).to_owned(),
-                resource: resource.clone(),
+                resource: iam::policy_resource(action, &resource).to_owned(),
             });
         }
     }
@@ -1384,12 +1472,12 @@ fn check_policies(
 ) -> Vec<String> {
     let mut problems = Vec::new();
     for def in wiring.functions.values() {
-        let Some(calls) = used.get(&def.binary) else {
+        let Some(calls) = used.get(&def.handler) else {
             continue;
         };
         let mut calls = calls.clone();
         for (binary, resource, call, _) in OTHER_PATHS {
-            if *binary == def.binary {
+            if *binary == def.handler {
                 calls.insert(((*resource).to_owned(), call));
             }
         }
@@ -1397,9 +1485,10 @@ fn check_policies(
             if resource != "ReservationSaga"
                 && resource != "EventBus"
                 && !wiring.tables.contains_key(resource)
+                && !wiring.state_machines.contains_key(resource)
             {
                 problems.push(format!(
-                    "{}: called table '{resource}', which is not a table of the template",
+                    "{}: called '{resource}', which is not a table or state machine of the template",
                     def.logical_id
                 ));
             }
@@ -1448,14 +1537,14 @@ async fn every_function_has_a_sample_that_works() {
     let binaries: BTreeMap<&str, &FunctionDef> = wiring
         .functions
         .values()
-        .map(|d| (d.binary.as_str(), d))
+        .map(|d| (d.handler.as_str(), d))
         .collect();
 
     let mut failures = Vec::new();
     for name in samples.keys() {
         if !binaries.contains_key(name.as_str()) {
             failures.push(format!(
-                "events/{name}.json: no function of template.yaml has Binary '{name}'"
+                "events/{name}.json: no function of template.yaml has Handler '{name}'"
             ));
         }
     }
@@ -1493,4 +1582,63 @@ async fn every_function_has_a_sample_that_works() {
         failures.join("\n  ")
     );
     assert_eq!(ran, wiring.functions.len(), "every function ran its sample");
+}
+
+/// `Resource: '*'` passes for exactly the actions IAM authorises on nothing narrower (the saga
+/// callbacks), and is too much for any other; naming the saga for a callback is refused too.
+#[test]
+fn policies_grant_all_resources_only_where_iam_needs_it() {
+    let template = |statements: &str| {
+        format!(
+            r#"
+Resources:
+  T:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      KeySchema: [{{AttributeName: pk, KeyType: HASH}}]
+  ReservationSaga:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Definition: {{StartAt: Done, States: {{Done: {{Type: Succeed}}}}}}
+  ProbeFunction:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildProperties: {{Binary: probe}}
+    Properties:
+      Handler: probe
+      Policies:
+        - Statement:
+{statements}
+"#
+        )
+    };
+    let problems = |statements: &str| {
+        let wiring = Wiring::from_yaml(&template(statements), Path::new("."), &BTreeMap::new())
+            .expect("probe template loads");
+        let used = BTreeMap::from([(
+            "probe".to_owned(),
+            BTreeSet::from([
+                ("T".to_owned(), "get"),
+                ("ReservationSaga".to_owned(), "callback"),
+            ]),
+        )]);
+        check_policies(&wiring, &used)
+    };
+    let get_on = |resource: &str| {
+        format!(
+            "            - {{Effect: Allow, Action: [dynamodb:GetItem], Resource: {resource}}}\n"
+        )
+    };
+    let callbacks_on = |resource: &str| {
+        format!(
+            "            - {{Effect: Allow, Action: [states:SendTaskFailure, states:SendTaskSuccess], Resource: {resource}}}\n"
+        )
+    };
+    let exact = problems(&(get_on("!GetAtt T.Arn") + &callbacks_on("'*'")));
+    assert!(exact.is_empty(), "{exact:?}");
+    let table_on_all = problems(&(get_on("'*'") + &callbacks_on("'*'")));
+    assert_eq!(table_on_all.len(), 1, "{table_on_all:?}");
+    let callbacks_on_saga =
+        problems(&(get_on("!GetAtt T.Arn") + &callbacks_on("!Ref ReservationSaga")));
+    assert_eq!(callbacks_on_saga.len(), 1, "{callbacks_on_saga:?}");
 }

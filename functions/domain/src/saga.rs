@@ -10,6 +10,9 @@ pub enum SagaError {
     TaskGone(String),
     #[error("saga engine unavailable: {0}")]
     Unavailable(String),
+    /// Permanent: the state machine does not exist or a permission is missing; retrying cannot help.
+    #[error("saga engine misconfigured: {0}")]
+    Misconfigured(String),
 }
 
 #[async_trait]
@@ -21,4 +24,20 @@ pub trait SagaCallbacks: Send + Sync {
         error: &str,
         cause: &str,
     ) -> Result<(), SagaError>;
+}
+
+/// What a start found. Either way exactly one execution has this name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SagaStart {
+    /// Started now (or the same start repeated while it runs, which Step Functions answers alike).
+    Started,
+    /// An execution of this name already existed, running or finished: nothing was started.
+    AlreadyStarted,
+}
+
+/// Starts saga executions of one state machine by name (Step Functions `StartExecution`, or the
+/// local interpreter). The name makes a start idempotent: one execution per name, ever.
+#[async_trait]
+pub trait SagaStarter: Send + Sync {
+    async fn start_execution(&self, name: &str, input: Value) -> Result<SagaStart, SagaError>;
 }

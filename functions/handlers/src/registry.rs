@@ -1,5 +1,5 @@
-//! Every handler by its function's `Binary` name in `template.yaml`. The local runtime resolves the
-//! template's functions here; a Lambda main calls the same function directly.
+//! Every handler by its function's `Handler` name in `template.yaml`. The local runtime resolves the
+//! template's functions here; the Lambda bootstrap dispatches on the same name (`_HANDLER`).
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -42,7 +42,7 @@ macro_rules! step {
     };
 }
 
-/// All handlers: (binary name, handler).
+/// All handlers: (handler name, handler).
 pub fn all() -> Vec<(&'static str, Handler)> {
     vec![
         ("place-register", http!(http::place::register)),
@@ -88,6 +88,10 @@ pub fn all() -> Vec<(&'static str, Handler)> {
             event!(consumers::place_release_on_cancel),
         ),
         ("place-resume-saga", event!(consumers::place_resume_saga)),
+        (
+            "reservation-saga-start",
+            event!(consumers::reservation_saga_start),
+        ),
         ("payment-charge", step!(steps::payment_charge)),
         ("payment-refund", step!(steps::payment_refund)),
         (
@@ -113,9 +117,9 @@ pub fn all() -> Vec<(&'static str, Handler)> {
     ]
 }
 
-pub fn find(binary: &str) -> Option<Handler> {
+pub fn find(handler: &str) -> Option<Handler> {
     all()
         .into_iter()
-        .find(|(name, _)| *name == binary)
+        .find(|(name, _)| *name == handler)
         .map(|(_, h)| h)
 }

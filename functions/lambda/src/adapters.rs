@@ -1,13 +1,15 @@
 //! The AWS adapters behind the ports, built once per execution environment.
 use std::sync::Arc;
 
-use reserveplace_aws::{DynamoDbTable, StepFunctionsCallbacks};
+use reserveplace_aws::{DynamoDbTable, StepFunctionsCallbacks, StepFunctionsStarter};
 use reserveplace_domain::clock::SystemClock;
+use reserveplace_domain::saga::SagaStarter;
 use reserveplace_domain::store::Table;
 use reserveplace_functions::adapters::{LogChannel, SimulatedProvider, SimulationSettings};
 use reserveplace_functions::services::Adapters;
 
-/// Table names come from the environment through `Services::build`; the clients are shared.
+/// Table names and the state machine ARN come from the environment through `Services::build`;
+/// the clients are shared.
 pub fn aws_adapters(sdk: &aws_config::SdkConfig) -> Adapters {
     let dynamodb = reserveplace_aws::dynamodb::Client::new(sdk);
     let sfn = reserveplace_aws::sfn::Client::new(sdk);
@@ -17,7 +19,10 @@ pub fn aws_adapters(sdk: &aws_config::SdkConfig) -> Adapters {
         }),
         clock: Arc::new(SystemClock),
         payment_provider: SimulatedProvider::new(SimulationSettings::default()),
-        saga: Arc::new(StepFunctionsCallbacks::new(sfn)),
+        saga: Arc::new(StepFunctionsCallbacks::new(sfn.clone())),
+        saga_starter: Arc::new(move |arn: &str| -> Arc<dyn SagaStarter> {
+            Arc::new(StepFunctionsStarter::new(sfn.clone(), arn))
+        }),
         notifications: Arc::new(LogChannel),
     }
 }

@@ -38,7 +38,12 @@ pub fn api_request(req: Request) -> ApiRequest {
     let headers = parts
         .headers
         .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_owned())))
+        // Not visible ASCII: kept lossily (never dropped) so the handler refuses it, e.g. a
+        // non-ASCII Idempotency-Key answers 400 instead of being ignored.
+        .map(|(k, v)| {
+            let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            (k.as_str().to_ascii_lowercase(), v)
+        })
         .collect();
     let body = match body {
         Body::Empty => bytes::Bytes::new(),
@@ -75,4 +80,20 @@ pub fn lambda_response(resp: ApiResponse) -> Response<Body> {
         *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
         r
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_header_is_kept_so_the_handler_refuses_it() {
+        let value = http::HeaderValue::from_bytes("caf\u{e9}".as_bytes()).expect("obs-text value");
+        let req = Request::new(Body::Empty);
+        let (mut parts, body) = req.into_parts();
+        parts.headers.insert("idempotency-key", value);
+        let api = api_request(Request::from_parts(parts, body));
+        assert!(api.header("idempotency-key").is_some(), "not dropped");
+        assert!(api.idempotency_key().is_err(), "refused as a 400");
+    }
 }

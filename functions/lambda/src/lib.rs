@@ -1,5 +1,7 @@
-//! The Lambda side of every function: one binary per handler (`src/bin/<binary>.rs`, named as the
-//! template's `Metadata.BuildProperties.Binary`), each a one-line `main` that calls [`main`].
+//! The Lambda side of every function: ONE bootstrap (`src/main.rs`, the template's shared
+//! `Metadata.BuildProperties.Binary`) runs every handler. Lambda passes a custom runtime its
+//! function's `Handler` as `_HANDLER`, and the bootstrap dispatches on it; one build serves all the
+//! functions, instead of a full link of every handler per function.
 //!
 //! At init it only reads the environment and builds the AWS clients once; every invocation then
 //! goes through the same handler function the local runtime calls in-process.
@@ -15,14 +17,53 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use reserveplace_functions::error::StepError;
 use reserveplace_functions::registry::{self, Handler};
 use reserveplace_functions::services::Services;
 use serde_json::Value;
 use tracing::Instrument;
 
-/// The binary that relays the tables' outbox items to EventBridge (AWS only: the local runtime
+/// The handler that relays the tables' outbox items to EventBridge (AWS only: the local runtime
 /// relays its own outbox).
 pub const OUTBOX_RELAY: &str = "outbox-relay";
+
+/// What Lambda sets to the function's `Handler` for a custom runtime.
+pub const HANDLER_VAR: &str = "_HANDLER";
+
+/// Every handler name the bootstrap runs: the registry's and the outbox relay.
+pub fn handler_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = registry::all().into_iter().map(|(n, _)| n).collect();
+    names.push(OUTBOX_RELAY);
+    names.sort_unstable();
+    names
+}
+
+/// The function `_HANDLER` names, or why it names none (init then fails with that message).
+fn select(handler: Option<&str>) -> Result<(&'static str, Option<Handler>), String> {
+    let known = || handler_names().join(", ");
+    let name = match handler.map(str::trim) {
+        None | Some("") => {
+            return Err(format!(
+                "{HANDLER_VAR} is not set: the function's Handler must name the handler to run (one of: {})",
+                known()
+            ));
+        }
+        Some(name) => name,
+    };
+    if name == OUTBOX_RELAY {
+        return Ok((OUTBOX_RELAY, None));
+    }
+    registry::all()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(n, h)| (n, Some(h)))
+        .ok_or_else(|| {
+            format!(
+                "{HANDLER_VAR}={name:?} names no handler of this bootstrap (one of: {})",
+                known()
+            )
+        })
+}
 
 /// JSON logs at the level of `RUST_LOG` (the template's `LogLevel`); Lambda adds the timestamp.
 fn init_tracing() {
@@ -38,19 +79,23 @@ fn init_tracing() {
         .try_init();
 }
 
-/// The entry point of every function binary.
-pub fn main(binary: &'static str) -> Result<(), Error> {
+/// The entry point of the bootstrap: runs the handler `_HANDLER` names. An unknown or missing
+/// name fails init (before any client is built), with a message naming it.
+pub fn main() -> Result<(), Error> {
     init_tracing();
+    let (name, handler) = select(std::env::var(HANDLER_VAR).ok().as_deref()).inspect_err(|e| {
+        tracing::error!(error = %e, "init failed");
+    })?;
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(serve(binary))
+        .block_on(serve(name, handler))
 }
 
-async fn serve(binary: &'static str) -> Result<(), Error> {
+async fn serve(name: &'static str, handler: Option<Handler>) -> Result<(), Error> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let env: BTreeMap<String, String> = std::env::vars().collect();
-    if binary == OUTBOX_RELAY {
+    let Some(handler) = handler else {
         let bus_name = env
             .get("EVENT_BUS_NAME")
             .ok_or("EVENT_BUS_NAME is not set")?
@@ -62,12 +107,16 @@ async fn serve(binary: &'static str) -> Result<(), Error> {
         return lambda_runtime::run(service_fn(
             move |e: LambdaEvent<aws_lambda_events::event::dynamodb::Event>| {
                 let bus = bus.clone();
-                async move { Ok::<_, Error>(reserveplace_aws::relay::relay(&bus, e.payload).await) }
+                // A permanent refusal fails the invocation as `ReservePlace.Misconfigured`.
+                async move {
+                    reserveplace_aws::relay::relay(&bus, e.payload)
+                        .await
+                        .map_err(|e| step_error_diagnostic(StepError::misconfigured(e.to_string())))
+                }
             },
         ))
         .await;
-    }
-    let handler = registry::find(binary).ok_or_else(|| format!("no handler named {binary}"))?;
+    };
     let services = Arc::new(Services::build(&env, &aws_adapters(&sdk)));
     match handler {
         Handler::Http(f) => {
@@ -77,7 +126,7 @@ async fn serve(binary: &'static str) -> Result<(), Error> {
                     let req = http::api_request(req);
                     let span = tracing::info_span!(
                         "request",
-                        function = binary,
+                        function = name,
                         reservation_id = req.path_params.get("reservationId").map(String::as_str)
                     );
                     let resp = f(services, req).instrument(span).await;
@@ -92,7 +141,7 @@ async fn serve(binary: &'static str) -> Result<(), Error> {
                 async move {
                     let span = tracing::info_span!(
                         "event",
-                        function = binary,
+                        function = name,
                         reservation_id = correlation_id(&e.payload)
                     );
                     f(services, e.payload)
@@ -110,7 +159,7 @@ async fn serve(binary: &'static str) -> Result<(), Error> {
                 async move {
                     let span = tracing::info_span!(
                         "step",
-                        function = binary,
+                        function = name,
                         reservation_id = correlation_id(&e.payload)
                     );
                     f(services, e.payload)

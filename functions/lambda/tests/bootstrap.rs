@@ -1,6 +1,7 @@
-//! The Lambda binaries themselves, run as Lambda runs them: each process gets its invocation from
-//! a Runtime API served here (`AWS_LAMBDA_RUNTIME_API`) and talks to DynamoDB and EventBridge on the
-//! emulator through the SDK (`AWS_ENDPOINT_URL`), configured only by its environment, as on AWS.
+//! The Lambda bootstrap itself, run as Lambda runs it: each process is one function (`_HANDLER`),
+//! gets its invocation from a Runtime API served here (`AWS_LAMBDA_RUNTIME_API`) and talks to
+//! DynamoDB and EventBridge on the emulator through the SDK (`AWS_ENDPOINT_URL`), configured only
+//! by its environment, as on AWS.
 #[path = "../../aws/tests/support/mod.rs"]
 mod support;
 
@@ -85,8 +86,12 @@ async fn init_error(State(api): State<RuntimeApi>, body: String) -> &'static str
     "{}"
 }
 
-/// Runs `binary` for one invocation of `event`, with the environment `env` and the emulator's.
-async fn invoke(binary: &str, env: &BTreeMap<String, String>, event: Value) -> Outcome {
+/// The one bootstrap of every function.
+const BOOTSTRAP: &str = env!("CARGO_BIN_EXE_reserveplace");
+
+/// Runs the bootstrap as the function whose Handler is `handler` (Lambda passes it as `_HANDLER`)
+/// for one invocation of `event`, with the environment `env` and the emulator's.
+async fn invoke(handler: &str, env: &BTreeMap<String, String>, event: Value) -> Outcome {
     let (done, mut outcomes) = mpsc::unbounded_channel();
     let api = RuntimeApi {
         queue: Arc::new(Mutex::new(VecDeque::from([event]))),
@@ -107,18 +112,12 @@ async fn invoke(binary: &str, env: &BTreeMap<String, String>, event: Value) -> O
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let exe = match binary {
-        "place-register" => env!("CARGO_BIN_EXE_place-register"),
-        "reservation-catalogue" => env!("CARGO_BIN_EXE_reservation-catalogue"),
-        "payment-charge" => env!("CARGO_BIN_EXE_payment-charge"),
-        "outbox-relay" => env!("CARGO_BIN_EXE_outbox-relay"),
-        other => panic!("no binary {other} in this test"),
-    };
-    let mut child = tokio::process::Command::new(exe)
+    let mut child = tokio::process::Command::new(BOOTSTRAP)
         .env_clear()
         .envs(env)
+        .env("_HANDLER", handler)
         .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", binary)
+        .env("AWS_LAMBDA_FUNCTION_NAME", handler)
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
         .env("AWS_ENDPOINT_URL", support::endpoint())
@@ -140,8 +139,8 @@ async fn invoke(binary: &str, env: &BTreeMap<String, String>, event: Value) -> O
     outcome
 }
 
-fn sample(binary: &str) -> Value {
-    let path = support::repo_root().join(format!("events/{binary}.json"));
+fn sample(handler: &str) -> Value {
+    let path = support::repo_root().join(format!("events/{handler}.json"));
     serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("json")
 }
 
@@ -267,7 +266,7 @@ async fn the_outbox_relay_publishes_what_its_stream_carries() {
     for target in [
         "MyPageProjectorFunction",
         "OwnerViewProjectorFunction",
-        "ReservationSaga",
+        "ReservationSagaStarterFunction",
     ] {
         assert_eq!(delivered[target].len(), 1, "{target}: {delivered:?}");
         assert_eq!(
@@ -275,4 +274,129 @@ async fn the_outbox_relay_publishes_what_its_stream_carries() {
             json!("ReservationPlaced")
         );
     }
+}
+
+#[tokio::test]
+async fn the_saga_starter_names_the_execution_by_the_reservation() {
+    let (_, mut env) = tables().await;
+    let sfn = aws_sdk_sfn::Client::new(&support::sdk().await);
+    let machine = sfn
+        .create_state_machine()
+        .name(format!("saga-{}", uuid::Uuid::new_v4().simple()))
+        .role_arn("arn:aws:iam::000000000000:role/saga")
+        .definition(r#"{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}"#)
+        .send()
+        .await
+        .expect("create state machine")
+        .state_machine_arn;
+    env.insert("SAGA_STATE_MACHINE_ARN".into(), machine.clone());
+    let event = sample("reservation-saga-start");
+    // Delivered twice (EventBridge delivers at least once): one execution.
+    for _ in 0..2 {
+        let Outcome::Response(_) = invoke("reservation-saga-start", &env, event.clone()).await
+        else {
+            panic!("reservation-saga-start failed");
+        };
+    }
+    let executions = sfn
+        .list_executions()
+        .state_machine_arn(&machine)
+        .send()
+        .await
+        .expect("list executions")
+        .executions;
+    let names: Vec<&str> = executions.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [event["detail"]["reservationId"].as_str().expect("id")]
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_handler_fails_init_naming_it() {
+    let out = tokio::process::Command::new(BOOTSTRAP)
+        .env_clear()
+        .env("_HANDLER", "nope")
+        .output()
+        .await
+        .expect("run the bootstrap");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("\"nope\" names no handler"), "{stderr}");
+}
+
+/// The environment of `tables()` with `var` naming a table that does not exist, as after a
+/// deploy with a wrong table name.
+async fn with_missing_table(var: &str) -> (BTreeMap<String, String>, String) {
+    let (_, mut env) = tables().await;
+    let missing = format!("{}-Missing", uuid::Uuid::new_v4().simple());
+    env.insert(var.into(), missing.clone());
+    (env, missing)
+}
+
+#[tokio::test]
+async fn a_misconfigured_http_function_answers_500_without_the_cause() {
+    let (env, missing) = with_missing_table("PLACE_TABLE").await;
+    let Outcome::Response(resp) = invoke("place-register", &env, sample("place-register")).await
+    else {
+        panic!("place-register failed instead of answering");
+    };
+    assert_eq!(resp["statusCode"], json!(500), "{resp}");
+    let content_type = resp["headers"]["content-type"]
+        .as_str()
+        .or_else(|| resp["multiValueHeaders"]["content-type"][0].as_str());
+    assert_eq!(content_type, Some("application/problem+json"), "{resp}");
+    let text = resp["body"].as_str().expect("body");
+    let body: Value = serde_json::from_str(text).expect("json body");
+    assert_eq!(body["type"], json!("/problems/misconfigured"), "{body}");
+    assert_eq!(body["title"], json!("Service misconfigured"));
+    for secret in [missing.as_str(), "ResourceNotFound", "Missing"] {
+        assert!(!text.contains(secret), "the body names {secret}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn a_misconfigured_saga_step_fails_with_its_own_error_type() {
+    let (env, _) = with_missing_table("PAYMENT_TABLE").await;
+    let Outcome::Error(err) = invoke("payment-charge", &env, sample("payment-charge")).await else {
+        panic!("payment-charge succeeded without its table");
+    };
+    assert_eq!(
+        err["errorType"],
+        json!("ReservePlace.Misconfigured"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_misconfigured_event_consumer_fails_the_invocation_as_permanent() {
+    let (env, _) = with_missing_table("RESERVATION_TABLE").await;
+    let Outcome::Error(err) = invoke(
+        "reservation-catalogue",
+        &env,
+        sample("reservation-catalogue"),
+    )
+    .await
+    else {
+        panic!("reservation-catalogue succeeded without its table");
+    };
+    assert_eq!(
+        err["errorType"],
+        json!("ReservePlace.Misconfigured"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_outbox_relay_fails_the_invocation_when_its_bus_does_not_exist() {
+    let (_, mut env) = tables().await;
+    env.insert("EVENT_BUS_NAME".into(), "no-such-bus".into());
+    let Outcome::Error(err) = invoke("outbox-relay", &env, sample("outbox-relay")).await else {
+        panic!("outbox-relay reported success to a bus that does not exist");
+    };
+    assert_eq!(
+        err["errorType"],
+        json!("ReservePlace.Misconfigured"),
+        "{err}"
+    );
 }

@@ -92,7 +92,7 @@ async fn futures_join<F: std::future::Future<Output = ()> + Send + 'static>(
 }
 
 /// Delivers one event to one rule's target until it succeeds or the rule's retry policy runs out.
-async fn deliver(rt: Arc<Runtime>, rule_index: usize, envelope: Value) {
+pub(crate) async fn deliver(rt: Arc<Runtime>, rule_index: usize, envelope: Value) {
     let rule = &rt.wiring.rules[rule_index];
     let max_retries = rule.max_retries.unwrap_or(185);
     let max_age = Duration::from_secs(u64::from(rule.max_event_age_seconds.unwrap_or(86_400)));
@@ -101,13 +101,16 @@ async fn deliver(rt: Arc<Runtime>, rule_index: usize, envelope: Value) {
     loop {
         let result = match &rule.target {
             Target::Function(name) => invoke_function(&rt, name, envelope.clone()).await,
-            Target::StateMachine(_) => {
+            // A rule that targets a state machine directly (this template's saga has a starter
+            // function instead): EventBridge names such executions itself; here the event id
+            // names it, so a duplicate delivery starts nothing new.
+            Target::StateMachine(machine) => {
                 let name = envelope
                     .get("id")
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string();
-                rt.start_execution(&name, envelope.clone()).await
+                rt.start_execution(machine, &name, envelope.clone()).await
             }
         };
         match result {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use reserveplace_domain::clock::SystemClock;
 use reserveplace_functions::adapters::LogChannel;
 use reserveplace_functions::registry::{self, Handler};
-use reserveplace_functions::services::{Adapters, Services};
+use reserveplace_functions::services::{Adapters, SAGA_STATE_MACHINE_ARN, Services};
 use reserveplace_local_sfn::{Interpreter, StateMachine};
 use reserveplace_local_store::Database;
 use reserveplace_wiring::{FunctionDef, Router, RuleMatcher, Target, Wiring};
@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::config::Options;
 use crate::faults::Faults;
-use crate::saga::{LambdaInvoker, LocalCallbacks};
+use crate::saga::{LambdaInvoker, LocalCallbacks, LocalStarter, Machines};
 
 pub struct LocalFunction {
     pub def: FunctionDef,
@@ -68,13 +68,13 @@ pub fn bind_functions(
         if !def.stream_tables.is_empty() {
             continue;
         }
-        match registry::find(&def.binary) {
+        match registry::find(&def.handler) {
             Some(h) => {
                 bound.insert(id.clone(), (def.clone(), h));
             }
             None => problems.push(format!(
-                "function {id} names binary '{}', which has no handler",
-                def.binary
+                "function {id} names handler '{}', which does not exist",
+                def.handler
             )),
         }
     }
@@ -101,6 +101,16 @@ pub fn bind_functions(
             expect(f, "saga step", &mut problems);
         }
     }
+    // A saga starter starts the machine its environment names (`!Ref` of it: the logical id here).
+    for (id, def) in &wiring.functions {
+        if let Some(machine) = def.env.get(SAGA_STATE_MACHINE_ARN)
+            && !wiring.state_machines.contains_key(machine)
+        {
+            problems.push(format!(
+                "function {id} starts state machine '{machine}' ({SAGA_STATE_MACHINE_ARN}), which is not a state machine of the template"
+            ));
+        }
+    }
     // Every table's outbox must reach the bus on AWS too: its stream feeds a relay function.
     for (id, table) in &wiring.tables {
         let relayed = wiring
@@ -120,7 +130,7 @@ pub fn bind_functions(
     let used: std::collections::BTreeSet<&str> = wiring
         .functions
         .values()
-        .map(|d| d.binary.as_str())
+        .map(|d| d.handler.as_str())
         .collect();
     for (name, _) in registry::all() {
         if !used.contains(name) {
@@ -131,6 +141,27 @@ pub fn bind_functions(
         Ok(bound)
     } else {
         Err(StartError::Drift(problems.join("; ")))
+    }
+}
+
+/// The embedded adapters behind the handlers' ports; the saga ports bind to `machines`.
+fn local_adapters(db: &Arc<Database>, faults: &Faults, machines: &Arc<Machines>) -> Adapters {
+    let db = db.clone();
+    let for_starters = machines.clone();
+    Adapters {
+        table: Arc::new(move |name: &str| db.table(name)),
+        clock: Arc::new(SystemClock),
+        payment_provider: faults.provider.clone(),
+        saga: Arc::new(LocalCallbacks {
+            machines: machines.clone(),
+        }),
+        saga_starter: Arc::new(move |machine: &str| {
+            Arc::new(LocalStarter {
+                machines: for_starters.clone(),
+                machine: machine.to_owned(),
+            })
+        }),
+        notifications: Arc::new(LogChannel),
     }
 }
 
@@ -148,15 +179,8 @@ impl Runtime {
         let db = Database::open(&opts.data_dir.join("reserveplace.db"))
             .map_err(|e| StartError::Store(e.to_string()))?;
         let faults = Faults::new(opts.faults());
-        let callbacks = Arc::new(LocalCallbacks::default());
-        let db_for_tables = db.clone();
-        let adapters = Adapters {
-            table: Arc::new(move |name: &str| db_for_tables.table(name)),
-            clock: Arc::new(SystemClock),
-            payment_provider: faults.provider.clone(),
-            saga: callbacks.clone(),
-            notifications: Arc::new(LogChannel),
-        };
+        let machines = Arc::new(Machines::default());
+        let adapters = local_adapters(&db, &faults, &machines);
         let functions: BTreeMap<String, LocalFunction> = bound
             .into_iter()
             .map(|(id, (def, handler))| {
@@ -192,10 +216,9 @@ impl Runtime {
             .map_err(|e| StartError::StateMachine(id.clone(), e.to_string()))?;
             interpreters.insert(id.clone(), interp);
         }
-        // The handlers resume callbacks of the (single) saga.
-        if let Some(first) = interpreters.values().next() {
-            let _ = callbacks.interpreter.set(first.clone());
-        }
+        // The handlers' saga ports: callbacks find the machine that issued their token, starters
+        // the machine their function names.
+        machines.bind(interpreters.clone());
 
         let rt = Arc::new(Runtime {
             wiring,
@@ -238,13 +261,17 @@ impl Runtime {
         self.ready.load(Ordering::Acquire)
     }
 
-    /// Starts an execution of the state machine a rule targets (idempotent by name).
-    pub async fn start_execution(&self, name: &str, input: Value) -> Result<(), String> {
+    /// Starts an execution of `machine`, the state machine a rule targets (idempotent by name).
+    pub async fn start_execution(
+        &self,
+        machine: &str,
+        name: &str,
+        input: Value,
+    ) -> Result<(), String> {
         let interp = self
             .interpreters
-            .values()
-            .next()
-            .ok_or("no state machine")?;
+            .get(machine)
+            .ok_or_else(|| format!("no state machine {machine}"))?;
         interp
             .start_execution(name, input)
             .await
@@ -274,7 +301,9 @@ mod tests {
 
     /// A context that is down for a long time must delay a saga, never end it half-done: every
     /// task but the charge (which fails fast to PAYMENT_UNAVAILABLE by design) retries Lambda
-    /// service errors until the context is back.
+    /// service errors for more than a week on average, and a forward step that gives up
+    /// compensates (its `States.ALL` catcher). The retry counts stay within Step Functions' history limit: see
+    /// `functions/local-sfn/tests/saga_definition.rs` and `saga_faults.rs`.
     #[test]
     fn saga_tasks_outlast_a_context_being_down() {
         let path = concat!(
@@ -294,12 +323,40 @@ mod tests {
                 let matches = errors
                     .iter()
                     .any(|e| e == "Lambda.ServiceException" || e == "States.ALL");
-                matches && r["MaxAttempts"].as_u64().unwrap_or(3) >= 1_000_000
+                matches && mean_wait_days(r) > 7.0
             });
             assert!(retries_forever, "{name} gives up while a context is down");
+            let compensates = state["Retry"].as_array().into_iter().flatten().any(|r| {
+                r["ErrorEquals"]
+                    .as_array()
+                    .is_some_and(|e| e.len() == 1 && e[0] == "States.ALL")
+            }) || state["Catch"].as_array().into_iter().flatten().any(|c| {
+                c["ErrorEquals"]
+                    .as_array()
+                    .is_some_and(|e| e.len() == 1 && e[0] == "States.ALL")
+            });
+            assert!(compensates, "{name} can end the saga half done");
             checked += 1;
         }
         assert!(checked >= 9, "checked {checked} tasks");
+    }
+
+    /// The mean total wait of a retrier's retries (a FULL-jitter delay averages half its cap).
+    fn mean_wait_days(r: &Value) -> f64 {
+        let rate = r["BackoffRate"].as_f64().unwrap_or(2.0);
+        let cap = r["MaxDelaySeconds"].as_f64().unwrap_or(f64::INFINITY);
+        let share = if r["JitterStrategy"] == "FULL" {
+            0.5
+        } else {
+            1.0
+        };
+        let mut delay = r["IntervalSeconds"].as_f64().unwrap_or(1.0);
+        let mut total = 0.0;
+        for _ in 0..r["MaxAttempts"].as_u64().unwrap_or(3) {
+            total += delay.min(cap) * share;
+            delay *= rate;
+        }
+        total / 86_400.0
     }
 }
 
@@ -346,11 +403,11 @@ mod drift {
         let mut w = template();
         let ghost = FunctionDef {
             logical_id: "GhostFunction".into(),
-            binary: "ghost".into(),
+            handler: "ghost".into(),
             ..w.functions["LoyaltyGetFunction"].clone()
         };
         w.functions.insert("GhostFunction".into(), ghost);
-        assert!(drift(&w).contains("GhostFunction names binary 'ghost', which has no handler"));
+        assert!(drift(&w).contains("GhostFunction names handler 'ghost', which does not exist"));
     }
 
     #[test]
@@ -370,6 +427,23 @@ mod drift {
     }
 
     #[test]
+    fn a_starter_of_a_missing_state_machine_is_drift() {
+        let mut w = template();
+        let starter = w
+            .functions
+            .get_mut("ReservationSagaStarterFunction")
+            .expect("the saga starter");
+        starter
+            .env
+            .insert(SAGA_STATE_MACHINE_ARN.into(), "NoSuchSaga".into());
+        assert!(
+            drift(&w).contains(
+                "function ReservationSagaStarterFunction starts state machine 'NoSuchSaga'"
+            )
+        );
+    }
+
+    #[test]
     fn a_table_without_an_outbox_relay_is_drift() {
         let mut w = template();
         for f in w.functions.values_mut() {
@@ -378,3 +452,9 @@ mod drift {
         assert!(drift(&w).contains("table LoyaltyTable has no outbox relay"));
     }
 }
+
+/// Two state machines in one template: each rule starts the machine it names, and each callback
+/// resumes the machine that issued its token.
+#[cfg(test)]
+#[path = "two_machines_tests.rs"]
+mod two_machines;

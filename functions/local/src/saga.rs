@@ -1,10 +1,11 @@
 //! Glue between the ASL interpreter and the handlers: Lambda-invoke tasks run step handlers
-//! in-process, and the handlers' `SagaCallbacks` port resumes callback tasks.
+//! in-process, the handlers' `SagaCallbacks` port resumes callback tasks and their `SagaStarter`
+//! port starts executions of the machine a function names.
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
-use reserveplace_domain::saga::{SagaCallbacks, SagaError};
+use reserveplace_domain::saga::{SagaCallbacks, SagaError, SagaStart, SagaStarter};
 use reserveplace_functions::registry::Handler;
 use reserveplace_local_sfn::{Interpreter, SfnError, TaskError, TaskInvoker};
 use serde_json::{Value, json};
@@ -63,7 +64,20 @@ impl TaskInvoker for LambdaInvoker {
             .to_string();
         let span =
             tracing::info_span!("saga_task", function = %name, reservation_id = %reservation_id);
-        match handler(f.services.clone(), payload).instrument(span).await {
+        let fault = self.faults.step_fault(name);
+        let injected = |fault: &crate::faults::StepFault| TaskError {
+            error: fault.error.clone(),
+            cause: format!("{name}: injected {} (fault injection)", fault.error),
+        };
+        if let Some(fault) = fault.as_ref().filter(|f| !f.after_effect) {
+            return Err(injected(fault));
+        }
+        let result = handler(f.services.clone(), payload).instrument(span).await;
+        if let Some(fault) = &fault {
+            // The handler's effect is committed; the answer is lost, as in a crash after it.
+            return Err(injected(fault));
+        }
+        match result {
             Ok(out) => {
                 Ok(json!({ "Payload": out, "StatusCode": 200, "ExecutedVersion": "$LATEST" }))
             }
@@ -75,18 +89,38 @@ impl TaskInvoker for LambdaInvoker {
     }
 }
 
-/// The handlers' view of the saga engine; bound to the interpreter once it exists.
+/// The template's state machines by logical id. The handlers are built before the machines (the
+/// machines invoke them), so their saga ports bind to this set once it exists.
 #[derive(Default)]
-pub struct LocalCallbacks {
-    pub interpreter: OnceLock<Arc<Interpreter>>,
-}
+pub struct Machines(OnceLock<BTreeMap<String, Arc<Interpreter>>>);
 
-impl LocalCallbacks {
-    fn bound(&self) -> Result<&Arc<Interpreter>, SagaError> {
-        self.interpreter
+impl Machines {
+    pub fn bind(&self, interpreters: BTreeMap<String, Arc<Interpreter>>) {
+        let _ = self.0.set(interpreters);
+    }
+
+    fn all(&self) -> Result<&BTreeMap<String, Arc<Interpreter>>, SagaError> {
+        self.0
             .get()
             .ok_or_else(|| SagaError::Unavailable("saga engine starting".into()))
     }
+
+    /// The machine `reference` names: what `!Ref` of it resolves to locally (its logical id), or
+    /// its state machine ARN (`arn:aws:states:…:stateMachine:<id>`).
+    fn named(&self, reference: &str) -> Result<&Arc<Interpreter>, SagaError> {
+        let id = reference
+            .rsplit_once(":stateMachine:")
+            .map_or(reference, |(_, id)| id);
+        self.all()?.get(id).ok_or_else(|| {
+            SagaError::Unavailable(format!("no state machine {reference} in the template"))
+        })
+    }
+}
+
+/// The handlers' callback port. A token belongs to the machine whose execution issued it; each
+/// machine stores its own tokens, so the one that knows the token resumes it.
+pub struct LocalCallbacks {
+    pub machines: Arc<Machines>,
 }
 
 fn map_err(e: SfnError) -> SagaError {
@@ -98,11 +132,28 @@ fn map_err(e: SfnError) -> SagaError {
     }
 }
 
+impl LocalCallbacks {
+    /// Runs `complete` on the machine that issued `token`; `TaskDoesNotExist` if none did.
+    async fn on_owner<'a, F, Fut>(&'a self, complete: F) -> Result<(), SagaError>
+    where
+        F: Fn(&'a Arc<Interpreter>) -> Fut,
+        Fut: std::future::Future<Output = Result<(), SfnError>> + 'a,
+    {
+        for interpreter in self.machines.all()?.values() {
+            match complete(interpreter).await {
+                Err(SfnError::TaskDoesNotExist) => continue,
+                other => return other.map_err(map_err),
+            }
+        }
+        Err(map_err(SfnError::TaskDoesNotExist))
+    }
+}
+
 #[async_trait]
 impl SagaCallbacks for LocalCallbacks {
     async fn send_task_success(&self, token: &str, output: Value) -> Result<(), SagaError> {
-        let i = self.bound()?;
-        i.send_task_success(token, output).await.map_err(map_err)
+        self.on_owner(|i| i.send_task_success(token, output.clone()))
+            .await
     }
 
     async fn send_task_failure(
@@ -111,10 +162,34 @@ impl SagaCallbacks for LocalCallbacks {
         error: &str,
         cause: &str,
     ) -> Result<(), SagaError> {
-        let i = self.bound()?;
-        i.send_task_failure(token, error, cause)
+        self.on_owner(|i| i.send_task_failure(token, error, cause))
             .await
-            .map_err(map_err)
+    }
+}
+
+/// The saga starter port on the local interpreter: starts the machine the function's
+/// `SAGA_STATE_MACHINE_ARN` names, idempotent by name as on Step Functions.
+pub struct LocalStarter {
+    pub machines: Arc<Machines>,
+    pub machine: String,
+}
+
+#[async_trait]
+impl SagaStarter for LocalStarter {
+    async fn start_execution(&self, name: &str, input: Value) -> Result<SagaStart, SagaError> {
+        let interpreter = self.machines.named(&self.machine)?;
+        let existed = interpreter
+            .describe_execution(name)
+            .await
+            .map_err(map_err)?
+            .is_some();
+        match interpreter.start_execution(name, input).await {
+            Ok(_) if existed => Ok(SagaStart::AlreadyStarted),
+            Ok(_) => Ok(SagaStart::Started),
+            // Another input under this name: the same event published again (see the AWS adapter).
+            Err(SfnError::ExecutionAlreadyExists(_)) => Ok(SagaStart::AlreadyStarted),
+            Err(e) => Err(map_err(e)),
+        }
     }
 }
 
@@ -167,9 +242,11 @@ mod contract {
             .await
             .expect("interpreter");
         let callbacks = LocalCallbacks {
-            interpreter: OnceLock::new(),
+            machines: Arc::new(Machines::default()),
         };
-        let _ = callbacks.interpreter.set(interpreter);
+        callbacks
+            .machines
+            .bind(BTreeMap::from([("Contract".to_owned(), interpreter)]));
         Local {
             callbacks,
             _db: db,

@@ -2,6 +2,9 @@
 //! All are idempotent: redelivery and disorder leave the same state.
 use serde_json::Value;
 
+mod saga_start;
+pub use saga_start::reservation_saga_start;
+
 use crate::error::{StepError, StepResult};
 use crate::services::Services;
 use reserveplace_domain::payment::ChargeRequest;
@@ -106,6 +109,6 @@ pub async fn place_resume_saga(svc: &Services, event: Value) -> StepResult<()> {
 pub(crate) fn resume(r: Result<(), SagaError>) -> StepResult<()> {
     match r {
         Ok(()) | Err(SagaError::TaskGone(_)) => Ok(()),
-        Err(SagaError::Unavailable(e)) => Err(StepError::transient(e)),
+        Err(e) => Err(StepError::from(e)),
     }
 }
