@@ -1,6 +1,8 @@
 //! `reserveplace-load`: drives a running ReservePlace over HTTP like the seed's siege did, and reports
 //! latency percentiles: the API's answer to `POST /v1/reservations`, and the whole saga (from the
 //! reservation's `createdAt` to the `updatedAt` of its final status, both stamped by the server).
+//! Its users carry unsigned `dev:<user>` tokens, so the target runs in development mode (`make run`
+//! or `reserveplace-local --dev`).
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -80,6 +82,12 @@ async fn main() -> Result<(), String> {
             .send()
             .await
             .map_err(|e| format!("cannot reach {}: {e}", args.url))?;
+        if r.status() == reqwest::StatusCode::UNAUTHORIZED {
+            return Err(format!(
+                "{} refuses dev: tokens: start it in development mode (make run, or --dev)",
+                args.url
+            ));
+        }
         let body: Value = r.json().await.map_err(|e| e.to_string())?;
         places.push(body["placeId"].as_str().ok_or("no placeId")?.to_string());
     }

@@ -3,9 +3,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 use crate::faults::FaultSettings;
+use crate::identity;
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -14,12 +15,45 @@ use crate::faults::FaultSettings;
     about = "ReservePlace on one machine: the template's HTTP API, event rules and saga over an embedded store."
 )]
 pub struct Options {
-    /// Address to listen on.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Address to listen on. With --dev only a loopback address.
     #[arg(long, env = "RESERVEPLACE_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
-    /// Where data, pending events and running sagas are kept (survives restarts).
-    #[arg(long, env = "RESERVEPLACE_DATA_DIR", default_value = "./.reserveplace")]
+    /// Development mode: also accept unsigned `Authorization: Bearer dev:<user>` tokens and serve
+    /// `/_local/*` (every user's events, executions, fault injection, token minting for the web
+    /// page). Refuses to start on a non-loopback address.
+    #[arg(
+        long,
+        env = "RESERVEPLACE_DEV",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub dev: bool,
+    /// Where data, pending events, running sagas and the development issuer's signing key
+    /// (`dev-issuer.key`) are kept (survives restarts).
+    #[arg(
+        long,
+        env = "RESERVEPLACE_DATA_DIR",
+        default_value = "./.reserveplace",
+        global = true
+    )]
     pub data_dir: PathBuf,
+    /// `iss` of the development issuer's JWTs, the only issuer accepted.
+    #[arg(long, env = "RESERVEPLACE_JWT_ISSUER", default_value = identity::DEFAULT_ISSUER, global = true)]
+    pub jwt_issuer: String,
+    /// `aud` of the development issuer's JWTs, the only audience accepted.
+    #[arg(long, env = "RESERVEPLACE_JWT_AUDIENCE", default_value = identity::DEFAULT_AUDIENCE, global = true)]
+    pub jwt_audience: String,
+    /// Seconds a client gets to send its request headers, and then its body; a connection idle
+    /// that long between requests is closed too.
+    #[arg(
+        long,
+        env = "RESERVEPLACE_READ_TIMEOUT_SECS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub read_timeout_secs: u64,
     /// The SAM template to read the wiring from (default: ./template.yaml, else the repository's).
     #[arg(long, env = "RESERVEPLACE_TEMPLATE")]
     pub template: Option<PathBuf>,
@@ -54,6 +88,20 @@ pub struct Options {
     /// Do not print events on stdout.
     #[arg(long, env = "RESERVEPLACE_QUIET_EVENTS")]
     pub quiet_events: bool,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Print a JWT of the development issuer for a user (`<data-dir>/dev-issuer.key`, created if
+    /// missing): `curl -H "Authorization: Bearer $(reserveplace-local token --sub alice)" …`.
+    Token {
+        /// The user the token names (its `sub` claim): a customer or an owner.
+        #[arg(long)]
+        sub: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
 }
 
 fn parse_kv(s: &str) -> Result<(String, String), String> {

@@ -1,36 +1,194 @@
-//! The HTTP side: `template.yaml`'s HTTP API routes dispatched to their handlers in-process, plus
-//! the runtime's own `/health`, `/_local/*` and the small web page.
+//! The HTTP side: `template.yaml`'s HTTP API routes dispatched to their handlers in-process after
+//! the caller's token is verified on the routes the JWT authorizer guards (its part on AWS), plus
+//! the runtime's own
+//! `/health`, the issuer's `/.well-known/jwks.json`, the small web page and, in development mode
+//! only, `/_local/*`.
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, to_bytes};
-use axum::extract::{Query, State};
-use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{FromRef, Query, State};
+use axum::http::{HeaderValue, Method, Request, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http_body_util::BodyExt;
 use reserveplace_functions::api::{ApiRequest, ApiResponse, MAX_BODY_BYTES, Problem};
 use reserveplace_functions::registry::Handler;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::faults::FaultSettings;
+use crate::identity::{Authenticator, Rejected};
 use crate::runtime::Runtime;
 
 /// Bodies up to this size are read and refused; beyond it the connection is dropped.
 const DRAIN_LIMIT: usize = 1024 * 1024;
 const INDEX_HTML: &str = include_str!("../web/index.html");
 
-pub fn app(rt: Arc<Runtime>) -> Router {
-    Router::new()
-        .route("/health", axum::routing::get(health))
-        .route("/_local/events", axum::routing::get(events))
-        .route(
-            "/_local/faults",
-            axum::routing::get(get_faults).put(put_faults),
-        )
-        .route("/_local/executions/{name}", axum::routing::get(execution))
-        .route("/", axum::routing::get(index))
+#[derive(Clone)]
+pub struct AppState {
+    rt: Arc<Runtime>,
+    auth: Arc<Authenticator>,
+    /// How long a request body may take to arrive.
+    read_timeout: Duration,
+}
+
+impl FromRef<AppState> for Arc<Runtime> {
+    fn from_ref(s: &AppState) -> Self {
+        s.rt.clone()
+    }
+}
+
+pub fn app(rt: Arc<Runtime>, auth: Arc<Authenticator>, read_timeout: Duration) -> Router {
+    let dev = auth.dev();
+    let mut router = Router::new()
+        .route("/health", get(health))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/", get(index));
+    // Without development mode these routes do not exist: the API's 404 answers for them.
+    if dev {
+        router = router
+            .route("/_local/events", get(events))
+            .route("/_local/faults", get(get_faults).put(put_faults))
+            .route("/_local/executions/{name}", get(execution))
+            .route("/_local/token", post(mint_token));
+    }
+    router
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(dispatch)
-        .with_state(rt)
+        .with_state(AppState {
+            rt,
+            auth,
+            read_timeout,
+        })
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    problem(Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        format!("{method} {}", uri.path()),
+    ))
+}
+
+/// The body, read within `timeout` and at most `limit` bytes; else the problem to answer.
+async fn read_body(body: Body, limit: usize, timeout: Duration) -> Result<Bytes, Response> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut body = body;
+    let mut buf = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => {
+                let mut resp = problem(Problem::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request-timeout",
+                    "The request body did not arrive in time",
+                    format!("send the whole body within {} s", timeout.as_secs()),
+                ));
+                // The rest of the body may still come: this connection cannot carry another request.
+                resp.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return Err(resp);
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                return Err(problem(Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed-request",
+                    "The request body could not be read",
+                    e.to_string(),
+                )));
+            }
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    // Read past the limit (up to a hard cap) so an oversize request still gets
+                    // its 413 on a clean connection instead of a reset while the client sends.
+                    if buf.len() + data.len() > DRAIN_LIMIT.max(limit) {
+                        return Err(problem(Problem::too_large()));
+                    }
+                    buf.extend_from_slice(&data);
+                }
+            }
+        }
+    }
+    if buf.len() > limit {
+        return Err(problem(Problem::too_large()));
+    }
+    Ok(buf.into())
+}
+
+/// A 401 as the authorizer gives one: the handler never runs.
+fn unauthorized(why: Rejected) -> Response {
+    let mut resp = problem(Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        "Authentication required",
+        why.to_string(),
+    ));
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer error=\"invalid_token\""),
+    );
+    resp
+}
+
+/// The authorizer's 401 for a protected route called without a token (RFC 6750: no error code
+/// when the request carries no credentials).
+fn no_token() -> Response {
+    let mut resp = problem(Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        "Authentication required",
+        "this route requires 'Authorization: Bearer <token>'",
+    ));
+    resp.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    resp
+}
+
+async fn jwks(State(s): State<AppState>) -> Response {
+    axum::Json(s.auth.issuer().jwks()).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct MintRequest {
+    sub: String,
+    #[serde(default)]
+    ttl_seconds: Option<u64>,
+}
+
+/// Development mode only: a JWT for any user, so the web page can sign in.
+async fn mint_token(State(s): State<AppState>, req: Request<Body>) -> Response {
+    let body = match read_body(req.into_body(), MAX_BODY_BYTES, s.read_timeout).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let wanted: MintRequest = match serde_json::from_slice(&body) {
+        Ok(w) => w,
+        Err(e) => return problem(Problem::malformed(e.to_string())),
+    };
+    let ttl = wanted.ttl_seconds.unwrap_or(3600);
+    match s.auth.issuer().mint(&wanted.sub, ttl) {
+        Ok(m) => axum::Json(json!({
+            "token": m.token,
+            "tokenType": "Bearer",
+            "sub": wanted.sub,
+            "expiresIn": ttl,
+            "expiresAt": m.expires_at,
+        }))
+        .into_response(),
+        Err(e) => problem(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-request",
+            "Cannot mint that token",
+            e.to_string(),
+        )),
+    }
 }
 
 fn to_axum(resp: ApiResponse) -> Response {
@@ -74,8 +232,19 @@ async fn index() -> Response {
 /// Every published event in publish order, optionally of one reservation.
 async fn events(
     State(rt): State<Arc<Runtime>>,
-    Query(q): Query<BTreeMap<String, String>>,
+    q: Result<Query<BTreeMap<String, String>>, QueryRejection>,
 ) -> Response {
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(e) => {
+            return problem(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-request",
+                "Invalid query string",
+                e.body_text(),
+            ));
+        }
+    };
     match rt
         .db
         .event_log(q.get("reservationId").map(String::as_str))
@@ -101,7 +270,12 @@ async fn get_faults(State(rt): State<Arc<Runtime>>) -> Response {
     axum::Json(rt.faults.get()).into_response()
 }
 
-async fn put_faults(State(rt): State<Arc<Runtime>>, body: axum::body::Bytes) -> Response {
+async fn put_faults(State(s): State<AppState>, req: Request<Body>) -> Response {
+    let rt = &s.rt;
+    let body = match read_body(req.into_body(), MAX_BODY_BYTES, s.read_timeout).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
     let settings: FaultSettings = match serde_json::from_slice(&body) {
         Ok(s) => s,
         Err(e) => return problem(Problem::malformed(e.to_string())),
@@ -119,8 +293,12 @@ async fn put_faults(State(rt): State<Arc<Runtime>>, body: axum::body::Bytes) -> 
 
 async fn execution(
     State(rt): State<Arc<Runtime>>,
-    axum::extract::Path(name): axum::extract::Path<String>,
+    name: Result<axum::extract::Path<String>, PathRejection>,
 ) -> Response {
+    // A name that does not even decode (e.g. `%ff`) names no execution.
+    let Ok(axum::extract::Path(name)) = name else {
+        return problem(Problem::not_found("no such execution"));
+    };
     match rt.describe_execution(&name).await {
         Ok(Some(view)) => axum::Json(view).into_response(),
         Ok(None) => problem(Problem::not_found(format!("execution {name}"))),
@@ -133,31 +311,24 @@ async fn execution(
     }
 }
 
-/// Local development identity: `Authorization: Bearer dev:<userId>` (API Gateway's JWT authorizer on AWS).
-fn identity(req: &Request<Body>) -> Option<String> {
-    let auth = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let token = auth
-        .strip_prefix("Bearer ")
-        .or_else(|| auth.strip_prefix("bearer "))?
-        .trim();
-    let user = token.strip_prefix("dev:")?;
-    (!user.is_empty() && user.len() <= 128 && !user.contains('#')).then(|| user.to_string())
-}
-
-async fn dispatch(State(rt): State<Arc<Runtime>>, req: Request<Body>) -> Response {
+async fn dispatch(State(s): State<AppState>, req: Request<Body>) -> Response {
+    let rt = &s.rt;
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let Some((route, params)) = rt.router.find(&method, &path) else {
-        let other_methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-            .iter()
-            .any(|m| rt.router.find(m, &path).is_some());
-        return if other_methods {
-            problem(Problem::new(
+        let allowed: Vec<&str> = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+            .into_iter()
+            .filter(|m| rt.router.find(m, &path).is_some())
+            .collect();
+        return if !allowed.is_empty() {
+            // A 405 must say what the path does serve (RFC 9110 `Allow`).
+            let p = Problem::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
                 "Method not allowed",
                 format!("{method} {path}"),
-            ))
+            );
+            to_axum(p.into_response().with_header("allow", allowed.join(", ")))
         } else {
             problem(Problem::not_found(format!("no route for {method} {path}")))
         };
@@ -170,6 +341,22 @@ async fn dispatch(State(rt): State<Arc<Runtime>>, req: Request<Body>) -> Respons
         return problem(Problem::not_found(format!(
             "{function} is not an HTTP function"
         )));
+    };
+    // As on AWS: the route is matched, then its authorizer decides, then the function runs. An
+    // open route (`Authorizer: NONE`) never looks at Authorization, as API Gateway passes it on
+    // unchecked: the function then has no verified caller, whatever the header says.
+    let user = if rt.wiring.routes[route].is_protected() {
+        match s.auth.caller(
+            req.headers()
+                .get(header::AUTHORIZATION)
+                .map(HeaderValue::as_bytes),
+        ) {
+            Ok(Some(u)) => Some(u),
+            Ok(None) => return no_token(),
+            Err(why) => return unauthorized(why),
+        }
+    } else {
+        None
     };
     if rt.faults.is_down(f.def.context.as_deref()) {
         return problem(Problem::new(
@@ -185,21 +372,20 @@ async fn dispatch(State(rt): State<Arc<Runtime>>, req: Request<Body>) -> Respons
     let query: BTreeMap<String, String> = Query::try_from_uri(req.uri())
         .map(|Query(q)| q)
         .unwrap_or_default();
+    // A value that is not visible ASCII is kept (lossily decoded), never dropped: a handler that
+    // reads it then refuses it (e.g. a non-ASCII Idempotency-Key is a 400), instead of acting
+    // as if the client had sent nothing.
     let headers: BTreeMap<String, String> = req
         .headers()
         .iter()
-        .filter_map(|(n, v)| {
-            v.to_str()
-                .ok()
-                .map(|v| (n.as_str().to_ascii_lowercase(), v.to_string()))
+        .map(|(n, v)| {
+            let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            (n.as_str().to_ascii_lowercase(), v)
         })
         .collect();
-    let user = identity(&req);
-    // Read past the limit (up to a hard cap) so an oversize request still gets its 413 on a clean
-    // connection instead of a reset while the client is sending.
-    let body = match to_bytes(req.into_body(), DRAIN_LIMIT).await {
-        Ok(b) if b.len() <= MAX_BODY_BYTES => b,
-        _ => return problem(Problem::too_large()),
+    let body = match read_body(req.into_body(), MAX_BODY_BYTES, s.read_timeout).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
     };
     let api = ApiRequest {
         method,

@@ -1,12 +1,18 @@
 //! `reserveplace-local`: the whole ReservePlace system on 127.0.0.1 — the HTTP API, the event bus
 //! and the saga of `template.yaml` over an embedded on-disk store. Events are printed on stdout
-//! (one JSON line each); logs go to stderr.
+//! (one JSON line each); logs go to stderr. `reserveplace-local token --sub <user>` prints a JWT
+//! of the development issuer the runtime verifies callers against.
 mod bus;
 mod config;
 mod faults;
 mod http_server;
+mod identity;
 mod runtime;
 mod saga;
+mod serve;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -27,7 +33,11 @@ async fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| EnvFilter::new("warn,reserveplace=info")),
         )
         .init();
-    match run(opts).await {
+    let result = match &opts.command {
+        Some(config::Command::Token { sub, ttl }) => token(&opts, sub, *ttl),
+        None => run(opts).await,
+    };
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("reserveplace-local: {e}");
@@ -36,7 +46,27 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+fn issuer(opts: &config::Options) -> Result<identity::Issuer, String> {
+    identity::Issuer::load_or_create(&opts.data_dir, &opts.jwt_issuer, &opts.jwt_audience)
+        .map_err(|e| format!("development issuer: {e}"))
+}
+
+fn token(opts: &config::Options, sub: &str, ttl: u64) -> Result<(), String> {
+    let minted = issuer(opts)?.mint(sub, ttl).map_err(|e| e.to_string())?;
+    println!("{}", minted.token);
+    Ok(())
+}
+
 async fn run(opts: config::Options) -> Result<(), String> {
+    if opts.dev && !opts.addr.ip().is_loopback() {
+        return Err(format!(
+            "development mode (--dev / RESERVEPLACE_DEV) accepts unsigned dev: tokens and serves \
+             /_local (every user's events, fault injection), so it listens on a loopback address \
+             only, not {}; use e.g. --addr 127.0.0.1:3000, or drop --dev to serve signed JWTs only",
+            opts.addr
+        ));
+    }
+    let auth = Arc::new(identity::Authenticator::new(issuer(&opts)?, opts.dev));
     let rt = runtime::Runtime::start(&opts)
         .await
         .map_err(|e| e.to_string())?;
@@ -44,15 +74,26 @@ async fn run(opts: config::Options) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", opts.addr))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    if opts.dev {
+        eprintln!(
+            "reserveplace-local: development mode: unsigned dev: tokens accepted, /_local enabled, loopback only"
+        );
+    } else if !addr.ip().is_loopback() {
+        eprintln!(
+            "reserveplace-local: warning: listening on {addr}, which is not a loopback address: \
+             other machines can reach the API over plain HTTP; it accepts only JWTs signed by {}",
+            opts.data_dir.join(identity::KEY_FILE).display()
+        );
+    }
     println!(
         "ReservePlace local runtime listening on http://{addr} (data: {})",
         opts.data_dir.display()
     );
-    let app = http_server::app(rt);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| e.to_string())
+    let read_timeout = Duration::from_secs(opts.read_timeout_secs);
+    let app = http_server::app(rt, auth, read_timeout);
+    serve::serve(listener, app, read_timeout, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
+    Ok(())
 }

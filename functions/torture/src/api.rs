@@ -167,7 +167,8 @@ impl Api {
         }
     }
 
-    /// One request, counted. `user` becomes `Authorization: Bearer dev:<user>`.
+    /// One request, counted. `user` becomes `Authorization: Bearer dev:<user>` (the runtime runs
+    /// in development mode).
     pub async fn send(
         &self,
         method: &str,

@@ -29,7 +29,10 @@ fn spawn(
     log: &Path,
 ) -> Result<(Child, String), String> {
     let stderr = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    // Development mode: the scenarios call as many users with `dev:` tokens, and read every
+    // event, execution and fault setting through `/_local/*`.
     let mut child = Command::new(bin)
+        .arg("--dev")
         .arg("--addr")
         .arg("127.0.0.1:0")
         .arg("--data-dir")
