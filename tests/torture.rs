@@ -1,6 +1,7 @@
-//! A bounded run of the torture tool (`reserveplace-torture`): all six scenarios of `RELIABILITY.md` —
+//! A bounded run of the torture tool (`reserveplace-torture`): all seven scenarios of `RELIABILITY.md` —
 //! load, crashes (2 SIGKILLs), duplicated and reordered deliveries, payment faults, the owner side
-//! down, Idempotency-Key — against the real binary over HTTP, with every invariant checked.
+//! down, Idempotency-Key — and the seed facade under 32 concurrent clients, against the real binary
+//! over HTTP, with every invariant checked.
 use reserveplace_torture::{Config, run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -34,6 +34,7 @@ macro_rules! table_contract {
             failing_transactions_do_not_affect_concurrent_ones,
             reads_see_acknowledged_writes,
             events_commit_with_their_writes,
+            concurrent_increments_are_distinct_and_consecutive,
         );
     };
     (@cases $fixture:expr; $($case:ident),+ $(,)?) => {
@@ -776,4 +777,56 @@ pub async fn events_commit_with_their_writes(f: &dyn StoreFixture) {
         ..Query::default()
     };
     assert_eq!(t.query(&q).await.expect("query").len(), 1);
+}
+
+/// `increment` is atomic: racing increments each get their own value, consecutive, none lost
+/// (the seed facade's order numbers rely on it). It keeps the item's other attributes, accepts any
+/// step, refuses non-numbers and key attributes, and publishes nothing.
+pub async fn concurrent_increments_are_distinct_and_consecutive(f: &dyn StoreFixture) {
+    let t = f.table("counters").await;
+    let counter = key("SEQ#order", "SEQ");
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let (t, counter) = (Arc::clone(&t), counter.clone());
+            tokio::spawn(async move { t.increment(&counter, "value", 1).await })
+        })
+        .collect();
+    let mut got = Vec::new();
+    for task in tasks {
+        got.push(task.await.expect("join").expect("increment"));
+    }
+    got.sort_unstable();
+    assert_eq!(got, (1..=64).collect::<Vec<i64>>());
+    assert_eq!(
+        get(&t, "SEQ#order", "SEQ")
+            .await
+            .map(|i| i["value"].clone()),
+        Some(json!(64))
+    );
+
+    t.transact(
+        vec![put(json!({"pk": "C", "sk": "1", "n": 10, "keep": "yes"}))],
+        vec![],
+    )
+    .await
+    .expect("seed item");
+    assert_eq!(t.increment(&key("C", "1"), "n", 5).await, Ok(15));
+    assert_eq!(t.increment(&key("C", "1"), "n", -20).await, Ok(-5));
+    for attr in ["keep", "pk", "gsi1pk"] {
+        assert!(
+            matches!(
+                t.increment(&key("C", "1"), attr, 1).await,
+                Err(StoreError::Invalid(_))
+            ),
+            "increment of `{attr}` must be refused"
+        );
+    }
+    assert_eq!(
+        get(&t, "C", "1").await,
+        Some(item(json!({"pk": "C", "sk": "1", "n": -5, "keep": "yes"})))
+    );
+    assert!(
+        f.committed_events().await.is_empty(),
+        "increments publish nothing"
+    );
 }

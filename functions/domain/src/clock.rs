@@ -24,6 +24,12 @@ pub trait Clock: Send + Sync {
     }
 }
 
+/// Waiting, as a port: the domain performs no I/O and owns no timer.
+#[async_trait::async_trait]
+pub trait Sleeper: Send + Sync {
+    async fn sleep(&self, duration: std::time::Duration);
+}
+
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 

@@ -2,15 +2,20 @@
 pub mod clock;
 pub mod error;
 pub mod events;
+mod idempotency;
+#[cfg(test)]
+mod isolation_tests;
 pub mod item;
 pub mod payment;
 pub mod place;
 pub mod reservation;
 pub mod saga;
+pub mod seed;
 pub mod stay;
 pub mod store;
 #[cfg(test)]
 mod test_support;
+pub mod text;
 #[cfg(test)]
 mod unit_tests;
 pub mod views;

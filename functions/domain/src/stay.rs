@@ -4,6 +4,9 @@ use time::{Date, Duration, macros::format_description};
 use crate::error::DomainError;
 
 pub const MAX_NIGHTS: i64 = 30;
+/// How far ahead a stay may begin: five years (1825 days), which covers any real booking window,
+/// so a typo such as 9999-12-30 is refused instead of becoming a hold nobody will ever use.
+pub const MAX_DAYS_AHEAD: i64 = 1825;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stay {
@@ -50,6 +53,28 @@ impl Stay {
         })
     }
 
+    /// Whether a customer may book this stay on `today` (UTC): check-in from yesterday (one
+    /// day of slack so a customer just east of UTC can still book their "today") up to
+    /// `MAX_DAYS_AHEAD` days after today.
+    pub fn ensure_bookable(&self, today: Date) -> Result<(), DomainError> {
+        if self.check_in < today.previous_day().unwrap_or(today) {
+            return Err(DomainError::invalid(
+                "checkIn",
+                format!("checkIn is in the past (today is {})", format_date(today)),
+            ));
+        }
+        if (self.check_in - today).whole_days() > MAX_DAYS_AHEAD {
+            return Err(DomainError::invalid(
+                "checkIn",
+                format!(
+                    "checkIn is at most {MAX_DAYS_AHEAD} days ahead (today is {})",
+                    format_date(today)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn nights(&self) -> i64 {
         (self.check_out - self.check_in).whole_days()
     }
@@ -90,5 +115,17 @@ mod tests {
         assert!(Stay::parse("2024-01-01", "2024-01-31").is_ok());
         assert!(Stay::parse("20240101", "2024-01-02").is_err());
         assert!(Stay::parse("2024-02-30", "2024-03-02").is_err());
+    }
+
+    #[test]
+    fn bookable_from_yesterday_to_the_horizon() {
+        let today = parse_date("d", "2026-01-10").expect("date");
+        let ok = |a: &str, b: &str| Stay::parse(a, b).expect("stay").ensure_bookable(today);
+        assert!(ok("2026-01-08", "2026-01-09").is_err(), "two days ago");
+        assert!(ok("2026-01-09", "2026-01-10").is_ok(), "yesterday (slack)");
+        // 2026-01-10 + 1825 days (2028 is a leap year) = 2031-01-09.
+        assert!(ok("2031-01-09", "2031-01-10").is_ok(), "1825 days ahead");
+        assert!(ok("2031-01-10", "2031-01-11").is_err(), "1826 days ahead");
+        assert!(ok("9999-12-30", "9999-12-31").is_err(), "far future");
     }
 }

@@ -156,6 +156,29 @@ impl Table for MemTable {
             .extend(events);
         Ok(())
     }
+
+    async fn increment(&self, key: &Key, attr: &str, by: i64) -> Result<i64, StoreError> {
+        let mut items = self
+            .items
+            .lock()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let item = items
+            .entry((key.pk.clone(), key.sk.clone()))
+            .or_insert_with(|| {
+                let mut i = Item::new();
+                i.insert("pk".into(), Value::String(key.pk.clone()));
+                i.insert("sk".into(), Value::String(key.sk.clone()));
+                i
+            });
+        let now = match item.get(attr) {
+            None => 0,
+            Some(v) => v
+                .as_i64()
+                .ok_or_else(|| StoreError::Invalid(format!("`{attr}` is not a number")))?,
+        };
+        item.insert(attr.to_owned(), Value::from(now + by));
+        Ok(now + by)
+    }
 }
 
 impl MemTable {

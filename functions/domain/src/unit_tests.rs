@@ -499,3 +499,53 @@ async fn a_cap_left_by_a_crashed_lowering_expires_and_the_owner_can_clear_it() {
     let p = svc.update("owner", "p1", same).await.expect("update");
     assert_eq!((p.room_count, p.pending_room_count), (5, None));
 }
+
+#[test]
+fn store_errors_map_to_transient_or_permanent_domain_errors() {
+    use crate::store::StoreError;
+    let domain = |e: StoreError| DomainError::from(e);
+    // Worth a retry: a lost race or an unreachable store.
+    assert!(matches!(
+        domain(StoreError::ConditionFailed { failed: vec![0] }),
+        DomainError::Unavailable(_)
+    ));
+    assert!(matches!(
+        domain(StoreError::Unavailable("throttled".into())),
+        DomainError::Unavailable(_)
+    ));
+    // Never worth one: the deployment or the request this code built is wrong.
+    assert!(matches!(
+        domain(StoreError::Misconfigured("no such table".into())),
+        DomainError::Misconfigured(m) if m.contains("no such table")
+    ));
+    assert!(matches!(
+        domain(StoreError::Invalid("item too large".into())),
+        DomainError::Misconfigured(_)
+    ));
+    assert!(StoreError::Unavailable(String::new()).is_transient());
+    assert!(!StoreError::Misconfigured(String::new()).is_transient());
+}
+
+#[tokio::test]
+async fn a_stored_record_that_no_longer_decodes_is_a_permanent_error() {
+    let (table, svc, place_id) = place_service(2, true).await;
+    let mut broken = crate::store::Item::new();
+    broken.insert("pk".into(), Place::key(&place_id).pk.into());
+    broken.insert("sk".into(), Place::key(&place_id).sk.into());
+    broken.insert("roomCount".into(), "not a number".into());
+    table
+        .transact(
+            vec![crate::store::Write::Put {
+                item: broken,
+                cond: None,
+            }],
+            vec![],
+        )
+        .await
+        .expect("overwrite");
+    let err = svc.get_place(&place_id).await.expect_err("undecodable");
+    assert!(
+        matches!(&err, DomainError::Misconfigured(m) if m.contains("does not decode")),
+        "{err:?}"
+    );
+}

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::error::{DomainError, DomainResult};
 use crate::item::from_item;
-use crate::store::{Cond, Item, Key, Query, Table, Write};
+use crate::store::{Cond, Item, Key, Query, StoreError, Table, Write};
 
 fn s(detail: &Value, field: &str) -> String {
     detail
@@ -407,6 +407,15 @@ impl NotificationService {
     }
 }
 
+/// Checked `ADD attr :delta` (delta > 0): the write fails rather than wrap or leave a value no
+/// reader can use. DynamoDB would store the sum (38 digits); a 64-bit reader could not read it.
+fn no_overflow(attr: &str, delta: i64) -> Cond {
+    Cond::Or(vec![
+        Cond::AttrNotExists(attr.into()),
+        Cond::Le(attr.into(), i64::MAX - delta),
+    ])
+}
+
 /// Loyalty points: 1% of the amount per confirmed stay, taken back when a confirmed stay is cancelled.
 pub struct LoyaltyService {
     table: Arc<dyn Table>,
@@ -459,11 +468,16 @@ impl LoyaltyService {
                 key: Key::new(format!("USER#{user}"), "BALANCE"),
                 set: [("userId".to_string(), json!(user))].into_iter().collect(),
                 add: vec![("points".into(), points)],
-                cond: None,
+                cond: (points > 0).then(|| no_overflow("points", points)),
             },
         ];
         match self.table.transact(writes, vec![]).await {
             Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed { failed }) if failed.contains(&1) => {
+                Err(DomainError::Misconfigured(format!(
+                    "loyalty balance of {user} would overflow adding {points}"
+                )))
+            }
             Err(e) if e.is_condition_failed() => Ok(false),
             Err(e) => Err(e.into()),
         }
@@ -474,14 +488,69 @@ impl LoyaltyService {
             .table
             .get(&Key::new(format!("USER#{user_id}"), "BALANCE"))
             .await?;
-        let points = item
-            .as_ref()
-            .and_then(|i| i.get("points"))
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
+        // A balance that is not a 64-bit integer is reported, never shown as 0: a silent 0 would
+        // hide lost points (DynamoDB itself stores up to 38 digits, so it could hold one).
+        let points = match item.as_ref().and_then(|i| i.get("points")) {
+            None => 0,
+            Some(v) => v.as_i64().ok_or_else(|| {
+                DomainError::Misconfigured(format!(
+                    "loyalty balance of {user_id} is not a 64-bit integer: {v}"
+                ))
+            })?,
+        };
         Ok(LoyaltyBalance {
             user_id: user_id.to_string(),
             points,
         })
+    }
+}
+
+#[cfg(test)]
+mod loyalty_tests {
+    use super::*;
+    use crate::test_support::MemTable;
+
+    fn confirmed(id: &str, amount: i64) -> Value {
+        json!({"reservationId": id, "userId": "u", "version": 3, "status": "CONFIRMED", "amount": amount})
+    }
+
+    #[tokio::test]
+    async fn an_award_that_would_overflow_is_refused_and_the_balance_stays_exact() {
+        let table = Arc::new(MemTable::default());
+        let svc = LoyaltyService::new(table.clone());
+        let near = (i64::MAX / 100) * 100; // points i64::MAX / 100
+        for i in 0..100 {
+            assert!(
+                svc.on_status_changed(&confirmed(&format!("r{i}"), near))
+                    .await
+                    .expect("award")
+            );
+        }
+        let before = svc.balance("u").await.expect("balance").points;
+        assert_eq!(before, (i64::MAX / 100) * 100);
+        let err = svc
+            .on_status_changed(&confirmed("r-last", near))
+            .await
+            .expect_err("overflow refused");
+        assert!(matches!(err, DomainError::Misconfigured(_)), "{err:?}");
+        assert_eq!(svc.balance("u").await.expect("balance").points, before);
+    }
+
+    #[tokio::test]
+    async fn a_balance_beyond_64_bits_is_reported_not_shown_as_zero() {
+        let table = Arc::new(MemTable::default());
+        let mut item = Item::new();
+        item.insert("pk".into(), json!("USER#u"));
+        item.insert("sk".into(), json!("BALANCE"));
+        item.insert("points".into(), json!(i64::MAX as u64 + 1));
+        table
+            .transact(vec![Write::Put { item, cond: None }], vec![])
+            .await
+            .expect("put");
+        let svc = LoyaltyService::new(table);
+        assert!(matches!(
+            svc.balance("u").await,
+            Err(DomainError::Misconfigured(_))
+        ));
     }
 }

@@ -93,7 +93,7 @@ impl Problem {
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
             "Authentication required",
-            "send 'Authorization: Bearer <token>' (locally: 'Bearer dev:<userId>')",
+            "send 'Authorization: Bearer <token>' (locally: a token from 'reserveplace-local token --sub <userId>', or 'dev:<userId>' with --dev)",
         )
     }
     pub fn too_large() -> Self {
@@ -106,6 +106,23 @@ impl Problem {
     }
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+    /// A permanent server-side fault: no `retry-after`, and nothing of the cause.
+    pub fn misconfigured() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "misconfigured",
+            "Service misconfigured",
+            "the service cannot handle this request until its configuration is fixed",
+        )
+    }
+    pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "The request body must be JSON",
+            detail,
+        )
     }
 
     pub fn into_response(self) -> ApiResponse {
@@ -156,6 +173,11 @@ impl From<DomainError> for Problem {
                     "a dependency is unavailable; retry shortly",
                 )
             }
+            // The cause names tables, roles and permissions: for the operator's log only.
+            DomainError::Misconfigured(d) => {
+                tracing::error!(cause = %d, "request failed: the service is misconfigured");
+                Problem::misconfigured()
+            }
         }
     }
 }
@@ -166,7 +188,8 @@ impl ApiRequest {
     pub fn user(&self) -> Result<&str, Problem> {
         self.user
             .as_deref()
-            .filter(|u| !u.is_empty())
+            // Ids under the seed facade's prefix are its own world's: no /v1 caller can be one.
+            .filter(|u| !u.is_empty() && !reserveplace_domain::seed::is_seed_id(u))
             .ok_or_else(Problem::unauthenticated)
     }
 
@@ -205,10 +228,14 @@ impl ApiRequest {
         if self.body.len() > MAX_BODY_BYTES {
             return Err(Problem::too_large());
         }
+        check_json_content_type(self.header("content-type"))?;
         if self.body.iter().all(u8::is_ascii_whitespace) {
             return Err(Problem::malformed("a JSON body is required"));
         }
-        serde_json::from_slice(&self.body).map_err(|e| Problem::malformed(e.to_string()))
+        let mut value: Value =
+            serde_json::from_slice(&self.body).map_err(|e| Problem::malformed(e.to_string()))?;
+        integral_floats_to_integers(&mut value);
+        Ok(value)
     }
 
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Problem> {
@@ -220,7 +247,141 @@ impl ApiRequest {
     }
 }
 
+/// A body is read only when declared as `application/json` (parameters allowed; a charset, if
+/// given, must be UTF-8, the only encoding JSON has). Anything else is 415, so a form post or a
+/// mislabelled upload is never guessed at.
+fn check_json_content_type(value: Option<&str>) -> Result<(), Problem> {
+    let Some(value) = value else {
+        return Err(Problem::unsupported_media_type(
+            "send the body with 'Content-Type: application/json'",
+        ));
+    };
+    let mut parts = value.split(';');
+    let media = parts.next().unwrap_or_default().trim();
+    if !media.eq_ignore_ascii_case("application/json") {
+        return Err(Problem::unsupported_media_type(format!(
+            "Content-Type '{}' is not application/json",
+            value.escape_debug()
+        )));
+    }
+    for param in parts {
+        let (name, val) = param.split_once('=').unwrap_or((param, ""));
+        let val = val.trim().trim_matches('"');
+        if name.trim().eq_ignore_ascii_case("charset") && !val.eq_ignore_ascii_case("utf-8") {
+            return Err(Problem::unsupported_media_type(format!(
+                "charset '{}' is not UTF-8",
+                val.escape_debug()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// JSON has one number type: `2.0` is the integer 2 to JSON Schema (`type: integer`), so it must
+/// be to the parser too. Only exactly representable values (|n| ≤ 2^53) are converted; `1.5`
+/// stays a float and is refused where an integer is expected.
+fn integral_floats_to_integers(value: &mut Value) {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() <= EXACT
+            {
+                // In range by the check above, so the cast is exact.
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_to_integers),
+        Value::Object(map) => map.values_mut().for_each(integral_floats_to_integers),
+        _ => {}
+    }
+}
+
 /// Runs a handler body and turns its problem into a response.
 pub fn respond(result: ApiResult) -> ApiResponse {
     result.unwrap_or_else(Problem::into_response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_type(ctype: Option<&str>) -> ApiRequest {
+        let mut req = ApiRequest {
+            body: Bytes::from_static(b"{}"),
+            ..Default::default()
+        };
+        if let Some(c) = ctype {
+            req.headers.insert("content-type".into(), c.into());
+        }
+        req
+    }
+
+    #[test]
+    fn a_body_must_be_declared_json() {
+        for ok in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=\"UTF-8\"",
+        ] {
+            assert!(with_type(Some(ok)).json_value().is_ok(), "{ok}");
+        }
+        for bad in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            Some("application/jsonp"),
+            Some("application/json; charset=latin1"),
+            Some(""),
+        ] {
+            let e = with_type(bad).json_value().expect_err("refused");
+            assert_eq!(e.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{bad:?}");
+            assert_eq!(e.kind, "unsupported-media-type");
+        }
+    }
+
+    #[test]
+    fn a_misconfiguration_is_a_500_problem_without_its_cause() {
+        let cause =
+            "ResourceNotFoundException: Requested resource not found: Table: prod-PlaceTable";
+        let resp = Problem::from(DomainError::Misconfigured(cause.into())).into_response();
+        assert_eq!(resp.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            resp.header("content-type"),
+            Some("application/problem+json")
+        );
+        assert_eq!(resp.header("retry-after"), None, "retrying will not help");
+        let body: Value = serde_json::from_slice(&resp.body).expect("json");
+        assert_eq!(body["type"], "/problems/misconfigured");
+        assert_eq!(body["title"], "Service misconfigured");
+        assert_eq!(body["status"], 500);
+        let text = String::from_utf8_lossy(&resp.body);
+        for secret in ["ResourceNotFound", "PlaceTable", "Table"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+    }
+
+    #[test]
+    fn integral_floats_are_integers_as_in_json_schema() {
+        let mut req = with_type(Some("application/json"));
+        req.body = Bytes::from_static(br#"{"a": 92.0, "b": [-3.0, 1.5], "c": 1e300, "d": 7}"#);
+        let v = req.json_value().expect("json");
+        assert_eq!(v, json!({"a": 92, "b": [-3, 1.5], "c": 1e300, "d": 7}));
+        assert!(v["a"].is_i64() && v["b"][1].is_f64() && v["c"].is_f64());
+    }
+
+    #[test]
+    fn idempotency_keys_are_visible_ascii() {
+        let key = |k: &str| {
+            let mut r = ApiRequest::default();
+            r.headers.insert("idempotency-key".into(), k.into());
+            r.idempotency_key().map(|k| k.map(str::to_owned))
+        };
+        assert_eq!(key("trip-1"), Ok(Some("trip-1".into())));
+        for bad in ["", "caf\u{e9}", "caf\u{fffd}", "a b", &"k".repeat(201)] {
+            assert!(key(bad).is_err(), "{bad:?}");
+        }
+    }
 }

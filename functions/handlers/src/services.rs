@@ -7,7 +7,7 @@ use reserveplace_domain::clock::Clock;
 use reserveplace_domain::payment::{BreakerPolicy, PaymentProvider, PaymentService};
 use reserveplace_domain::place::PlaceService;
 use reserveplace_domain::reservation::ReservationService;
-use reserveplace_domain::saga::SagaCallbacks;
+use reserveplace_domain::saga::{SagaCallbacks, SagaStarter};
 use reserveplace_domain::store::Table;
 use reserveplace_domain::views::{
     LoyaltyService, MyPageService, NotificationChannel, NotificationService, OwnerViewService,
@@ -42,6 +42,12 @@ impl Config {
 /// Opens a table by its name (the value of e.g. `RESERVATION_TABLE`).
 pub type TableOpener = Arc<dyn Fn(&str) -> Arc<dyn Table> + Send + Sync>;
 
+/// Starts executions of the state machine with this ARN (the value of `SAGA_STATE_MACHINE_ARN`).
+pub type SagaStarterOpener = Arc<dyn Fn(&str) -> Arc<dyn SagaStarter> + Send + Sync>;
+
+/// The environment variable naming the state machine a saga starter starts (`!Ref` of it).
+pub const SAGA_STATE_MACHINE_ARN: &str = "SAGA_STATE_MACHINE_ARN";
+
 /// The adapters behind the ports (DynamoDB/Step Functions on AWS, embedded ones locally).
 #[derive(Clone)]
 pub struct Adapters {
@@ -49,6 +55,7 @@ pub struct Adapters {
     pub clock: Arc<dyn Clock>,
     pub payment_provider: Arc<dyn PaymentProvider>,
     pub saga: Arc<dyn SagaCallbacks>,
+    pub saga_starter: SagaStarterOpener,
     pub notifications: Arc<dyn NotificationChannel>,
 }
 
@@ -62,6 +69,8 @@ pub struct Services {
     pub notifications: NotificationService,
     pub loyalty: LoyaltyService,
     pub saga: Arc<dyn SagaCallbacks>,
+    /// The state machine of `SAGA_STATE_MACHINE_ARN`; `None` for functions that start no saga.
+    pub saga_starter: Option<Arc<dyn SagaStarter>>,
 }
 
 impl Services {
@@ -83,7 +92,8 @@ impl Services {
             reservations: ReservationService::new(
                 table("RESERVATION_TABLE", "ReservationTable"),
                 a.clock.clone(),
-            ),
+            )
+            .with_catalogue_wait(Arc::new(crate::adapters::TokioSleeper)),
             payments: PaymentService::new(
                 table("PAYMENT_TABLE", "PaymentTable"),
                 a.clock.clone(),
@@ -98,6 +108,9 @@ impl Services {
             ),
             loyalty: LoyaltyService::new(table("LOYALTY_TABLE", "LoyaltyTable")),
             saga: a.saga.clone(),
+            saga_starter: env
+                .get(SAGA_STATE_MACHINE_ARN)
+                .map(|arn| (a.saga_starter)(arn)),
             config,
         }
     }

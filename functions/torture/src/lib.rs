@@ -4,7 +4,8 @@
 //! quiescence. [`run`] returns a [`Report`] with one [`Check`] per invariant and its figures.
 //!
 //! Scenarios: 1 load, 2 crash, 3 duplicates & disorder, 4 payment faults, 5 owner side
-//! down, 6 Idempotency-Key. Each can be selected on its own; all run by default.
+//! down, 6 Idempotency-Key, 7 the seed facade under concurrency. Each can be selected on its own;
+//! all run by default.
 mod api;
 mod plan;
 mod proc;
@@ -25,13 +26,13 @@ pub struct Config {
     pub runtime: PathBuf,
     /// The SAM template the runtime reads (default: the repository's `template.yaml`).
     pub template: PathBuf,
-    /// Scenarios to run, in order (default: all six).
+    /// Scenarios to run, in order (default: all).
     pub scenarios: Vec<Scenario>,
     /// Seed of every random choice of the workloads (places, stays, cancels, decisions, kills).
     pub seed: u64,
     /// Scenario 1 (and 2): reservations placed.
     pub reservations: usize,
-    /// Requests in flight at once while loading.
+    /// Requests in flight at once while loading (scenario 7: clients at once, at least 32).
     pub concurrency: usize,
     /// Scenario 2: SIGKILLs of the runtime during the load.
     pub crashes: usize,
@@ -124,7 +125,7 @@ impl Default for Config {
 }
 
 impl Config {
-    /// A quick run of all six scenarios (small sizes, 2 crashes, short outage and down windows),
+    /// A quick run of all the scenarios (small sizes, 2 crashes, short outage and down windows),
     /// for the test suite.
     pub fn bounded(runtime: impl Into<PathBuf>) -> Self {
         Config {

@@ -19,7 +19,7 @@ struct Args {
     /// The SAM template [default: the repository's template.yaml].
     #[arg(long)]
     template: Option<PathBuf>,
-    /// Scenarios to run (1 load, 2 crash, 3 duplicates, 4 payment, 5 down, 6 idempotency),
+    /// Scenarios to run (1 load, 2 crash, 3 duplicates, 4 payment, 5 down, 6 idempotency, 7 seed),
     /// comma separated [default: all].
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<Scenario>,

@@ -3,7 +3,7 @@ use std::str::FromStr;
 
 use time::{Date, Duration as Days, OffsetDateTime};
 
-/// The six scenarios of `RELIABILITY.md`.
+/// The scenarios: the six of `RELIABILITY.md` and the seed facade under concurrency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scenario {
     Load,
@@ -12,16 +12,18 @@ pub enum Scenario {
     Payment,
     Down,
     Idempotency,
+    Seed,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::Load,
         Scenario::Crash,
         Scenario::Duplicates,
         Scenario::Payment,
         Scenario::Down,
         Scenario::Idempotency,
+        Scenario::Seed,
     ];
 
     pub fn number(self) -> usize {
@@ -32,6 +34,7 @@ impl Scenario {
             Scenario::Payment => 4,
             Scenario::Down => 5,
             Scenario::Idempotency => 6,
+            Scenario::Seed => 7,
         }
     }
 
@@ -43,6 +46,7 @@ impl Scenario {
             Scenario::Payment => "payment",
             Scenario::Down => "down",
             Scenario::Idempotency => "idempotency",
+            Scenario::Seed => "seed",
         }
     }
 
@@ -65,11 +69,12 @@ impl FromStr for Scenario {
                 "idem" | "idempotency-key" => Some(Scenario::Idempotency),
                 "payments" | "faults" => Some(Scenario::Payment),
                 "owner-down" => Some(Scenario::Down),
+                "seed-facade" | "accommodations" => Some(Scenario::Seed),
                 _ => None,
             })
             .ok_or_else(|| {
                 format!(
-                    "unknown scenario '{s}' (1-6 or {})",
+                    "unknown scenario '{s}' (1-7 or {})",
                     Scenario::ALL.map(|x| x.name()).join(", ")
                 )
             })
@@ -140,4 +145,19 @@ pub fn fnv(s: &str) -> u64 {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scenario_parses_by_number_and_name() {
+        for s in Scenario::ALL {
+            assert_eq!(s.number().to_string().parse::<Scenario>(), Ok(s));
+            assert_eq!(s.name().parse::<Scenario>(), Ok(s));
+        }
+        assert_eq!("seed".parse::<Scenario>(), Ok(Scenario::Seed));
+        assert!("8".parse::<Scenario>().is_err());
+    }
 }

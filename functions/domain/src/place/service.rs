@@ -7,14 +7,18 @@ use super::model::*;
 use crate::clock::Clock;
 use crate::error::{DomainError, DomainResult};
 use crate::events::{DomainEvent, EventName, new_event};
+use crate::idempotency;
 use crate::item::{from_item, to_item};
+use crate::seed;
 use crate::stay::Stay;
 use crate::store::{Cond, Item, Query, StoreError, Table, Write};
 
 /// Upper bound on a conditional-write retry loop; only reached under pathological contention.
 const MAX_ATTEMPTS: usize = 64;
 pub const MAX_ROOMS: i64 = 10_000;
-pub const MAX_PRICE: i64 = 1_000_000_000_000;
+/// 100,000,000 minor units a night: with at most 30 nights and 100 rooms an amount stays below
+/// 3×10^11, so amounts and loyalty points can never overflow a 64-bit integer anywhere.
+pub const MAX_PRICE: i64 = 100_000_000;
 
 /// What identifies a stay for the place context (carried by saga input and reservation events).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,12 +81,7 @@ pub struct PlaceService {
 }
 
 fn validate_place(name: &str, room_count: i64, nightly_price: i64) -> DomainResult<()> {
-    if name.trim().is_empty() || name.chars().count() > 200 {
-        return Err(DomainError::invalid(
-            "name",
-            "a name of 1 to 200 characters is required",
-        ));
-    }
+    crate::text::validate_name("name", name)?;
     if !(0..=MAX_ROOMS).contains(&room_count) {
         return Err(DomainError::invalid(
             "roomCount",
@@ -92,7 +91,7 @@ fn validate_place(name: &str, room_count: i64, nightly_price: i64) -> DomainResu
     if !(0..=MAX_PRICE).contains(&nightly_price) {
         return Err(DomainError::invalid(
             "nightlyPrice",
-            "must be a non-negative integer amount",
+            format!("must be an integer amount from 0 to {MAX_PRICE}"),
         ));
     }
     Ok(())
@@ -166,6 +165,14 @@ impl PlaceService {
             .transpose()
     }
 
+    /// A place as `/v1` shows it: the seed facade's places are not listed there.
+    pub async fn get_listed(&self, place_id: &str) -> DomainResult<Option<Place>> {
+        if seed::is_seed_id(place_id) {
+            return Ok(None);
+        }
+        self.get_place(place_id).await
+    }
+
     async fn must_get_place(&self, place_id: &str) -> DomainResult<Place> {
         self.get_place(place_id)
             .await?
@@ -196,42 +203,16 @@ impl PlaceService {
             .collect()
     }
 
-    /// Registers a new place. With `place_id` given (idempotency key or the seed facade), a repeat
-    /// by the same owner answers the existing place.
+    /// Registers a new place under `place_id` (a fresh id, or the seed facade's own). If it exists
+    /// and belongs to the same owner, answers it (the seed facade's repeat).
     pub async fn register(
         &self,
         owner_id: &str,
         place_id: String,
         cmd: RegisterPlace,
     ) -> DomainResult<(Place, bool)> {
-        validate_place(&cmd.name, cmd.room_count, cmd.nightly_price)?;
-        let now = self.clock.now_rfc3339();
-        let place = Place {
-            place_id,
-            owner_id: owner_id.to_string(),
-            name: cmd.name.trim().to_string(),
-            room_count: cmd.room_count,
-            nightly_price: cmd.nightly_price,
-            instant_book: cmd.instant_book,
-            pending_room_count: None,
-            pending_since_ms: None,
-            created_at: now.clone(),
-            updated_at: now,
-            version: 1,
-        };
-        let (gpk, gsk) = place.owner_index();
-        let put = Write::Put {
-            item: to_item(&Place::key(&place.place_id), Some((&gpk, &gsk)), &place),
-            cond: Some(Cond::NotExists),
-        };
-        match self
-            .table
-            .transact(
-                vec![put],
-                vec![catalogue_event(EventName::PlaceRegistered, &place)],
-            )
-            .await
-        {
+        let place = self.new_place(owner_id, place_id, cmd)?;
+        match self.create(&place, None).await {
             Ok(()) => Ok((place, true)),
             Err(e) if e.is_condition_failed() => {
                 let existing = self.must_get_place(&place.place_id).await?;
@@ -247,26 +228,88 @@ impl PlaceService {
         }
     }
 
-    /// Like `register`, but a repeat must describe the same place: an `Idempotency-Key` reused
-    /// for a different request is a conflict.
+    /// `POST /v1/places` with an `Idempotency-Key`: the place gets a random id, and the key's
+    /// record (written in the same transaction) names it. A repeat answers that place; a repeat
+    /// that describes another place is a conflict.
     pub async fn register_idempotent(
+        &self,
+        owner_id: &str,
+        key: &str,
+        cmd: RegisterPlace,
+    ) -> DomainResult<(Place, bool)> {
+        let place = self.new_place(owner_id, idempotency::new_id(), cmd)?;
+        let record = idempotency::key(owner_id, key);
+        match self.create(&place, Some(&record)).await {
+            Ok(()) => Ok((place, true)),
+            Err(StoreError::ConditionFailed { failed }) if failed.contains(&1) => {
+                let existing = match idempotency::lookup(&*self.table, &record).await? {
+                    Some(id) => self.get_place(&id).await?,
+                    None => None,
+                }
+                .ok_or_else(|| DomainError::Unavailable("idempotency record vanished".into()))?;
+                let same = existing.owner_id == owner_id
+                    && existing.name == place.name
+                    && existing.room_count == place.room_count
+                    && existing.nightly_price == place.nightly_price
+                    && existing.instant_book == place.instant_book;
+                if !same {
+                    return Err(DomainError::Conflict(
+                        "the Idempotency-Key was already used for a different request".into(),
+                    ));
+                }
+                Ok((existing, false))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn new_place(
         &self,
         owner_id: &str,
         place_id: String,
         cmd: RegisterPlace,
-    ) -> DomainResult<(Place, bool)> {
-        let wanted = cmd.clone();
-        let (place, created) = self.register(owner_id, place_id, cmd).await?;
-        let same = place.name == wanted.name.trim()
-            && place.room_count == wanted.room_count
-            && place.nightly_price == wanted.nightly_price
-            && place.instant_book == wanted.instant_book;
-        if !created && !same {
-            return Err(DomainError::Conflict(
-                "the Idempotency-Key was already used for a different request".into(),
+    ) -> DomainResult<Place> {
+        validate_place(&cmd.name, cmd.room_count, cmd.nightly_price)?;
+        let now = self.clock.now_rfc3339();
+        Ok(Place {
+            place_id,
+            owner_id: owner_id.to_string(),
+            name: cmd.name.trim().to_string(),
+            room_count: cmd.room_count,
+            nightly_price: cmd.nightly_price,
+            instant_book: cmd.instant_book,
+            pending_room_count: None,
+            pending_since_ms: None,
+            created_at: now.clone(),
+            updated_at: now,
+            version: 1,
+        })
+    }
+
+    /// Writes a new place (write 0) with PlaceRegistered, and the idempotency record (write 1).
+    async fn create(
+        &self,
+        place: &Place,
+        record: Option<&crate::store::Key>,
+    ) -> Result<(), StoreError> {
+        let (gpk, gsk) = place.owner_index();
+        let mut writes = vec![Write::Put {
+            item: to_item(&Place::key(&place.place_id), Some((&gpk, &gsk)), place),
+            cond: Some(Cond::NotExists),
+        }];
+        if let Some(record) = record {
+            writes.push(idempotency::create(
+                record,
+                &place.place_id,
+                &place.created_at,
             ));
         }
-        Ok((place, created))
+        self.table
+            .transact(
+                writes,
+                vec![catalogue_event(EventName::PlaceRegistered, place)],
+            )
+            .await
     }
 
     /// Changes a place. Lowering the room count never leaves a night above it: first every new hold

@@ -39,6 +39,9 @@ pub enum CancelReason {
     OwnerRejected,
     OwnerTimeout,
     CustomerCancelled,
+    /// A saga step after the charge failed for good (a crash, a permanent error, or a context
+    /// down longer than the step's retries): the saga compensated.
+    SystemError,
 }
 
 impl CancelReason {
@@ -50,6 +53,7 @@ impl CancelReason {
             Self::OwnerRejected => "The owner declined the reservation; your payment was refunded.",
             Self::OwnerTimeout => "The owner did not answer in time; your payment was refunded.",
             Self::CustomerCancelled => "You cancelled the reservation.",
+            Self::SystemError => "Something went wrong on our side; your payment was refunded.",
         }
     }
 }

@@ -1,18 +1,31 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::model::*;
-use crate::clock::Clock;
+use crate::clock::{Clock, Sleeper};
 use crate::error::{DomainError, DomainResult};
 use crate::events::{DomainEvent, EventName, new_event};
+use crate::idempotency;
 use crate::item::{from_item, to_item};
-use crate::stay::{Stay, format_date};
-use crate::store::{Cond, Key, Query, Table, Write};
+use crate::seed;
+use crate::stay::Stay;
+use crate::store::{Cond, Key, Query, StoreError, Table, Write};
 
 const MAX_ATTEMPTS: usize = 64;
+/// A booking of a place the catalogue copy does not know yet re-reads it after these pauses
+/// (2 s in all) before answering 404: the copy follows the place context by an event, so a client
+/// that registers a place and books it at once would otherwise be told it does not exist.
+const CATALOGUE_WAITS_MS: [u64; 8] = [10, 20, 40, 80, 160, 320, 640, 730];
+/// The order-number counter of the seed facade.
+const ORDER_COUNTER: (&str, &str, &str) = ("SEQ#order", "SEQ", "value");
 pub const MAX_ROOMS_PER_RESERVATION: i64 = 100;
+/// The largest amount a reservation can have (price × nights × rooms at their bounds), 3×10^11:
+/// loyalty points and any sum of amounts stay far inside a 64-bit integer.
+pub const MAX_AMOUNT: i64 =
+    crate::place::MAX_PRICE * crate::stay::MAX_NIGHTS * MAX_ROOMS_PER_RESERVATION;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -40,15 +53,24 @@ pub struct SeedReservation {
     pub amount: i64,
 }
 
+/// Makes the id of a new `/v1` reservation.
+pub type IdSource = Arc<dyn Fn() -> String + Send + Sync>;
+
 pub struct ReservationService {
     table: Arc<dyn Table>,
     clock: Arc<dyn Clock>,
+    ids: IdSource,
+    /// Paces re-reads of the catalogue on a miss; without it a miss answers 404 at once.
+    sleeper: Option<Arc<dyn Sleeper>>,
 }
 
-/// Stable id for an idempotent request: the same user and key always name the same reservation.
-pub fn idempotent_id(user_id: &str, key: &str) -> String {
-    let ns = uuid::Uuid::from_u128(0x5e5e_7e71_ace0_4a11_9d0b_ec0d_e5ee_d000);
-    uuid::Uuid::new_v5(&ns, format!("{user_id}\n{key}").as_bytes()).to_string()
+/// Whether a stored reservation is what this request asks for (an idempotent repeat).
+fn same_request(existing: &Reservation, wanted: &Reservation) -> bool {
+    existing.user_id == wanted.user_id
+        && existing.place_id == wanted.place_id
+        && existing.check_in == wanted.check_in
+        && existing.check_out == wanted.check_out
+        && existing.rooms == wanted.rooms
 }
 
 fn snapshot(r: &Reservation) -> Value {
@@ -78,7 +100,12 @@ fn validate_rooms(rooms: i64) -> DomainResult<()> {
 }
 
 fn validate_id(field: &str, id: &str) -> DomainResult<()> {
-    if id.is_empty() || id.len() > 128 || id.contains('#') || id.chars().any(char::is_control) {
+    // Characters, not bytes, as the schema's `maxLength` counts them.
+    if id.is_empty()
+        || id.chars().count() > 128
+        || id.contains('#')
+        || id.chars().any(char::is_control)
+    {
         return Err(DomainError::invalid(
             field,
             "must be 1 to 128 characters, without '#'",
@@ -97,7 +124,24 @@ enum Step {
 
 impl ReservationService {
     pub fn new(table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Self {
-        Self { table, clock }
+        Self {
+            table,
+            clock,
+            ids: Arc::new(idempotency::new_id),
+            sleeper: None,
+        }
+    }
+
+    /// Replaces the random ids of new `/v1` reservations (fixtures that need a known id).
+    pub fn set_id_source(&mut self, ids: IdSource) {
+        self.ids = ids;
+    }
+
+    /// Bookings wait up to 2 s for the catalogue copy of a place just registered (read-your-writes
+    /// across the two contexts) instead of answering 404 at once.
+    pub fn with_catalogue_wait(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = Some(sleeper);
+        self
     }
 
     pub async fn get(&self, reservation_id: &str) -> DomainResult<Option<Reservation>> {
@@ -158,6 +202,21 @@ impl ReservationService {
             .transpose()
     }
 
+    /// The catalogue copy of a place, waiting for it a bounded time when it is not there (yet).
+    /// `shown` is the id the client used, for the 404.
+    async fn catalogue_or_wait(&self, place_id: &str, shown: &str) -> DomainResult<CatalogPlace> {
+        let mut waits = CATALOGUE_WAITS_MS.iter();
+        loop {
+            if let Some(place) = self.catalogue(place_id).await? {
+                return Ok(place);
+            }
+            match (&self.sleeper, waits.next()) {
+                (Some(sleeper), Some(ms)) => sleeper.sleep(Duration::from_millis(*ms)).await,
+                _ => return Err(DomainError::not_found(format!("place {shown}"))),
+            }
+        }
+    }
+
     /// `POST /v1/reservations`: validates, prices and stores PENDING with ReservationPlaced.
     /// Returns the reservation and whether this call created it (false: an idempotent repeat).
     pub async fn place(
@@ -169,30 +228,20 @@ impl ReservationService {
         validate_id("placeId", &cmd.place_id)?;
         let stay = Stay::parse(&cmd.check_in, &cmd.check_out)?;
         validate_rooms(cmd.rooms)?;
-        let place = self
-            .catalogue(&cmd.place_id)
-            .await?
-            .ok_or_else(|| DomainError::not_found(format!("place {}", cmd.place_id)))?;
-        // One day of slack so a customer just east of UTC can still book "today".
-        let today = self.clock.now().date();
-        if stay.check_in < today.previous_day().unwrap_or(today) {
-            return Err(DomainError::invalid(
-                "checkIn",
-                format!("checkIn is in the past (today is {})", format_date(today)),
-            ));
+        // The seed facade's places are not bookable here.
+        if seed::is_seed_id(&cmd.place_id) {
+            return Err(DomainError::not_found(format!("place {}", cmd.place_id)));
         }
+        let place = self.catalogue_or_wait(&cmd.place_id, &cmd.place_id).await?;
+        stay.ensure_bookable(self.clock.now().date())?;
         let amount = place
             .nightly_price
             .checked_mul(stay.nights())
             .and_then(|a| a.checked_mul(cmd.rooms))
             .ok_or_else(|| DomainError::invalid("rooms", "the amount is too large"))?;
-        let id = match idempotency_key {
-            Some(key) => idempotent_id(user_id, key),
-            None => uuid::Uuid::now_v7().to_string(),
-        };
         let now = self.clock.now_rfc3339();
         let r = Reservation {
-            reservation_id: id,
+            reservation_id: (self.ids)(),
             user_id: user_id.to_string(),
             place_id: place.place_id,
             place_name: place.name,
@@ -208,39 +257,59 @@ impl ReservationService {
             created_at: now.clone(),
             updated_at: now,
         };
-        self.insert(r, vec![]).await
+        let Some(key) = idempotency_key else {
+            self.insert(&r, vec![]).await?;
+            return Ok((r, true));
+        };
+        // The key's record is written with the reservation; if it exists, this is a repeat.
+        let record = idempotency::key(user_id, key);
+        let create = idempotency::create(&record, &r.reservation_id, &r.created_at);
+        match self.insert(&r, vec![create]).await {
+            Ok(()) => Ok((r, true)),
+            Err(StoreError::ConditionFailed { failed }) if failed.contains(&1) => {
+                let existing = match idempotency::lookup(&*self.table, &record).await? {
+                    Some(id) => self.get(&id).await?,
+                    None => None,
+                }
+                .ok_or_else(|| DomainError::Unavailable("idempotency record vanished".into()))?;
+                if !same_request(&existing, &r) {
+                    return Err(DomainError::Conflict(
+                        "the Idempotency-Key was already used for a different request".into(),
+                    ));
+                }
+                Ok((existing, false))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
-    /// The seed facade (`POST /accommodations`): ids are the next order number, as the seed's client expects.
+    /// The seed facade (`POST /accommodations`): ids are the next order number, as the seed's client
+    /// expects, from an atomic counter, so concurrent bookings never contend for a number. The
+    /// counter and the reservation are two writes: a number is skipped if the reservation write
+    /// then fails, which is harmless for order numbers.
     pub async fn place_seed(&self, cmd: SeedReservation) -> DomainResult<Reservation> {
         validate_id("usrId", &cmd.user_id)?;
         validate_id("placeId", &cmd.place_id)?;
         let stay = Stay::parse(&cmd.check_in, &cmd.check_out)?;
         validate_rooms(cmd.rooms)?;
-        if cmd.amount < 0 {
+        if !(0..=seed::MAX_AMOUNT).contains(&cmd.amount) {
             return Err(DomainError::invalid(
                 "amount",
-                "must be a non-negative integer",
+                format!("must be an integer from 0 to {}", seed::MAX_AMOUNT),
             ));
         }
         let place = self
-            .catalogue(&cmd.place_id)
-            .await?
-            .ok_or_else(|| DomainError::not_found(format!("place {}", cmd.place_id)))?;
-        let seq_key = Key::new("SEQ#order", "SEQ");
+            .catalogue_or_wait(&seed::place_id(&cmd.place_id), &cmd.place_id)
+            .await?;
+        let (pk, sk, attr) = ORDER_COUNTER;
+        let counter = Key::new(pk, sk);
         for _ in 0..MAX_ATTEMPTS {
-            let current = self
-                .table
-                .get(&seq_key)
-                .await?
-                .and_then(|it| it.get("value").and_then(Value::as_i64))
-                .unwrap_or(0);
-            let next = current + 1;
+            let number = self.table.increment(&counter, attr, 1).await?;
             let now = self.clock.now_rfc3339();
             let r = Reservation {
-                reservation_id: next.to_string(),
-                user_id: cmd.user_id.clone(),
-                place_id: cmd.place_id.clone(),
+                reservation_id: number.to_string(),
+                user_id: seed::user_id(&cmd.user_id),
+                place_id: place.place_id.clone(),
                 place_name: if cmd.place_name.trim().is_empty() {
                     place.name.clone()
                 } else {
@@ -258,70 +327,34 @@ impl ReservationService {
                 created_at: now.clone(),
                 updated_at: now,
             };
-            let bump = Write::Update {
-                key: seq_key.clone(),
-                set: [("value".to_string(), json!(next))].into_iter().collect(),
-                add: vec![],
-                cond: Some(if current == 0 {
-                    Cond::AttrNotExists("value".into())
-                } else {
-                    Cond::Eq("value".into(), json!(current))
-                }),
-            };
-            match self.insert(r, vec![bump]).await {
-                Ok((r, true)) => return Ok(r),
-                Ok((_, false)) => continue,
-                Err(DomainError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
+            match self.insert(&r, vec![]).await {
+                Ok(()) => return Ok(r),
+                // Only if the counter fell behind the orders (e.g. restored from an older copy).
+                Err(e) if e.is_condition_failed() => continue,
+                Err(e) => return Err(e.into()),
             }
         }
         Err(DomainError::Unavailable(
-            "order numbers contended; retry".into(),
+            "order numbers already in use; retry".into(),
         ))
     }
 
-    async fn insert(
-        &self,
-        r: Reservation,
-        mut extra: Vec<Write>,
-    ) -> DomainResult<(Reservation, bool)> {
+    /// Writes a new reservation (it must not exist) with ReservationPlaced and `extra` writes.
+    async fn insert(&self, r: &Reservation, mut extra: Vec<Write>) -> Result<(), StoreError> {
         let (gpk, gsk) = r.user_index();
         let event = new_event(
             EventName::ReservationPlaced,
             Some(&r.reservation_id),
             r.version,
             &r.created_at,
-            snapshot(&r),
+            snapshot(r),
         );
         let mut writes = vec![Write::Put {
-            item: to_item(&Reservation::key(&r.reservation_id), Some((&gpk, &gsk)), &r),
+            item: to_item(&Reservation::key(&r.reservation_id), Some((&gpk, &gsk)), r),
             cond: Some(Cond::NotExists),
         }];
         writes.append(&mut extra);
-        match self.table.transact(writes, vec![event]).await {
-            Ok(()) => Ok((r, true)),
-            Err(crate::store::StoreError::ConditionFailed { failed }) if failed.contains(&0) => {
-                let existing = self
-                    .get(&r.reservation_id)
-                    .await?
-                    .ok_or_else(|| DomainError::Unavailable("reservation vanished".into()))?;
-                let same = existing.user_id == r.user_id
-                    && existing.place_id == r.place_id
-                    && existing.check_in == r.check_in
-                    && existing.check_out == r.check_out
-                    && existing.rooms == r.rooms;
-                if !same {
-                    return Err(DomainError::Conflict(
-                        "the Idempotency-Key was already used for a different request".into(),
-                    ));
-                }
-                Ok((existing, false))
-            }
-            Err(e) if e.is_condition_failed() => {
-                Err(DomainError::Conflict("concurrent insert".into()))
-            }
-            Err(e) => Err(e.into()),
-        }
+        self.table.transact(writes, vec![event]).await
     }
 
     /// Applies one status step with optimistic concurrency; emits ReservationStatusChanged (and

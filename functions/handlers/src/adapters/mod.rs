@@ -1,9 +1,11 @@
 //! Adapters that are the same on AWS and locally: the simulated payment provider, the provider
-//! timeout and the logging notification channel.
+//! timeout, the logging notification channel and the timer.
 mod log_channel;
 mod simulated_payment;
+mod sleeper;
 mod timeout;
 
 pub use log_channel::LogChannel;
 pub use simulated_payment::{SimulatedProvider, SimulationSettings};
+pub use sleeper::TokioSleeper;
 pub use timeout::TimeoutProvider;

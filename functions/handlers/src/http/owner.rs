@@ -1,5 +1,6 @@
 //! The owner's side: the reservations of their places and decisions on request-to-book stays.
 use http::StatusCode;
+use reserveplace_domain::error::DomainError;
 use serde_json::json;
 
 use crate::api::{ApiRequest, ApiResponse, respond};
@@ -10,10 +11,13 @@ pub async fn reservations(svc: &Services, req: ApiRequest) -> ApiResponse {
     respond(
         async {
             let owner = req.user()?;
-            let rows = svc
-                .owner_view
-                .list(owner, req.query.get("placeId").map(String::as_str))
-                .await?;
+            let place = req.query.get("placeId").map(String::as_str);
+            if let Some(p) = place
+                && (p.is_empty() || p.chars().count() > 128)
+            {
+                return Err(DomainError::invalid("placeId", "must be 1 to 128 characters").into());
+            }
+            let rows = svc.owner_view.list(owner, place).await?;
             Ok(ApiResponse::json(StatusCode::OK, &json!({ "items": rows })))
         }
         .await,

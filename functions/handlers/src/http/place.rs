@@ -13,13 +13,13 @@ pub async fn register(svc: &Services, req: ApiRequest) -> ApiResponse {
         async {
             let owner = req.user()?;
             let cmd: RegisterPlace = req.json()?;
-            let id = match req.idempotency_key()? {
-                Some(key) => {
-                    reserveplace_domain::reservation::idempotent_id(owner, &format!("place:{key}"))
+            let (place, created) = match req.idempotency_key()? {
+                Some(key) => svc.places.register_idempotent(owner, key, cmd).await?,
+                None => {
+                    let id = uuid::Uuid::now_v7().to_string();
+                    svc.places.register(owner, id, cmd).await?
                 }
-                None => uuid::Uuid::now_v7().to_string(),
             };
-            let (place, created) = svc.places.register_idempotent(owner, id, cmd).await?;
             let status = if created {
                 StatusCode::CREATED
             } else {
@@ -55,7 +55,7 @@ pub async fn get(svc: &Services, req: ApiRequest) -> ApiResponse {
             let id = req.param("placeId")?;
             let place = svc
                 .places
-                .get_place(id)
+                .get_listed(id)
                 .await?
                 .ok_or_else(|| Problem::not_found(format!("place {id} does not exist")))?;
             let from = match req.query.get("from") {

@@ -1,8 +1,13 @@
 //! The seed-compatible facade, so the seed README's httpie walkthrough runs unchanged. httpie sends
 //! every `key=value` as a JSON string, so numbers are accepted as numbers or numeric strings.
+//!
+//! The facade has no identities, so it acts only in its own world: the client's `usrId` and
+//! `placeId` name the facade's users and places (`reserveplace_domain::seed`), never a `/v1` user
+//! or place, and it shows only its own numbered orders.
 use http::StatusCode;
 use reserveplace_domain::place::{RegisterPlace, UpdatePlace};
 use reserveplace_domain::reservation::SeedReservation;
+use reserveplace_domain::seed;
 use reserveplace_domain::stay::{format_date, parse_date};
 use reserveplace_domain::views::MyPageRow;
 use serde_json::{Map, Value, json};
@@ -11,7 +16,7 @@ use crate::api::{ApiRequest, ApiResponse, Problem, respond};
 use crate::services::Services;
 
 /// Places registered through the facade belong to this owner (the seed had no identities).
-pub const SEED_OWNER: &str = "seed-owner";
+pub const SEED_OWNER: &str = seed::OWNER;
 
 fn field<'a>(body: &'a Map<String, Value>, name: &str) -> Result<&'a Value, Problem> {
     body.get(name).filter(|v| !v.is_null()).ok_or_else(|| {
@@ -103,14 +108,15 @@ pub async fn reservation_management(svc: &Services, req: ApiRequest) -> ApiRespo
             return Err(invalid("placeId", "must be 1 to 128 characters, without '#'"));
         }
         let cmd = RegisterPlace { name, room_count: stock, nightly_price: 0, instant_book: true };
-        let (place, created) = svc.places.register(SEED_OWNER, place_id.clone(), cmd).await?;
+        let internal = seed::place_id(&place_id);
+        let (place, created) = svc.places.register(SEED_OWNER, internal.clone(), cmd).await?;
         let place = if created || place.room_count == stock {
             place
         } else {
-            svc.places.update(SEED_OWNER, &place_id, UpdatePlace { room_count: Some(stock), ..Default::default() }).await?
+            svc.places.update(SEED_OWNER, &internal, UpdatePlace { room_count: Some(stock), ..Default::default() }).await?
         };
         let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-        Ok(ApiResponse::json(status, &json!({ "placeId": id_value(&place.place_id), "stock": place.room_count, "orderId": null }))
+        Ok(ApiResponse::json(status, &json!({ "placeId": id_value(&place_id), "stock": place.room_count, "orderId": null }))
             .with_header("location", format!("/reservationManagements/{place_id}")))
     }.await)
 }
@@ -144,12 +150,12 @@ pub async fn accommodation(svc: &Services, req: ApiRequest) -> ApiResponse {
                 "orderId": id_value(&r.reservation_id),
                 "placeNm": r.place_name,
                 "status": seed_label(r.status.as_str()),
-                "usrId": r.user_id,
+                "usrId": seed::external_user(&r.user_id),
                 "strDt": r.check_in.replace('-', ""),
                 "endDt": r.check_out.replace('-', ""),
                 "qty": r.rooms,
                 "amount": r.amount,
-                "placeId": id_value(&r.place_id),
+                "placeId": id_value(seed::external_place(&r.place_id)),
             });
             Ok(ApiResponse::json(StatusCode::CREATED, &answer)
                 .with_header("location", format!("/accommodations/{}", r.reservation_id)))
@@ -177,8 +183,8 @@ fn seed_mypage(row: &MyPageRow) -> Value {
     json!({
         "orderId": id_value(&row.reservation_id),
         "placeNm": row.place_name,
-        "usrId": row.user_id,
-        "placeId": id_value(&row.place_id),
+        "usrId": seed::external_user(&row.user_id),
+        "placeId": id_value(seed::external_place(&row.place_id)),
         "amount": row.amount,
         "qty": row.rooms,
         "strDt": row.check_in.replace('-', ""),
@@ -193,14 +199,17 @@ pub async fn mypage(svc: &Services, req: ApiRequest) -> ApiResponse {
     respond(
         async {
             let id = req.param("id")?;
-            // The facade has no identities: it shows only its own numbered orders, never /v1 ones.
-            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            // Anonymous by design (as in the seed): anyone may read the facade's own orders, and
+            // only those, never a /v1 reservation (whose ids are UUIDs, whose users are not seed users).
+            if !seed::is_order_number(id) {
                 return Err(Problem::not_found(format!("mypage {id} does not exist")));
             }
-            let row =
-                svc.mypages.get(id).await?.ok_or_else(|| {
-                    Problem::not_found(format!("mypage {id} does not exist (yet)"))
-                })?;
+            let row = svc
+                .mypages
+                .get(id)
+                .await?
+                .filter(|row| seed::is_seed_id(&row.user_id))
+                .ok_or_else(|| Problem::not_found(format!("mypage {id} does not exist (yet)")))?;
             Ok(ApiResponse::json(StatusCode::OK, &seed_mypage(&row)))
         }
         .await,

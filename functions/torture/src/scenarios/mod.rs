@@ -1,4 +1,4 @@
-//! The six scenarios and what they share: starting a runtime, registering places, reserving,
+//! The scenarios and what they share: starting a runtime, registering places, reserving,
 //! cancelling, the owner bot, and the "API answered every request" check.
 mod crash;
 mod down;
@@ -6,6 +6,7 @@ mod duplicates;
 mod idempotency;
 mod load;
 mod payment;
+mod seed;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,6 +49,7 @@ pub async fn run(ctx: &Ctx, s: Scenario) -> Part {
         Scenario::Payment => payment::run(ctx, &prefix).await,
         Scenario::Down => down::run(ctx, &prefix).await,
         Scenario::Idempotency => idempotency::run(ctx, &prefix).await,
+        Scenario::Seed => seed::run(ctx, &prefix).await,
     };
     result.unwrap_or_else(|e| Part::fail(&prefix, e))
 }
