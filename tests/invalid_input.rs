@@ -450,6 +450,23 @@ async fn the_largest_amounts_add_up_and_larger_ones_are_refused() {
         422,
         "/problems/invalid-request",
     );
+
+    // The seed's place name is a name like any other: bounded, no control characters.
+    for (what, name) in [
+        ("15,000-character placeNm", "x".repeat(15_000)),
+        ("placeNm with NUL", "test\u{0}01".to_string()),
+    ] {
+        let body = json!({"placeNm": name, "usrId": "2", "strDt": "20300101", "endDt": "20300102", "qty": "1", "amount": "5000", "placeId": "1"});
+        let (s, ct, p) = rt
+            .raw(
+                "POST",
+                "/accommodations",
+                None,
+                body.to_string().into_bytes(),
+            )
+            .await;
+        assert_problem(what, (s, &ct, &p), 422, "/problems/invalid-request");
+    }
 }
 
 /// The served page sends one reservation per submission (see tests/web/reserve_once.cjs). It

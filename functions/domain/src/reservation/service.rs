@@ -292,6 +292,10 @@ impl ReservationService {
         validate_id("placeId", &cmd.place_id)?;
         let stay = Stay::parse(&cmd.check_in, &cmd.check_out)?;
         validate_rooms(cmd.rooms)?;
+        // Blank means "the place's own name"; anything else is held to the rules of every name.
+        if !cmd.place_name.trim().is_empty() {
+            crate::text::validate_name("placeNm", &cmd.place_name)?;
+        }
         if !(0..=seed::MAX_AMOUNT).contains(&cmd.amount) {
             return Err(DomainError::invalid(
                 "amount",
