@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use reserveplace_domain::events::DomainEvent;
+use reserveplace_domain::events::{self, DomainEvent, EventName};
 use reserveplace_domain::store::{Cond, Item, Key, Query, StoreError, Table, Write};
 use serde_json::{Value, json};
 
@@ -74,18 +74,11 @@ pub fn key(pk: &str, sk: &str) -> Key {
     Key::new(pk, sk)
 }
 
+/// A well-formed event of the catalogue kind `name` (e.g. "ReservationPlaced") about `reservation`.
 pub fn event(name: &str, reservation: &str) -> DomainEvent {
-    DomainEvent {
-        detail_type: name.into(),
-        source: "reserveplace.test".into(),
-        time: "2025-01-01T00:00:00Z".into(),
-        detail: json!({
-            "eventId": uuid::Uuid::new_v4().to_string(),
-            "occurredAt": "2025-01-01T00:00:00Z",
-            "reservationId": reservation,
-            "version": 1,
-        }),
-    }
+    let kind =
+        EventName::parse(name).unwrap_or_else(|| panic!("{name} is not an event of the catalogue"));
+    events::example(kind, reservation)
 }
 
 async fn get(t: &Arc<dyn Table>, pk: &str, sk: &str) -> Option<Item> {
@@ -198,7 +191,10 @@ pub async fn put_requires_string_keys(f: &dyn StoreFixture) {
         json!({"pk": "P", "sk": "S", "gsi1pk": 7}),
     ] {
         let err = t
-            .transact(vec![put(bad.clone())], vec![event("E", "r")])
+            .transact(
+                vec![put(bad.clone())],
+                vec![event("ReservationPlaced", "r")],
+            )
             .await
             .expect_err("invalid put");
         assert!(matches!(err, StoreError::Invalid(_)), "{bad}: {err:?}");
@@ -341,7 +337,7 @@ pub async fn update_upserts_sets_and_adds(f: &dyn StoreFixture) {
             vec![("held", 2), ("sold", -1)],
             Some(Cond::Exists),
         )],
-        vec![event("E", "r")],
+        vec![event("ReservationPlaced", "r")],
     )
     .await
     .expect("add to existing");
@@ -362,7 +358,7 @@ pub async fn update_upserts_sets_and_adds(f: &dyn StoreFixture) {
         update(json!({"held": 1}), vec![("held", 1)], None), // same attribute twice
     ] {
         let err = t
-            .transact(vec![bad], vec![event("X", "bad")])
+            .transact(vec![bad], vec![event("ReservationPlaced", "bad")])
             .await
             .expect_err("invalid update");
         assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
@@ -412,7 +408,7 @@ pub async fn condition_failure_writes_nothing_and_reports_every_failing_write(
                     cond: None,
                 }, // ok
             ],
-            vec![event("ReservationHeld", "r-1")],
+            vec![event("ReservationConfirmed", "r-1")],
         )
         .await
         .expect_err("cancelled");
@@ -429,12 +425,12 @@ pub async fn condition_failure_writes_nothing_and_reports_every_failing_write(
         "a cancelled transaction publishes nothing"
     );
 
-    t.transact(vec![], vec![event("Later", "r-2")])
+    t.transact(vec![], vec![event("PaymentApproved", "r-2")])
         .await
         .expect("event only");
     let events = f.committed_events().await;
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].detail_type, "Later");
+    assert_eq!(events[0].detail_type(), "PaymentApproved");
 }
 
 pub async fn invalid_transactions_write_nothing(f: &dyn StoreFixture) {
@@ -447,7 +443,7 @@ pub async fn invalid_transactions_write_nothing(f: &dyn StoreFixture) {
     let err = t.transact(many(101), vec![]).await.expect_err("too many");
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
     let err = t
-        .transact(many(100), vec![event("E", "r")])
+        .transact(many(100), vec![event("ReservationPlaced", "r")])
         .await
         .expect_err("events count toward the limit");
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
@@ -459,7 +455,7 @@ pub async fn invalid_transactions_write_nothing(f: &dyn StoreFixture) {
         },
     ];
     let err = t
-        .transact(dup, vec![event("E", "r")])
+        .transact(dup, vec![event("ReservationPlaced", "r")])
         .await
         .expect_err("duplicate key");
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
@@ -471,7 +467,7 @@ pub async fn invalid_transactions_write_nothing(f: &dyn StoreFixture) {
     assert!(t.query(&q).await.expect("query").is_empty());
     assert!(f.committed_events().await.is_empty());
 
-    t.transact(many(99), vec![event("E", "r")])
+    t.transact(many(99), vec![event("ReservationPlaced", "r")])
         .await
         .expect("100 items are allowed");
     assert_eq!(t.query(&q).await.expect("query").len(), 99);
@@ -491,7 +487,7 @@ pub async fn query_orders_filters_limits_and_uses_the_index(f: &dyn StoreFixture
             put(json!({"pk": "H2", "sk": "R#e", "gsi1pk": "GUEST#1", "gsi1sk": "2024-12"})),
             put(json!({"pk": "HX", "sk": "R#a"})),
         ],
-        vec![event("Seeded", "r")],
+        vec![event("ReservationPlaced", "r")],
     )
     .await
     .expect("seed");
@@ -640,7 +636,7 @@ pub async fn concurrent_conditional_increments_never_oversell(f: &dyn StoreFixtu
                             Cond::Le("held".into(), 4),
                         ])),
                     }],
-                    vec![event("RoomHeld", "r")],
+                    vec![event("ReservationConfirmed", "r")],
                 )
                 .await
             })
@@ -691,7 +687,8 @@ pub async fn failing_transactions_do_not_affect_concurrent_ones(f: &dyn StoreFix
                 }
                 (
                     i,
-                    t.transact(writes, vec![event("E", &format!("r{i}"))]).await,
+                    t.transact(writes, vec![event("ReservationPlaced", &format!("r{i}"))])
+                        .await,
                 )
             })
         })

@@ -6,7 +6,6 @@
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -92,7 +91,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         elapsed.as_secs_f64(),
         total as f64 / elapsed.as_secs_f64(),
         started_all.as_secs_f64(),
-        store.transactions.load(Ordering::Relaxed),
+        store.transactions(),
     );
     if succeeded != total {
         return Err(format!("{} executions did not succeed", total - succeeded).into());

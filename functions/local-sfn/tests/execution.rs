@@ -797,11 +797,5 @@ async fn many_concurrent_executions() {
         };
         assert_eq!(view.history, expected);
     }
-    assert_eq!(
-        store
-            .transactions
-            .load(std::sync::atomic::Ordering::Relaxed),
-        2 * total,
-        "two writes per execution"
-    );
+    assert_eq!(store.transactions(), 2 * total, "two writes per execution");
 }

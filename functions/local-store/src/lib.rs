@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use reserveplace_domain::events::DomainEvent;
-use reserveplace_domain::store::{Item, Key, Query, StoreError, Table, Write};
+use reserveplace_domain::store::{Item, Key, Query, StoreError, Table, Write, rules};
 use tokio::sync::mpsc;
 
 use crate::checkpoint::{Checkpointer, WalLimits};
@@ -178,7 +178,7 @@ struct SqliteTable {
 #[async_trait]
 impl Table for SqliteTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        logic::validate_key(key)?;
+        rules::validate_key(key)?;
         let (table, key) = (Arc::clone(&self.name), key.clone());
         self.db
             .readers
@@ -187,7 +187,7 @@ impl Table for SqliteTable {
     }
 
     async fn query(&self, query: &Query) -> Result<Vec<Item>, StoreError> {
-        logic::validate_query(query)?;
+        rules::validate_query(query)?;
         let (table, query) = (Arc::clone(&self.name), query.clone());
         self.db
             .readers
@@ -211,12 +211,7 @@ impl Table for SqliteTable {
     }
 
     async fn increment(&self, key: &Key, attr: &str, by: i64) -> Result<i64, StoreError> {
-        let add = Write::Update {
-            key: key.clone(),
-            set: Item::new(),
-            add: vec![(attr.to_owned(), by)],
-            cond: None,
-        };
+        let add = rules::increment_write(key, attr, by);
         let txn = logic::prepare(Arc::clone(&self.name), vec![add], vec![])?;
         let (key, attr) = (key.clone(), attr.to_owned());
         self.db

@@ -7,11 +7,10 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 
 use reserveplace_domain::events::DomainEvent;
-use reserveplace_domain::store::{Item, Key, Query, StoreError};
+use reserveplace_domain::store::{Item, Key, Query, StoreError, rules};
 use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
-use crate::logic::prefix_successor;
 use crate::{OutboxEntry, schema, sql_err, text};
 
 type Job = Box<dyn FnOnce(&Connection) + Send>;
@@ -133,12 +132,7 @@ pub(crate) fn query_sql(index: bool, bounded: bool, descending: bool) -> String 
 }
 
 pub(crate) fn query(conn: &Connection, table: &str, q: &Query) -> Result<Vec<Item>, StoreError> {
-    let prefix = q.sk_prefix.as_deref().unwrap_or("");
-    let upper = if prefix.is_empty() {
-        None
-    } else {
-        prefix_successor(prefix)
-    };
+    let (prefix, upper) = rules::sort_key_range(q);
     let limit = q.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
     let mut stmt = conn
         .prepare_cached(&query_sql(q.index, upper.is_some(), q.descending))

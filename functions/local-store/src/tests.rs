@@ -90,11 +90,10 @@ fn one_group_isolates_failing_transactions() {
     let (sub_tx, mut sub_rx) = tokio::sync::mpsc::unbounded_channel::<OutboxEntry>();
     subscribers.lock().expect("lock").push(sub_tx);
     let table: Arc<str> = Arc::from("t");
-    let event = |name: &str| reserveplace_domain::events::DomainEvent {
-        detail_type: name.into(),
-        source: "reserveplace.test".into(),
-        time: "2025-01-01T00:00:00Z".into(),
-        detail: json!({"reservationId": "r"}),
+    // Told apart by their reservation id.
+    let event = |name: &str| {
+        use reserveplace_domain::events::{EventName, example};
+        example(EventName::ReservationPlaced, name)
     };
     let txns = vec![
         // 0: succeeds
@@ -176,7 +175,7 @@ fn one_group_isolates_failing_transactions() {
         .expect("keys");
     assert_eq!(keys, ["A", "D"]);
     let published: Vec<_> = std::iter::from_fn(|| sub_rx.try_recv().ok())
-        .map(|e| e.event.detail_type)
+        .map(|e| e.event.reservation_id().to_string())
         .collect();
     assert_eq!(published, ["ok-0", "ok-3"]);
     let logged: i64 = conn

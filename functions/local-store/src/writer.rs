@@ -162,6 +162,13 @@ impl From<rusqlite::Error> for Failure {
     }
 }
 
+/// A refusal decided by the port's rules (condition failed, update that cannot apply).
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Caller(e)
+    }
+}
+
 fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(drop)
 }
@@ -280,8 +287,8 @@ fn in_savepoint<T>(
     Err(failure)
 }
 
-/// One caller's transaction. Every key appears once (checked by `prepare`), so all conditions
-/// see the state before the transaction, as in DynamoDB.
+/// One caller's transaction, decided by the port's rules from the state before it (every key
+/// appears once, checked by `prepare`), as in DynamoDB.
 fn transact(
     conn: &Connection,
     txn: PreparedTxn,
@@ -292,37 +299,7 @@ fn transact(
         writes,
         events,
     } = txn;
-    let mut plan = Vec::with_capacity(writes.len());
-    let mut failed = Vec::new();
-    let mut invalid = None;
-    for (index, w) in writes.into_iter().enumerate() {
-        let current = if w.needs_current() {
-            load(conn, &table, &w.key)?
-        } else {
-            None
-        };
-        if let Some(cond) = &w.cond
-            && !logic::eval(cond, current.as_ref())
-        {
-            failed.push(index);
-            continue;
-        }
-        match logic::apply(w.op, &w.key, current) {
-            Ok(outcome) => plan.push((w.key, outcome)),
-            Err(e) => {
-                invalid.get_or_insert_with(|| match e {
-                    StoreError::Invalid(m) => StoreError::Invalid(format!("write {index}: {m}")),
-                    other => other,
-                });
-            }
-        }
-    }
-    if let Some(e) = invalid {
-        return Err(Failure::Caller(e));
-    }
-    if !failed.is_empty() {
-        return Err(Failure::Caller(StoreError::ConditionFailed { failed }));
-    }
+    let plan = logic::resolve(writes, |key| load(conn, &table, key))?;
     for (key, outcome) in plan {
         match outcome {
             Outcome::Upsert(item) => upsert(conn, &table, &key, &item)?,

@@ -54,7 +54,7 @@ async fn cancelled_transactions_reach_no_subscriber() {
                 json!({"pk": "B", "sk": "S", "v": 2}),
                 Cond::NotExists,
             )],
-            vec![event("ReservationHeld", "r-1")],
+            vec![event("ReservationConfirmed", "r-1")],
         )
         .await
         .expect_err("cancelled");
@@ -68,11 +68,11 @@ async fn cancelled_transactions_reach_no_subscriber() {
     );
 
     // The next successful commit is the first thing the subscriber sees.
-    t.transact(vec![], vec![event("Later", "r-2")])
+    t.transact(vec![], vec![event("PaymentApproved", "r-2")])
         .await
         .expect("event only");
     let first = sub.recv().await.expect("entry");
-    assert_eq!(first.event.detail_type, "Later");
+    assert_eq!(first.event.detail_type(), "PaymentApproved");
     assert!(sub.try_recv().is_err());
 }
 
@@ -89,7 +89,10 @@ async fn subscribers_receive_entries_in_seq_order() {
                 let rid = format!("r{i}");
                 t.transact(
                     vec![put(json!({"pk": rid, "sk": "S"}))],
-                    vec![event("First", &rid), event("Second", &rid)],
+                    vec![
+                        event("ReservationPlaced", &rid),
+                        event("ReservationStatusChanged", &rid),
+                    ],
                 )
                 .await
             })
@@ -111,11 +114,8 @@ async fn subscribers_receive_entries_in_seq_order() {
             pair[1].event.reservation_id()
         );
         assert_eq!(
-            (
-                pair[0].event.detail_type.as_str(),
-                pair[1].event.detail_type.as_str()
-            ),
-            ("First", "Second")
+            (pair[0].event.detail_type(), pair[1].event.detail_type()),
+            ("ReservationPlaced", "ReservationStatusChanged")
         );
     }
     let log = db.event_log(None).await.expect("log");
@@ -130,13 +130,16 @@ async fn data_and_undelivered_outbox_survive_reopen() {
         let t = db.table("t");
         t.transact(
             vec![put(json!({"pk": "P", "sk": "1", "v": "kept"}))],
-            vec![event("A", "r-1")],
+            vec![event("ReservationPlaced", "r-1")],
         )
         .await
         .expect("commit 1");
         t.transact(
             vec![put(json!({"pk": "P", "sk": "2"}))],
-            vec![event("B", "r-2"), event("C", "r-1")],
+            vec![
+                event("PaymentApproved", "r-2"),
+                event("ReservationStatusChanged", "r-1"),
+            ],
         )
         .await
         .expect("commit 2");
@@ -166,12 +169,12 @@ async fn data_and_undelivered_outbox_survive_reopen() {
         .await
         .expect("log")
         .into_iter()
-        .map(|e| e.event.detail_type)
+        .map(|e| e.event.detail_type())
         .collect();
-    assert_eq!(r1, ["A", "C"]);
+    assert_eq!(r1, ["ReservationPlaced", "ReservationStatusChanged"]);
 
     // Sequence numbers keep increasing after a restart.
-    t.transact(vec![], vec![event("D", "r-3")])
+    t.transact(vec![], vec![event("PaymentDeclined", "r-3")])
         .await
         .expect("commit 3");
     let log = db.event_log(None).await.expect("log");

@@ -35,7 +35,7 @@ impl Expr {
         p
     }
 
-    /// A `ConditionExpression` with the same truth table as the embedded store's evaluation.
+    /// A `ConditionExpression` with the same truth table as the port's `rules::eval`.
     pub fn cond(&mut self, c: &Cond) -> Result<String, StoreError> {
         Ok(match c {
             Cond::Exists => format!("attribute_exists({})", self.name("pk")),

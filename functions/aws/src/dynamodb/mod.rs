@@ -16,9 +16,8 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem, Update,
 };
 use reserveplace_domain::events::DomainEvent;
-use reserveplace_domain::store::{
-    Item, Key, Query, StoreError, Table, Write, validate_transaction,
-};
+use reserveplace_domain::store::rules::{self, validate_transaction};
+use reserveplace_domain::store::{Item, Key, Query, StoreError, Table, Write};
 
 use crate::classify::{ErrorClass, classify, describe};
 use expr::Expr;
@@ -45,8 +44,8 @@ impl DynamoDbTable {
 
 pub(crate) fn key_av(key: &Key) -> HashMap<String, AttributeValue> {
     HashMap::from([
-        ("pk".to_owned(), AttributeValue::S(key.pk.clone())),
-        ("sk".to_owned(), AttributeValue::S(key.sk.clone())),
+        (rules::PK.to_owned(), AttributeValue::S(key.pk.clone())),
+        (rules::SK.to_owned(), AttributeValue::S(key.sk.clone())),
     ])
 }
 
@@ -206,11 +205,7 @@ fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
 #[async_trait]
 impl Table for DynamoDbTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        if key.pk.is_empty() || key.sk.is_empty() {
-            return Err(StoreError::Invalid(
-                "pk and sk must be non-empty strings".into(),
-            ));
-        }
+        rules::validate_key(key)?;
         let out = self
             .client
             .get_item()
@@ -224,18 +219,11 @@ impl Table for DynamoDbTable {
     }
 
     async fn query(&self, q: &Query) -> Result<Vec<Item>, StoreError> {
-        if q.partition.is_empty() {
-            return Err(StoreError::Invalid(
-                "partition must be a non-empty string".into(),
-            ));
-        }
-        if q.limit == Some(0) {
-            return Err(StoreError::Invalid("limit must be at least 1".into()));
-        }
+        rules::validate_query(q)?;
         let (pk, sk) = if q.index {
-            ("gsi1pk", "gsi1sk")
+            (rules::GSI1PK, rules::GSI1SK)
         } else {
-            ("pk", "sk")
+            (rules::PK, rules::SK)
         };
         let mut e = Expr::default();
         let (p, v) = (e.name(pk), e.value(AttributeValue::S(q.partition.clone())));
@@ -318,15 +306,7 @@ impl Table for DynamoDbTable {
     async fn increment(&self, key: &Key, attr: &str, by: i64) -> Result<i64, StoreError> {
         let add = vec![(attr.to_owned(), by)];
         // The refusals of a transaction's update (key and index attributes), before any call.
-        validate_transaction(
-            &[Write::Update {
-                key: key.clone(),
-                set: Item::new(),
-                add: add.clone(),
-                cond: None,
-            }],
-            &[],
-        )?;
+        validate_transaction(&[rules::increment_write(key, attr, by)], &[])?;
         let mut e = Expr::default();
         let update = e.update(&Item::new(), &add)?;
         let out = self

@@ -2,19 +2,26 @@
 //! and a transactional outbox. Every context owns one table; its items are JSON objects keyed by
 //! the string attributes `pk` and `sk`, with one optional secondary index on `gsi1pk` / `gsi1sk`.
 //!
-//! The embedded adapter (SQLite) and the DynamoDB adapter both implement [`Table`]; one contract
-//! suite runs against both, so the local runtime behaves like AWS.
+//! The embedded adapter (SQLite), the DynamoDB adapter and the in-memory table of unit tests
+//! all implement [`Table`]. The port's rules (what a request may hold, how a condition and an
+//! `ADD` behave) are written once, in [`rules`]; one contract suite runs against every adapter,
+//! so the local runtime behaves like AWS.
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use crate::events::DomainEvent;
 
+pub mod memory;
+pub mod rules;
+
+pub use rules::{MAX_TRANSACTION_ITEMS, validate_transaction};
+
 /// A stored item: a JSON object that always holds `pk` and `sk` strings.
 pub type Item = Map<String, Value>;
 
-/// The primary key of an item.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// The primary key of an item. Ordered by `pk`, then `sk`, as strings compare (UTF-8 bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key {
     pub pk: String,
     pub sk: String,
@@ -129,87 +136,4 @@ pub trait Table: Send + Sync {
     /// their own value and none is lost. Not part of any transaction and publishes nothing.
     /// DynamoDB: `UpdateItem` with `ADD` and `ReturnValues: UPDATED_NEW`.
     async fn increment(&self, key: &Key, attr: &str, by: i64) -> Result<i64, StoreError>;
-}
-
-/// DynamoDB's `TransactWriteItems` limit: writes plus outbox events.
-pub const MAX_TRANSACTION_ITEMS: usize = 100;
-
-const INDEX_ATTRS: [&str; 2] = ["gsi1pk", "gsi1sk"];
-
-/// The checks every adapter makes before writing anything, so a request DynamoDB would refuse is
-/// refused the same way by the embedded store: too many items, a key written twice, empty or
-/// missing keys, key attributes updated, index keys that are not non-empty strings, an attribute
-/// named twice in one update. Returns the key of each write.
-pub fn validate_transaction(
-    writes: &[Write],
-    events: &[DomainEvent],
-) -> Result<Vec<Key>, StoreError> {
-    let invalid = |i: usize, m: String| StoreError::Invalid(format!("write {i}: {m}"));
-    if writes.len() + events.len() > MAX_TRANSACTION_ITEMS {
-        return Err(StoreError::Invalid(format!(
-            "a transaction holds at most {MAX_TRANSACTION_ITEMS} writes and events, got {}",
-            writes.len() + events.len()
-        )));
-    }
-    let index_ok = |name: &str, v: &Value| match v {
-        Value::String(s) if !s.is_empty() => Ok(()),
-        _ => Err(format!("{name} must be a non-empty string")),
-    };
-    let mut keys: Vec<Key> = Vec::with_capacity(writes.len());
-    for (i, w) in writes.iter().enumerate() {
-        let key = match w {
-            Write::Put { item, .. } => {
-                let get = |name: &str| match item.get(name) {
-                    Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-                    _ => Err(invalid(
-                        i,
-                        format!("item must contain a non-empty string `{name}`"),
-                    )),
-                };
-                for attr in INDEX_ATTRS {
-                    if let Some(v) = item.get(attr) {
-                        index_ok(attr, v).map_err(|m| invalid(i, m))?;
-                    }
-                }
-                Key::new(get("pk")?, get("sk")?)
-            }
-            Write::Update { key, set, add, .. } => {
-                for (name, value) in set {
-                    if name == "pk" || name == "sk" {
-                        return Err(invalid(
-                            i,
-                            format!("update cannot set key attribute `{name}`"),
-                        ));
-                    }
-                    if INDEX_ATTRS.contains(&name.as_str()) {
-                        index_ok(name, value).map_err(|m| invalid(i, m))?;
-                    }
-                }
-                for (j, (name, _)) in add.iter().enumerate() {
-                    if name == "pk" || name == "sk" || INDEX_ATTRS.contains(&name.as_str()) {
-                        return Err(invalid(
-                            i,
-                            format!("update cannot add to key attribute `{name}`"),
-                        ));
-                    }
-                    if set.contains_key(name) || add[..j].iter().any(|(n, _)| n == name) {
-                        return Err(invalid(i, format!("update names attribute `{name}` twice")));
-                    }
-                }
-                key.clone()
-            }
-            Write::Delete { key, .. } | Write::Check { key, .. } => key.clone(),
-        };
-        if key.pk.is_empty() || key.sk.is_empty() {
-            return Err(invalid(i, "pk and sk must be non-empty strings".into()));
-        }
-        if keys.contains(&key) {
-            return Err(invalid(
-                i,
-                format!("two writes on key ({}, {})", key.pk, key.sk),
-            ));
-        }
-        keys.push(key);
-    }
-    Ok(keys)
 }
