@@ -82,6 +82,10 @@ fn same<T: PartialEq + std::fmt::Debug>(actual: T, expected: T, what: &str) -> R
     )
 }
 
+fn date(text: &str) -> time::Date {
+    reserveplace_domain::stay::parse_date("date", text).expect("a sample date")
+}
+
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -316,7 +320,7 @@ impl Ctx {
             .await
             .ctx("event log")?
             .into_iter()
-            .map(|e| e.event.detail_type)
+            .map(|e| e.event.detail_type().to_string())
             .collect())
     }
 
@@ -324,7 +328,7 @@ impl Ctx {
         Ok(self
             .svc
             .places
-            .availability_from(PLACE, CHECK_IN, 2)
+            .availability_from(PLACE, Some(date(CHECK_IN)), 2)
             .await
             .ctx("availability")?
             .into_iter()
@@ -1414,11 +1418,7 @@ fn outbox_relay_sample(sample: &Value) -> R<BTreeSet<(String, &'static str)>> {
     let events = reserveplace_aws::relay::outbox_events(&batch);
     same(events.len(), 1, "outbox events in the batch")?;
     let (_, event) = &events[0];
-    same(
-        event.detail_type.as_str(),
-        "ReservationPlaced",
-        "detail-type",
-    )?;
+    same(event.detail_type(), "ReservationPlaced", "detail-type")?;
     same(event.reservation_id(), RES, "reservationId")?;
     same(event.source.as_str(), "reserveplace.reservation", "source")?;
     Ok(BTreeSet::from([("EventBus".to_owned(), "publish")]))

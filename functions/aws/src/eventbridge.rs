@@ -48,8 +48,8 @@ impl EventBridgeBus {
         PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus_name)
             .source(&e.source)
-            .detail_type(&e.detail_type)
-            .detail(e.detail.to_string())
+            .detail_type(e.detail_type())
+            .detail(e.detail_json())
             .set_time(time)
             .build()
     }

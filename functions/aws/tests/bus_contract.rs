@@ -7,7 +7,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 
 use reserveplace_aws::EventBridgeBus;
-use reserveplace_domain::events::DomainEvent;
+use reserveplace_domain::events::{self, DomainEvent, EventName};
 use reserveplace_wiring::{RuleMatcher, Target};
 use serde_json::{Value, json};
 
@@ -117,10 +117,10 @@ fn cases() -> Vec<(
             vec!["PlaceResumeSagaFunction"],
         ),
         (
-            "system-confirmed",
+            "instant-confirmed",
             "reserveplace.place",
             "ReservationConfirmed",
-            json!({"decidedBy": "system"}),
+            json!({"decidedBy": "instant"}),
             vec![],
         ),
         (
@@ -134,21 +134,22 @@ fn cases() -> Vec<(
 }
 
 fn event(case: &str, source: &str, detail_type: &str, extra: &Value) -> DomainEvent {
-    let mut detail = json!({
+    let kind = EventName::parse(detail_type).expect("an event of the catalogue");
+    let reservation = "cba472a7-4de9-5314-bddd-80308e8b9337";
+    let mut wire = serde_json::to_value(events::example(kind, reservation)).expect("event json");
+    let common = json!({
         "eventId": format!("{case}-{}", uuid::Uuid::new_v4()),
         "occurredAt": "2026-11-24T06:25:03.021Z",
-        "reservationId": "cba472a7-4de9-5314-bddd-80308e8b9337",
         "version": 1,
     });
-    if let (Some(d), Some(e)) = (detail.as_object_mut(), extra.as_object()) {
-        d.extend(e.clone());
+    if let Some(d) = wire["detail"].as_object_mut() {
+        for more in [&common, extra] {
+            d.extend(more.as_object().cloned().unwrap_or_default());
+        }
     }
-    DomainEvent {
-        detail_type: detail_type.into(),
-        source: source.into(),
-        time: "2026-11-24T06:25:03Z".into(),
-        detail,
-    }
+    wire["source"] = json!(source);
+    wire["time"] = json!("2026-11-24T06:25:03Z");
+    serde_json::from_value(wire).expect("a well-formed event")
 }
 
 fn expected() -> BTreeMap<String, BTreeSet<String>> {

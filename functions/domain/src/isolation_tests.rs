@@ -11,7 +11,8 @@ use crate::error::DomainError;
 use crate::place::*;
 use crate::reservation::*;
 use crate::seed;
-use crate::test_support::{FixedClock, MemTable};
+use crate::store::memory::MemoryTable;
+use crate::test_support::FixedClock;
 
 const NOW: i64 = 1_767_225_600; // 2026-01-01
 
@@ -34,7 +35,7 @@ fn catalogue(place_id: &str, owner: &str) -> CatalogPlace {
     }
 }
 
-fn reservations(table: Arc<MemTable>) -> ReservationService {
+fn reservations(table: Arc<MemoryTable>) -> ReservationService {
     ReservationService::new(table, Arc::new(FixedClock::at(NOW)))
 }
 
@@ -61,7 +62,7 @@ fn seed_booking(usr: &str, place: &str, amount: i64) -> SeedReservation {
 
 #[tokio::test]
 async fn idempotent_place_ids_are_random_and_the_key_is_per_owner() {
-    let table = Arc::new(MemTable::default());
+    let table = Arc::new(MemoryTable::default());
     let svc = PlaceService::new(table.clone(), Arc::new(FixedClock::at(NOW)), 60);
     let (a, created) = svc
         .register_idempotent("olivia", "k1", cabin(2))
@@ -95,7 +96,7 @@ async fn idempotent_place_ids_are_random_and_the_key_is_per_owner() {
 
 #[tokio::test]
 async fn idempotent_reservation_ids_are_random_and_stable() {
-    let table = Arc::new(MemTable::default());
+    let table = Arc::new(MemoryTable::default());
     let svc = reservations(table.clone());
     svc.apply_catalogue(catalogue("p1", "olivia"))
         .await
@@ -129,7 +130,7 @@ async fn idempotent_reservation_ids_are_random_and_stable() {
 
 #[tokio::test]
 async fn the_seed_facade_and_v1_never_reach_each_others_places_or_users() {
-    let table = Arc::new(MemTable::default());
+    let table = Arc::new(MemoryTable::default());
     let svc = reservations(table.clone());
     svc.apply_catalogue(catalogue("p1", "olivia"))
         .await
@@ -174,7 +175,7 @@ async fn the_seed_facade_and_v1_never_reach_each_others_places_or_users() {
 
 #[tokio::test]
 async fn seed_order_numbers_are_consecutive_under_concurrency() {
-    let table = Arc::new(MemTable::default());
+    let table = Arc::new(MemoryTable::default());
     let svc = Arc::new(reservations(table.clone()));
     svc.apply_catalogue(catalogue(&seed::place_id("1"), seed::OWNER))
         .await
@@ -196,7 +197,7 @@ async fn seed_order_numbers_are_consecutive_under_concurrency() {
 
 /// Applies the catalogue copy during the first pause, as the event would arrive meanwhile.
 struct CatalogueArrives {
-    table: Arc<MemTable>,
+    table: Arc<MemoryTable>,
     place_id: String,
     pauses: AtomicUsize,
 }
@@ -215,7 +216,7 @@ impl Sleeper for CatalogueArrives {
 
 #[tokio::test]
 async fn a_booking_waits_for_the_catalogue_copy_of_a_new_place() {
-    let table = Arc::new(MemTable::default());
+    let table = Arc::new(MemoryTable::default());
     let late = Arc::new(CatalogueArrives {
         table: table.clone(),
         place_id: "p1".into(),

@@ -26,6 +26,21 @@ pub fn format_date(d: Date) -> String {
     d.format(&fmt).unwrap_or_default()
 }
 
+/// Serde for a `time::Date` as `YYYY-MM-DD` (`#[serde(with = "crate::stay::iso_date")]`).
+pub mod iso_date {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+    use time::Date;
+
+    pub fn serialize<S: Serializer>(d: &Date, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_date(*d))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+        let text = String::deserialize(d)?;
+        super::parse_date("date", &text).map_err(D::Error::custom)
+    }
+}
+
 impl Stay {
     pub fn parse(check_in: &str, check_out: &str) -> Result<Stay, DomainError> {
         let check_in = parse_date("checkIn", check_in)?;

@@ -6,7 +6,12 @@ use crate::error::DomainError;
 use crate::payment::*;
 use crate::place::*;
 use crate::store::Table;
-use crate::test_support::{FixedClock, MemTable, ScriptedProvider};
+use crate::store::memory::MemoryTable;
+use crate::test_support::{FixedClock, ScriptedProvider};
+
+fn date(text: &str) -> time::Date {
+    crate::stay::parse_date("date", text).expect("date")
+}
 
 const NOW: i64 = 1_767_225_600; // 2026-01-01
 
@@ -21,8 +26,8 @@ fn stay(id: &str, place: &str, check_in: &str, check_out: &str, rooms: i64) -> S
     }
 }
 
-async fn place_service(rooms: i64, instant: bool) -> (Arc<MemTable>, PlaceService, String) {
-    let table = Arc::new(MemTable::default());
+async fn place_service(rooms: i64, instant: bool) -> (Arc<MemoryTable>, PlaceService, String) {
+    let table = Arc::new(MemoryTable::default());
     let svc = PlaceService::new(table.clone(), Arc::new(FixedClock::at(NOW)), 60);
     let (p, created) = svc
         .register(
@@ -64,7 +69,7 @@ async fn holds_are_all_or_nothing_and_idempotent() {
         .expect("hold b");
     assert_eq!(b.outcome, HoldState::SoldOut);
     let nights = svc
-        .availability_from(&place, "2026-01-01", 1)
+        .availability_from(&place, Some(date("2026-01-01")), 1)
         .await
         .expect("nights");
     let held: Vec<(String, i64)> = nights.into_iter().map(|n| (n.night, n.held)).collect();
@@ -90,7 +95,7 @@ async fn release_before_hold_leaves_a_tombstone() {
         "a cancelled stay is never held"
     );
     assert!(
-        svc.availability_from(&place, "2026-01-01", 2)
+        svc.availability_from(&place, Some(date("2026-01-01")), 2)
             .await
             .expect("nights")
             .is_empty()
@@ -120,7 +125,7 @@ async fn owner_decisions_race_the_timeout_safely() {
         OwnerDecision::Confirmed
     );
     assert_eq!(
-        svc.availability_from(&place, "2026-01-01", 1)
+        svc.availability_from(&place, Some(date("2026-01-01")), 1)
             .await
             .expect("nights")[0]
             .held,
@@ -157,7 +162,7 @@ async fn a_decision_before_the_token_is_reported_to_the_callback_task() {
         TokenOutcome::AlreadyDecided(OwnerDecision::Rejected)
     );
     assert_eq!(
-        svc.availability_from(&place, "2026-01-01", 1)
+        svc.availability_from(&place, Some(date("2026-01-01")), 1)
             .await
             .expect("nights")[0]
             .held,
@@ -221,8 +226,8 @@ fn payments(
     provider: Arc<ScriptedProvider>,
     clock: Arc<FixedClock>,
     threshold: u32,
-) -> (Arc<MemTable>, PaymentService) {
-    let table = Arc::new(MemTable::default());
+) -> (Arc<MemoryTable>, PaymentService) {
+    let table = Arc::new(MemoryTable::default());
     let svc = PaymentService::new(
         table.clone(),
         clock,
@@ -379,7 +384,7 @@ async fn a_redelivered_cancel_still_finds_the_waiting_token() {
         Some("tok".to_string())
     );
     assert_eq!(
-        svc.availability_from(&place, "2026-01-01", 1)
+        svc.availability_from(&place, Some(date("2026-01-01")), 1)
             .await
             .expect("nights")[0]
             .held,
@@ -445,7 +450,7 @@ async fn lowering_the_room_count_counts_past_nights_too() {
 
 #[tokio::test]
 async fn a_cap_left_by_a_crashed_lowering_expires_and_the_owner_can_clear_it() {
-    let table = Arc::new(MemTable::default());
+    let table = Arc::new(MemoryTable::default());
     let clock = Arc::new(FixedClock::at(NOW));
     let svc = PlaceService::new(table.clone(), clock.clone(), 60);
     let (p, _) = svc

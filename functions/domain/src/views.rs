@@ -5,30 +5,63 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use time::Date;
 
 use crate::error::{DomainError, DomainResult};
-use crate::item::from_item;
+use crate::events::{Event, EventMeta, ReservationSnapshot, ReservationStatusChanged};
+use crate::records;
+use crate::reservation::{CancelReason, ReservationStatus};
 use crate::store::{Cond, Item, Key, Query, StoreError, Table, Write};
 
-fn s(detail: &Value, field: &str) -> String {
-    detail
-        .get(field)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
+fn required<'a>(field: &str, value: &'a str) -> DomainResult<&'a str> {
+    if value.is_empty() {
+        return Err(DomainError::invalid(field, "empty in the event detail"));
+    }
+    Ok(value)
 }
 
-fn n(detail: &Value, field: &str) -> i64 {
-    detail
-        .get(field)
-        .and_then(Value::as_i64)
-        .unwrap_or_default()
+/// The reservation columns both reservation views copy from a reservation event: one mapping, so
+/// the MyPage row and the owner's row cannot drift apart (each adds its status column).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReservationColumns<'a> {
+    reservation_id: &'a str,
+    user_id: &'a str,
+    place_id: &'a str,
+    place_name: &'a str,
+    #[serde(with = "crate::stay::iso_date")]
+    check_in: Date,
+    #[serde(with = "crate::stay::iso_date")]
+    check_out: Date,
+    created_at: &'a str,
+    rooms: i64,
+    amount: i64,
+    status_reason: Option<CancelReason>,
+    /// When the event occurred.
+    updated_at: &'a str,
+    version: u64,
 }
 
-fn required(detail: &Value, field: &str) -> DomainResult<String> {
-    match detail.get(field).and_then(Value::as_str) {
-        Some(v) if !v.is_empty() => Ok(v.to_string()),
-        _ => Err(DomainError::invalid(field, "missing from the event detail")),
+fn reservation_columns(meta: &EventMeta, r: &ReservationSnapshot) -> DomainResult<Item> {
+    let columns = ReservationColumns {
+        reservation_id: required("reservationId", &r.reservation_id)?,
+        user_id: &r.user_id,
+        place_id: &r.place_id,
+        place_name: &r.place_name,
+        check_in: r.check_in,
+        check_out: r.check_out,
+        created_at: &r.created_at,
+        rooms: r.rooms,
+        amount: r.amount,
+        status_reason: r.status_reason,
+        updated_at: &meta.occurred_at,
+        version: meta.version,
+    };
+    match serde_json::to_value(columns) {
+        Ok(Value::Object(item)) => Ok(item),
+        _ => Err(DomainError::Misconfigured(
+            "reservation columns are not an object".into(),
+        )),
     }
 }
 
@@ -60,20 +93,6 @@ async fn upsert_newer(
         Err(e) if e.is_condition_failed() => Ok(false),
         Err(e) => Err(e.into()),
     }
-}
-
-fn is_reservation_event(detail_type: &str) -> bool {
-    matches!(
-        detail_type,
-        "ReservationPlaced" | "ReservationStatusChanged" | "ReservationCanceled"
-    )
-}
-
-fn is_payment_event(detail_type: &str) -> bool {
-    matches!(
-        detail_type,
-        "PaymentApproved" | "PaymentDeclined" | "PaymentCancelApproved"
-    )
 }
 
 /// One MyPage row per reservation.
@@ -123,89 +142,41 @@ impl MyPageService {
         Key::new(format!("MYPAGE#{reservation_id}"), "MYPAGE")
     }
 
-    pub async fn apply(&self, detail_type: &str, detail: &Value) -> DomainResult<bool> {
-        let id = required(detail, "reservationId")?;
-        let mut set = Item::new();
-        set.insert("reservationId".into(), json!(id));
-        if is_reservation_event(detail_type) {
-            let user = required(detail, "userId")?;
-            for f in [
-                "userId",
-                "placeId",
-                "placeName",
-                "checkIn",
-                "checkOut",
-                "createdAt",
-            ] {
-                set.insert(f.into(), json!(s(detail, f)));
-            }
-            for f in ["rooms", "amount"] {
-                set.insert(f.into(), json!(n(detail, f)));
-            }
-            set.insert(
-                "reservationStatus".into(),
-                detail.get("status").cloned().unwrap_or(Value::Null),
-            );
-            set.insert(
-                "statusReason".into(),
-                detail.get("statusReason").cloned().unwrap_or(Value::Null),
-            );
-            set.insert("updatedAt".into(), json!(s(detail, "occurredAt")));
-            set.insert("version".into(), json!(n(detail, "version")));
+    /// Reservation events set the reservation's columns, payment events its payment status; each
+    /// kind only moves forward in its own version.
+    pub async fn apply(&self, event: &Event) -> DomainResult<bool> {
+        let meta = event.meta();
+        if let Some(r) = event.reservation() {
+            let user = required("userId", &r.user_id)?;
+            let mut set = reservation_columns(meta, r)?;
+            set.insert("reservationStatus".into(), json!(r.status));
             set.insert("gsi1pk".into(), json!(format!("USER#{user}")));
             set.insert(
                 "gsi1sk".into(),
-                json!(format!("{}#{id}", s(detail, "createdAt"))),
+                json!(format!("{}#{}", r.created_at, r.reservation_id)),
             );
-            upsert_newer(
-                &self.table,
-                Self::key(&id),
-                set,
-                "version",
-                n(detail, "version"),
-            )
-            .await
-        } else if is_payment_event(detail_type) {
-            set.insert(
-                "paymentStatus".into(),
-                detail.get("status").cloned().unwrap_or(Value::Null),
-            );
-            set.insert("paymentVersion".into(), json!(n(detail, "paymentVersion")));
-            upsert_newer(
-                &self.table,
-                Self::key(&id),
-                set,
-                "paymentVersion",
-                n(detail, "paymentVersion"),
-            )
-            .await
+            let key = Self::key(&r.reservation_id);
+            upsert_newer(&self.table, key, set, "version", meta.version as i64).await
+        } else if let Some(p) = event.payment() {
+            let id = required("reservationId", &p.reservation_id)?;
+            let mut set = Item::new();
+            set.insert("reservationId".into(), json!(id));
+            set.insert("paymentStatus".into(), json!(p.status));
+            set.insert("paymentVersion".into(), json!(p.payment_version));
+            let version = p.payment_version as i64;
+            upsert_newer(&self.table, Self::key(id), set, "paymentVersion", version).await
         } else {
             Ok(false)
         }
     }
 
     pub async fn get(&self, reservation_id: &str) -> DomainResult<Option<MyPageRow>> {
-        self.table
-            .get(&Self::key(reservation_id))
-            .await?
-            .map(from_item)
-            .transpose()
+        records::get(&*self.table, &Self::key(reservation_id)).await
     }
 
     pub async fn list_by_user(&self, user_id: &str) -> DomainResult<Vec<MyPageRow>> {
-        let q = Query {
-            partition: format!("USER#{user_id}"),
-            index: true,
-            descending: true,
-            limit: Some(200),
-            ..Default::default()
-        };
-        self.table
-            .query(&q)
-            .await?
-            .into_iter()
-            .map(from_item)
-            .collect()
+        let q = records::newest_on_index(format!("USER#{user_id}"));
+        records::query(&*self.table, &q).await
     }
 }
 
@@ -238,41 +209,22 @@ impl OwnerViewService {
         Self { table }
     }
 
-    pub async fn apply(&self, detail_type: &str, detail: &Value) -> DomainResult<bool> {
-        if !is_reservation_event(detail_type) {
+    pub async fn apply(&self, event: &Event) -> DomainResult<bool> {
+        let Some(r) = event.reservation() else {
+            return Ok(false);
+        };
+        // Reservations placed before owners were recorded have none: no owner sees them.
+        if r.owner_id.is_empty() {
             return Ok(false);
         }
-        let id = required(detail, "reservationId")?;
-        let owner = s(detail, "ownerId");
-        if owner.is_empty() {
-            return Ok(false);
-        }
-        let mut set = Item::new();
-        set.insert("reservationId".into(), json!(id));
-        for f in [
-            "placeId",
-            "placeName",
-            "userId",
-            "checkIn",
-            "checkOut",
-            "createdAt",
-        ] {
-            set.insert(f.into(), json!(s(detail, f)));
-        }
-        for f in ["rooms", "amount", "version"] {
-            set.insert(f.into(), json!(n(detail, f)));
-        }
-        set.insert(
-            "status".into(),
-            detail.get("status").cloned().unwrap_or(Value::Null),
+        let meta = event.meta();
+        let mut set = reservation_columns(meta, r)?;
+        set.insert("status".into(), json!(r.status));
+        let key = Key::new(
+            format!("OWNER#{}", r.owner_id),
+            format!("RES#{}", r.reservation_id),
         );
-        set.insert(
-            "statusReason".into(),
-            detail.get("statusReason").cloned().unwrap_or(Value::Null),
-        );
-        set.insert("updatedAt".into(), json!(s(detail, "occurredAt")));
-        let key = Key::new(format!("OWNER#{owner}"), format!("RES#{id}"));
-        upsert_newer(&self.table, key, set, "version", n(detail, "version")).await
+        upsert_newer(&self.table, key, set, "version", meta.version as i64).await
     }
 
     /// Newest first; optionally one place only.
@@ -286,13 +238,7 @@ impl OwnerViewService {
             sk_prefix: Some("RES#".into()),
             ..Default::default()
         };
-        let mut rows: Vec<OwnerReservationRow> = self
-            .table
-            .query(&q)
-            .await?
-            .into_iter()
-            .map(from_item)
-            .collect::<DomainResult<_>>()?;
+        let mut rows: Vec<OwnerReservationRow> = records::query(&*self.table, &q).await?;
         rows.retain(|r| place_id.is_none_or(|p| r.place_id == p));
         rows.sort_by(|a, b| b.created_at.cmp(&a.created_at));
         Ok(rows)
@@ -321,25 +267,27 @@ pub struct NotificationService {
     channel: Arc<dyn NotificationChannel>,
 }
 
-pub fn status_message(status: &str, reason: Option<&str>, place_name: &str) -> String {
+pub fn status_message(
+    status: ReservationStatus,
+    reason: Option<CancelReason>,
+    place_name: &str,
+) -> String {
     match status {
-        "PAID" => format!("Payment approved for {place_name}."),
-        "AWAITING_OWNER" => {
+        ReservationStatus::Paid => format!("Payment approved for {place_name}."),
+        ReservationStatus::AwaitingOwner => {
             format!("Payment approved; waiting for the owner of {place_name} to confirm.")
         }
-        "CONFIRMED" => format!("Your stay at {place_name} is confirmed."),
-        "CANCELLED" => {
-            let why = reason
-                .and_then(|r| {
-                    serde_json::from_value::<crate::reservation::CancelReason>(json!(r)).ok()
-                })
-                .map(|r| r.message())
-                .unwrap_or("");
+        ReservationStatus::Confirmed => format!("Your stay at {place_name} is confirmed."),
+        ReservationStatus::Cancelled => {
+            let why = reason.map(CancelReason::message).unwrap_or("");
             format!("Your reservation at {place_name} is cancelled. {why}")
                 .trim_end()
                 .to_string()
         }
-        other => format!("Your reservation at {place_name} is now {other}."),
+        ReservationStatus::Pending => format!(
+            "Your reservation at {place_name} is now {}.",
+            status.as_str()
+        ),
     }
 }
 
@@ -349,21 +297,17 @@ impl NotificationService {
     }
 
     /// Stores and sends one notification per ReservationStatusChanged (duplicates are dropped).
-    pub async fn on_status_changed(&self, detail: &Value) -> DomainResult<bool> {
-        let id = required(detail, "reservationId")?;
-        let user = required(detail, "userId")?;
-        let status = s(detail, "status");
-        let version = n(detail, "version");
+    pub async fn on_status_changed(&self, e: &ReservationStatusChanged) -> DomainResult<bool> {
+        let r = &e.reservation;
+        let id = required("reservationId", &r.reservation_id)?;
+        let user = required("userId", &r.user_id)?;
+        let version = e.meta.version;
         let note = Notification {
-            reservation_id: id.clone(),
-            user_id: user.clone(),
-            status: status.clone(),
-            message: status_message(
-                &status,
-                detail.get("statusReason").and_then(Value::as_str),
-                &s(detail, "placeName"),
-            ),
-            created_at: s(detail, "occurredAt"),
+            reservation_id: id.to_string(),
+            user_id: user.to_string(),
+            status: r.status.as_str().to_string(),
+            message: status_message(r.status, r.status_reason, &r.place_name),
+            created_at: e.meta.occurred_at.clone(),
         };
         // Keyed by the reservation version, so a redelivered event maps to the same entry.
         let key = Key::new(
@@ -398,12 +342,7 @@ impl NotificationService {
             limit: Some(200),
             ..Default::default()
         };
-        self.table
-            .query(&q)
-            .await?
-            .into_iter()
-            .map(from_item)
-            .collect()
+        records::query(&*self.table, &q).await
     }
 }
 
@@ -433,26 +372,24 @@ impl LoyaltyService {
         Self { table }
     }
 
-    pub fn points_for(detail: &Value) -> i64 {
-        let amount = n(detail, "amount");
-        match (
-            s(detail, "status").as_str(),
-            s(detail, "previousStatus").as_str(),
-        ) {
-            ("CONFIRMED", _) => amount / 100,
-            ("CANCELLED", "CONFIRMED") => -(amount / 100),
+    pub fn points_for(e: &ReservationStatusChanged) -> i64 {
+        use ReservationStatus::{Cancelled, Confirmed};
+        let amount = e.reservation.amount;
+        match (e.reservation.status, e.previous_status) {
+            (Confirmed, _) => amount / 100,
+            (Cancelled, Confirmed) => -(amount / 100),
             _ => 0,
         }
     }
 
-    pub async fn on_status_changed(&self, detail: &Value) -> DomainResult<bool> {
-        let points = Self::points_for(detail);
+    pub async fn on_status_changed(&self, e: &ReservationStatusChanged) -> DomainResult<bool> {
+        let points = Self::points_for(e);
         if points == 0 {
             return Ok(false);
         }
-        let id = required(detail, "reservationId")?;
-        let user = required(detail, "userId")?;
-        let version = n(detail, "version");
+        let id = required("reservationId", &e.reservation.reservation_id)?;
+        let user = required("userId", &e.reservation.user_id)?;
+        let version = e.meta.version;
         let entry = Key::new(format!("USER#{user}"), format!("ENTRY#{id}#{version:08}"));
         let mut ledger = Item::new();
         ledger.insert("pk".into(), json!(entry.pk));
@@ -508,15 +445,24 @@ impl LoyaltyService {
 #[cfg(test)]
 mod loyalty_tests {
     use super::*;
-    use crate::test_support::MemTable;
+    use crate::store::memory::MemoryTable;
 
-    fn confirmed(id: &str, amount: i64) -> Value {
-        json!({"reservationId": id, "userId": "u", "version": 3, "status": "CONFIRMED", "amount": amount})
+    fn confirmed(id: &str, amount: i64) -> ReservationStatusChanged {
+        let Event::ReservationStatusChanged(mut e) =
+            crate::events::example(crate::events::EventName::ReservationStatusChanged, id).event
+        else {
+            unreachable!("the example of ReservationStatusChanged is one")
+        };
+        e.meta.version = 3;
+        e.reservation.user_id = "u".into();
+        e.reservation.status = ReservationStatus::Confirmed;
+        e.reservation.amount = amount;
+        e
     }
 
     #[tokio::test]
     async fn an_award_that_would_overflow_is_refused_and_the_balance_stays_exact() {
-        let table = Arc::new(MemTable::default());
+        let table = Arc::new(MemoryTable::default());
         let svc = LoyaltyService::new(table.clone());
         let near = (i64::MAX / 100) * 100; // points i64::MAX / 100
         for i in 0..100 {
@@ -538,7 +484,7 @@ mod loyalty_tests {
 
     #[tokio::test]
     async fn a_balance_beyond_64_bits_is_reported_not_shown_as_zero() {
-        let table = Arc::new(MemTable::default());
+        let table = Arc::new(MemoryTable::default());
         let mut item = Item::new();
         item.insert("pk".into(), json!("USER#u"));
         item.insert("sk".into(), json!("BALANCE"));

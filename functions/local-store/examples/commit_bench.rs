@@ -79,17 +79,10 @@ fn hold(task: usize, n: usize) -> (Vec<Write>, Vec<DomainEvent>) {
             cond: Some(Cond::NotExists),
         },
     ];
-    let event = DomainEvent {
-        detail_type: "ReservationHeld".into(),
-        source: "reserveplace.reservation".into(),
-        time: "2025-06-01T00:00:00Z".into(),
-        detail: json!({
-            "eventId": format!("evt-{reservation}"),
-            "occurredAt": "2025-06-01T00:00:00Z",
-            "reservationId": reservation,
-            "version": 1,
-        }),
-    };
+    let event = reserveplace_domain::events::example(
+        reserveplace_domain::events::EventName::ReservationConfirmed,
+        &reservation,
+    );
     (writes, vec![event])
 }
 

@@ -6,7 +6,8 @@ use serde_json::json;
 
 use crate::clock::Clock;
 use crate::error::DomainResult;
-use crate::item::{from_item, to_item};
+use crate::item::to_item;
+use crate::records;
 use crate::store::{Cond, Item, Key, Table, Write};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,12 +90,8 @@ impl CircuitBreaker {
     }
 
     pub async fn state(&self) -> DomainResult<Circuit> {
-        Ok(self
-            .table
-            .get(&self.key)
+        Ok(records::get(&*self.table, &self.key)
             .await?
-            .map(from_item)
-            .transpose()?
             .unwrap_or_default())
     }
 
@@ -152,6 +149,17 @@ impl CircuitBreaker {
         }
     }
 
+    /// Ends the half-open trial that admitted at `version` (`swap` checks only the version).
+    async fn end_trial(&self, version: u64, next: Circuit) -> DomainResult<()> {
+        let seen = Circuit {
+            state: CircuitState::HalfOpen,
+            failures: 0,
+            since_ms: 0,
+            version,
+        };
+        self.swap(&seen, next).await.map(|_| ())
+    }
+
     pub async fn on_success(&self, admission: &Admission) -> DomainResult<()> {
         match admission {
             Admission::Allowed { failures: 0 } | Admission::Rejected => Ok(()),
@@ -170,19 +178,13 @@ impl CircuitBreaker {
                 }
             }
             Admission::Trial { version } => {
-                let seen = Circuit {
-                    state: CircuitState::HalfOpen,
-                    failures: 0,
-                    since_ms: 0,
-                    version: *version,
-                };
                 let closed = Circuit {
                     state: CircuitState::Closed,
                     failures: 0,
                     since_ms: self.clock.now_millis(),
                     version: 0,
                 };
-                self.swap(&seen, closed).await.map(|_| ())
+                self.end_trial(*version, closed).await
             }
         }
     }
@@ -192,19 +194,13 @@ impl CircuitBreaker {
         match admission {
             Admission::Rejected => Ok(()),
             Admission::Trial { version } => {
-                let seen = Circuit {
-                    state: CircuitState::HalfOpen,
-                    failures: 0,
-                    since_ms: 0,
-                    version: *version,
-                };
                 let open = Circuit {
                     state: CircuitState::Open,
                     failures: self.policy.failure_threshold as i64,
                     since_ms: now,
                     version: 0,
                 };
-                self.swap(&seen, open).await.map(|_| ())
+                self.end_trial(*version, open).await
             }
             Admission::Allowed { .. } => {
                 for _ in 0..16 {

@@ -7,11 +7,11 @@ use super::breaker::{Admission, BreakerPolicy, CircuitBreaker};
 use super::model::*;
 use crate::clock::Clock;
 use crate::error::{DomainError, DomainResult};
-use crate::events::{DomainEvent, EventName, new_event};
-use crate::item::{from_item, to_item};
+use crate::events::{DomainEvent, Event, EventMeta, PaymentEvent, ReservationSnapshot};
+use crate::item::to_item;
+use crate::records;
+use crate::retry::{Attempt, until_committed};
 use crate::store::{Cond, StoreError, Table, Write};
-
-const MAX_ATTEMPTS: usize = 64;
 
 /// What the payment context needs to know about a reservation (saga input / ReservationCanceled).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,6 +25,18 @@ pub struct ChargeRequest {
     pub version: u64,
 }
 
+impl ChargeRequest {
+    /// The charge (or refund) a reservation event asks for.
+    pub fn of(meta: &EventMeta, r: &ReservationSnapshot) -> Self {
+        Self {
+            reservation_id: r.reservation_id.clone(),
+            user_id: r.user_id.clone(),
+            amount: r.amount,
+            version: meta.version,
+        }
+    }
+}
+
 pub struct PaymentService {
     table: Arc<dyn Table>,
     clock: Arc<dyn Clock>,
@@ -32,17 +44,23 @@ pub struct PaymentService {
     breaker: CircuitBreaker,
 }
 
-fn payment_event(name: EventName, p: &Payment, reservation_version: u64) -> DomainEvent {
-    new_event(
-        name,
-        Some(&p.reservation_id),
-        reservation_version,
-        &p.updated_at,
-        json!({
-            "paymentId": p.payment_id, "userId": p.user_id, "amount": p.amount, "status": p.status,
-            "paymentVersion": p.version, "providerRef": p.provider_ref, "declineReason": p.decline_reason,
-        }),
-    )
+/// `kind` is the event's variant (`Event::PaymentApproved`, ...).
+fn payment_event(
+    kind: fn(PaymentEvent) -> Event,
+    p: &Payment,
+    reservation_version: u64,
+) -> DomainEvent {
+    DomainEvent::new(kind(PaymentEvent {
+        meta: EventMeta::new(reservation_version, &p.updated_at),
+        reservation_id: p.reservation_id.clone(),
+        payment_id: p.payment_id.clone(),
+        user_id: p.user_id.clone(),
+        amount: p.amount,
+        status: p.status,
+        payment_version: p.version,
+        provider_ref: p.provider_ref.clone(),
+        decline_reason: p.decline_reason.clone(),
+    }))
 }
 
 impl PaymentService {
@@ -66,11 +84,7 @@ impl PaymentService {
     }
 
     pub async fn get(&self, reservation_id: &str) -> DomainResult<Option<Payment>> {
-        self.table
-            .get(&Payment::key(reservation_id))
-            .await?
-            .map(from_item)
-            .transpose()
+        records::get(&*self.table, &Payment::key(reservation_id)).await
     }
 
     fn settled(p: &Payment) -> ChargeResult {
@@ -155,10 +169,10 @@ impl PaymentService {
                 return Err(DomainError::Unavailable(format!("payment provider: {why}")));
             }
         };
-        let name = if payment.status == PaymentStatus::Approved {
-            EventName::PaymentApproved
+        let kind = if payment.status == PaymentStatus::Approved {
+            Event::PaymentApproved
         } else {
-            EventName::PaymentDeclined
+            Event::PaymentDeclined
         };
         let put = Write::Put {
             item: to_item(&Payment::key(&req.reservation_id), None, &payment),
@@ -166,7 +180,7 @@ impl PaymentService {
         };
         match self
             .table
-            .transact(vec![put], vec![payment_event(name, &payment, req.version)])
+            .transact(vec![put], vec![payment_event(kind, &payment, req.version)])
             .await
         {
             Ok(()) => Ok(Self::settled(&payment)),
@@ -189,12 +203,11 @@ impl PaymentService {
                     .map_err(|e| DomainError::Unavailable(e.to_string()))?;
                 payment.version = existing.version + 1;
                 payment.refund_reason = existing.refund_reason.clone();
-                let approved = payment_event(EventName::PaymentApproved, &payment, req.version);
+                let approved = payment_event(Event::PaymentApproved, &payment, req.version);
                 payment.status = PaymentStatus::Refunded;
                 payment.version += 1;
                 payment.updated_at = self.clock.now_rfc3339();
-                let refunded =
-                    payment_event(EventName::PaymentCancelApproved, &payment, req.version);
+                let refunded = payment_event(Event::PaymentCancelApproved, &payment, req.version);
                 let put = Write::Put {
                     item: to_item(&Payment::key(&req.reservation_id), None, &payment),
                     cond: Some(Cond::Eq("version".into(), json!(existing.version))),
@@ -222,7 +235,7 @@ impl PaymentService {
     /// Compensation: refund exactly once. Without a payment it leaves a VOIDED tombstone so a
     /// charge still in flight refunds itself instead of keeping the money.
     pub async fn refund(&self, req: &ChargeRequest, reason: &str) -> DomainResult<RefundResult> {
-        for _ in 0..MAX_ATTEMPTS {
+        until_committed(&*self.table, "refund contended", move |_| async move {
             let Some(p) = self.get(&req.reservation_id).await? else {
                 let mut tomb = self.new_payment(req, PaymentStatus::Voided);
                 tomb.refund_reason = Some(reason.to_string());
@@ -230,16 +243,18 @@ impl PaymentService {
                     item: to_item(&Payment::key(&req.reservation_id), None, &tomb),
                     cond: Some(Cond::NotExists),
                 };
-                match self.table.transact(vec![put], vec![]).await {
-                    Ok(()) => return Ok(RefundResult { refunded: false }),
-                    Err(e) if e.is_condition_failed() => continue,
-                    Err(e) => return Err(e.into()),
-                }
+                return Ok(Attempt::commit(
+                    vec![put],
+                    vec![],
+                    RefundResult { refunded: false },
+                ));
             };
             match p.status {
-                PaymentStatus::Refunded => return Ok(RefundResult { refunded: true }),
+                PaymentStatus::Refunded => {
+                    return Ok(Attempt::Done(RefundResult { refunded: true }));
+                }
                 PaymentStatus::Declined | PaymentStatus::Voided => {
-                    return Ok(RefundResult { refunded: false });
+                    return Ok(Attempt::Done(RefundResult { refunded: false }));
                 }
                 PaymentStatus::Approved => {}
             }
@@ -257,23 +272,13 @@ impl PaymentService {
                 item: to_item(&Payment::key(&p.reservation_id), None, &next),
                 cond: Some(Cond::Eq("status".into(), json!(PaymentStatus::Approved))),
             };
-            match self
-                .table
-                .transact(
-                    vec![put],
-                    vec![payment_event(
-                        EventName::PaymentCancelApproved,
-                        &next,
-                        req.version,
-                    )],
-                )
-                .await
-            {
-                Ok(()) => return Ok(RefundResult { refunded: true }),
-                Err(e) if e.is_condition_failed() => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(DomainError::Unavailable("refund contended; retry".into()))
+            let event = payment_event(Event::PaymentCancelApproved, &next, req.version);
+            Ok(Attempt::commit(
+                vec![put],
+                vec![event],
+                RefundResult { refunded: true },
+            ))
+        })
+        .await
     }
 }

@@ -1,5 +1,6 @@
 use serde::{Deserialize, Serialize};
 
+use crate::events::PlaceCatalogued;
 use crate::store::Key;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +103,18 @@ pub struct CatalogPlace {
     pub name: String,
     pub nightly_price: i64,
     pub version: u64,
+}
+
+impl From<&PlaceCatalogued> for CatalogPlace {
+    fn from(p: &PlaceCatalogued) -> Self {
+        Self {
+            place_id: p.place_id.clone(),
+            owner_id: p.owner_id.clone(),
+            name: p.name.clone(),
+            nightly_price: p.nightly_price,
+            version: p.meta.version,
+        }
+    }
 }
 
 impl CatalogPlace {

@@ -2,19 +2,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::model::*;
 use crate::clock::{Clock, Sleeper};
 use crate::error::{DomainError, DomainResult};
-use crate::events::{DomainEvent, EventName, new_event};
+use crate::events::{
+    DomainEvent, Event, EventMeta, ReservationCanceled, ReservationPlaced, ReservationSnapshot,
+    ReservationStatusChanged,
+};
 use crate::idempotency;
-use crate::item::{from_item, to_item};
+use crate::item::to_item;
+use crate::records;
+use crate::retry::{Attempt, until_committed};
 use crate::seed;
-use crate::stay::Stay;
-use crate::store::{Cond, Key, Query, StoreError, Table, Write};
-
-const MAX_ATTEMPTS: usize = 64;
+use crate::stay::{Stay, parse_date};
+use crate::store::{Cond, Key, StoreError, Table, Write};
 /// A booking of a place the catalogue copy does not know yet re-reads it after these pauses
 /// (2 s in all) before answering 404: the copy follows the place context by an event, so a client
 /// that registers a place and books it at once would otherwise be told it does not exist.
@@ -73,20 +76,48 @@ fn same_request(existing: &Reservation, wanted: &Reservation) -> bool {
         && existing.rooms == wanted.rooms
 }
 
-fn snapshot(r: &Reservation) -> Value {
-    json!({
-        "userId": r.user_id, "placeId": r.place_id, "placeName": r.place_name, "ownerId": r.owner_id,
-        "checkIn": r.check_in, "checkOut": r.check_out, "nights": r.nights, "rooms": r.rooms,
-        "amount": r.amount, "status": r.status, "statusReason": r.status_reason,
-        "createdAt": r.created_at, "updatedAt": r.updated_at,
+/// The reservation as its events carry it (its dates were validated when it was placed).
+fn snapshot(r: &Reservation) -> DomainResult<ReservationSnapshot> {
+    Ok(ReservationSnapshot {
+        reservation_id: r.reservation_id.clone(),
+        user_id: r.user_id.clone(),
+        place_id: r.place_id.clone(),
+        place_name: r.place_name.clone(),
+        owner_id: r.owner_id.clone(),
+        check_in: parse_date("checkIn", &r.check_in)?,
+        check_out: parse_date("checkOut", &r.check_out)?,
+        nights: r.nights,
+        rooms: r.rooms,
+        amount: r.amount,
+        status: r.status,
+        status_reason: r.status_reason,
+        created_at: r.created_at.clone(),
+        updated_at: r.updated_at.clone(),
     })
 }
 
-fn with(mut base: Value, extra: Value) -> Value {
-    if let (Some(obj), Value::Object(more)) = (base.as_object_mut(), extra) {
-        obj.extend(more);
+/// ReservationStatusChanged, and ReservationCanceled when `next` ends cancelled.
+fn status_events(current: &Reservation, next: &Reservation) -> DomainResult<Vec<DomainEvent>> {
+    let meta = || EventMeta::new(next.version, &next.updated_at);
+    let reservation = snapshot(next)?;
+    let mut events = vec![];
+    if let (ReservationStatus::Cancelled, Some(reason)) = (next.status, next.status_reason) {
+        events.push(Event::ReservationCanceled(ReservationCanceled {
+            meta: meta(),
+            reservation: reservation.clone(),
+            reason,
+            previous_status: current.status,
+        }));
     }
-    base
+    events.insert(
+        0,
+        Event::ReservationStatusChanged(ReservationStatusChanged {
+            meta: meta(),
+            reservation,
+            previous_status: current.status,
+        }),
+    );
+    Ok(events.into_iter().map(DomainEvent::new).collect())
 }
 
 fn validate_rooms(rooms: i64) -> DomainResult<()> {
@@ -116,8 +147,10 @@ fn validate_id(field: &str, id: &str) -> DomainResult<()> {
 
 /// What a saga step or the customer asks of the status machine.
 enum Step {
-    /// Move to this status (with a reason when cancelling).
-    To(ReservationStatus, Option<CancelReason>),
+    /// Move to this status (not CANCELLED: see `Cancel`).
+    To(ReservationStatus),
+    /// End CANCELLED for this reason.
+    Cancel(CancelReason),
     /// Nothing to do: answer the current status.
     Stay,
 }
@@ -145,11 +178,7 @@ impl ReservationService {
     }
 
     pub async fn get(&self, reservation_id: &str) -> DomainResult<Option<Reservation>> {
-        self.table
-            .get(&Reservation::key(reservation_id))
-            .await?
-            .map(from_item)
-            .transpose()
+        records::get(&*self.table, &Reservation::key(reservation_id)).await
     }
 
     /// A customer's own reservation; someone else's is reported as absent.
@@ -163,19 +192,8 @@ impl ReservationService {
     }
 
     pub async fn list_by_user(&self, user_id: &str) -> DomainResult<Vec<Reservation>> {
-        let q = Query {
-            partition: format!("USER#{user_id}"),
-            index: true,
-            descending: true,
-            limit: Some(200),
-            ..Default::default()
-        };
-        self.table
-            .query(&q)
-            .await?
-            .into_iter()
-            .map(from_item)
-            .collect()
+        let q = records::newest_on_index(format!("USER#{user_id}"));
+        records::query(&*self.table, &q).await
     }
 
     /// Keeps the catalogue copy current; older versions never overwrite newer ones.
@@ -195,11 +213,7 @@ impl ReservationService {
     }
 
     pub async fn catalogue(&self, place_id: &str) -> DomainResult<Option<CatalogPlace>> {
-        self.table
-            .get(&CatalogPlace::key(place_id))
-            .await?
-            .map(from_item)
-            .transpose()
+        records::get(&*self.table, &CatalogPlace::key(place_id)).await
     }
 
     /// The catalogue copy of a place, waiting for it a bounded time when it is not there (yet).
@@ -258,20 +272,19 @@ impl ReservationService {
             updated_at: now,
         };
         let Some(key) = idempotency_key else {
-            self.insert(&r, vec![]).await?;
+            let (writes, events) = Self::insert_writes(&r, vec![])?;
+            self.table.transact(writes, events).await?;
             return Ok((r, true));
         };
         // The key's record is written with the reservation; if it exists, this is a repeat.
         let record = idempotency::key(user_id, key);
         let create = idempotency::create(&record, &r.reservation_id, &r.created_at);
-        match self.insert(&r, vec![create]).await {
+        let (writes, events) = Self::insert_writes(&r, vec![create])?;
+        match self.table.transact(writes, events).await {
             Ok(()) => Ok((r, true)),
             Err(StoreError::ConditionFailed { failed }) if failed.contains(&1) => {
-                let existing = match idempotency::lookup(&*self.table, &record).await? {
-                    Some(id) => self.get(&id).await?,
-                    None => None,
-                }
-                .ok_or_else(|| DomainError::Unavailable("idempotency record vanished".into()))?;
+                let existing: Reservation =
+                    records::replayed(&*self.table, &record, Reservation::key).await?;
                 if !same_request(&existing, &r) {
                     return Err(DomainError::Conflict(
                         "the Idempotency-Key was already used for a different request".into(),
@@ -307,58 +320,59 @@ impl ReservationService {
             .await?;
         let (pk, sk, attr) = ORDER_COUNTER;
         let counter = Key::new(pk, sk);
-        for _ in 0..MAX_ATTEMPTS {
-            let number = self.table.increment(&counter, attr, 1).await?;
-            let now = self.clock.now_rfc3339();
-            let r = Reservation {
-                reservation_id: number.to_string(),
-                user_id: seed::user_id(&cmd.user_id),
-                place_id: place.place_id.clone(),
-                place_name: if cmd.place_name.trim().is_empty() {
-                    place.name.clone()
-                } else {
-                    cmd.place_name.clone()
-                },
-                owner_id: place.owner_id.clone(),
-                check_in: stay.check_in_str(),
-                check_out: stay.check_out_str(),
-                nights: stay.nights(),
-                rooms: cmd.rooms,
-                amount: cmd.amount,
-                status: ReservationStatus::Pending,
-                status_reason: None,
-                version: 1,
-                created_at: now.clone(),
-                updated_at: now,
-            };
-            match self.insert(&r, vec![]).await {
-                Ok(()) => return Ok(r),
-                // Only if the counter fell behind the orders (e.g. restored from an older copy).
-                Err(e) if e.is_condition_failed() => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(DomainError::Unavailable(
-            "order numbers already in use; retry".into(),
-        ))
+        // Only if the counter fell behind the orders (e.g. restored from an older copy) does the
+        // insert conflict: take the next number.
+        let (counter, place, cmd) = (&counter, &place, &cmd);
+        until_committed(
+            &*self.table,
+            "order numbers already in use",
+            move |_| async move {
+                let number = self.table.increment(counter, attr, 1).await?;
+                let now = self.clock.now_rfc3339();
+                let r = Reservation {
+                    reservation_id: number.to_string(),
+                    user_id: seed::user_id(&cmd.user_id),
+                    place_id: place.place_id.clone(),
+                    place_name: if cmd.place_name.trim().is_empty() {
+                        place.name.clone()
+                    } else {
+                        cmd.place_name.clone()
+                    },
+                    owner_id: place.owner_id.clone(),
+                    check_in: stay.check_in_str(),
+                    check_out: stay.check_out_str(),
+                    nights: stay.nights(),
+                    rooms: cmd.rooms,
+                    amount: cmd.amount,
+                    status: ReservationStatus::Pending,
+                    status_reason: None,
+                    version: 1,
+                    created_at: now.clone(),
+                    updated_at: now,
+                };
+                let (writes, events) = Self::insert_writes(&r, vec![])?;
+                Ok(Attempt::commit(writes, events, r))
+            },
+        )
+        .await
     }
 
-    /// Writes a new reservation (it must not exist) with ReservationPlaced and `extra` writes.
-    async fn insert(&self, r: &Reservation, mut extra: Vec<Write>) -> Result<(), StoreError> {
+    /// A new reservation (it must not exist) with ReservationPlaced, and `extra` writes.
+    fn insert_writes(
+        r: &Reservation,
+        mut extra: Vec<Write>,
+    ) -> DomainResult<(Vec<Write>, Vec<DomainEvent>)> {
         let (gpk, gsk) = r.user_index();
-        let event = new_event(
-            EventName::ReservationPlaced,
-            Some(&r.reservation_id),
-            r.version,
-            &r.created_at,
-            snapshot(r),
-        );
+        let event = DomainEvent::new(Event::ReservationPlaced(ReservationPlaced {
+            meta: EventMeta::new(r.version, &r.created_at),
+            reservation: snapshot(r)?,
+        }));
         let mut writes = vec![Write::Put {
             item: to_item(&Reservation::key(&r.reservation_id), Some((&gpk, &gsk)), r),
             cond: Some(Cond::NotExists),
         }];
         writes.append(&mut extra);
-        self.table.transact(writes, vec![event]).await
+        Ok((writes, vec![event]))
     }
 
     /// Applies one status step with optimistic concurrency; emits ReservationStatusChanged (and
@@ -368,53 +382,31 @@ impl ReservationService {
         reservation_id: &str,
         decide: impl Fn(&Reservation) -> DomainResult<Step>,
     ) -> DomainResult<Reservation> {
-        for _ in 0..MAX_ATTEMPTS {
+        let decide = &decide;
+        until_committed(&*self.table, "reservation contended", move |_| async move {
             let current = self
                 .get(reservation_id)
                 .await?
                 .ok_or_else(|| DomainError::not_found(format!("reservation {reservation_id}")))?;
             let (status, reason) = match decide(&current)? {
-                Step::Stay => return Ok(current),
-                Step::To(s, r) => (s, r),
+                Step::Stay => return Ok(Attempt::Done(current)),
+                Step::To(s) => (s, None),
+                Step::Cancel(r) => (ReservationStatus::Cancelled, Some(r)),
             };
             let mut next = current.clone();
             next.status = status;
             next.status_reason = reason;
             next.version += 1;
             next.updated_at = self.clock.now_rfc3339();
-            let mut events: Vec<DomainEvent> = vec![new_event(
-                EventName::ReservationStatusChanged,
-                Some(reservation_id),
-                next.version,
-                &next.updated_at,
-                with(snapshot(&next), json!({"previousStatus": current.status})),
-            )];
-            if status == ReservationStatus::Cancelled {
-                events.push(new_event(
-                    EventName::ReservationCanceled,
-                    Some(reservation_id),
-                    next.version,
-                    &next.updated_at,
-                    with(
-                        snapshot(&next),
-                        json!({"reason": reason, "previousStatus": current.status}),
-                    ),
-                ));
-            }
+            let events = status_events(&current, &next)?;
             let (gpk, gsk) = next.user_index();
             let put = Write::Put {
                 item: to_item(&Reservation::key(reservation_id), Some((&gpk, &gsk)), &next),
                 cond: Some(Cond::Eq("version".into(), json!(current.version))),
             };
-            match self.table.transact(vec![put], events).await {
-                Ok(()) => return Ok(next),
-                Err(e) if e.is_condition_failed() => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(DomainError::Unavailable(
-            "reservation contended; retry".into(),
-        ))
+            Ok(Attempt::commit(vec![put], events, next))
+        })
+        .await
     }
 
     fn outcome(r: Reservation) -> StatusOutcome {
@@ -424,43 +416,42 @@ impl ReservationService {
         }
     }
 
-    /// Saga: payment approved → PAID (unless the customer cancelled meanwhile).
-    pub async fn record_payment(&self, reservation_id: &str) -> DomainResult<StatusOutcome> {
-        use ReservationStatus::*;
+    /// Moves to `to` from any status in `from`; any other status stays as it is.
+    async fn advance(
+        &self,
+        reservation_id: &str,
+        from: &[ReservationStatus],
+        to: ReservationStatus,
+    ) -> DomainResult<StatusOutcome> {
         self.step(reservation_id, |r| {
-            Ok(match r.status {
-                Pending => Step::To(Paid, None),
-                _ => Step::Stay,
+            Ok(if from.contains(&r.status) {
+                Step::To(to)
+            } else {
+                Step::Stay
             })
         })
         .await
         .map(Self::outcome)
+    }
+
+    /// Saga: payment approved → PAID (unless the customer cancelled meanwhile).
+    pub async fn record_payment(&self, reservation_id: &str) -> DomainResult<StatusOutcome> {
+        use ReservationStatus::*;
+        self.advance(reservation_id, &[Pending], Paid).await
     }
 
     /// Saga: request-to-book → AWAITING_OWNER.
     pub async fn await_owner(&self, reservation_id: &str) -> DomainResult<StatusOutcome> {
         use ReservationStatus::*;
-        self.step(reservation_id, |r| {
-            Ok(match r.status {
-                Pending | Paid => Step::To(AwaitingOwner, None),
-                _ => Step::Stay,
-            })
-        })
-        .await
-        .map(Self::outcome)
+        self.advance(reservation_id, &[Pending, Paid], AwaitingOwner)
+            .await
     }
 
     /// Saga: the stay is held and accepted → CONFIRMED.
     pub async fn confirm(&self, reservation_id: &str) -> DomainResult<StatusOutcome> {
         use ReservationStatus::*;
-        self.step(reservation_id, |r| {
-            Ok(match r.status {
-                Pending | Paid | AwaitingOwner => Step::To(Confirmed, None),
-                _ => Step::Stay,
-            })
-        })
-        .await
-        .map(Self::outcome)
+        self.advance(reservation_id, &[Pending, Paid, AwaitingOwner], Confirmed)
+            .await
     }
 
     /// Saga: end CANCELLED with the saga's reason (a no-op when already cancelled).
@@ -475,7 +466,7 @@ impl ReservationService {
                 Cancelled => Step::Stay,
                 // The saga compensates only before confirming; a confirmed stay is left to the customer.
                 Confirmed => Step::Stay,
-                _ => Step::To(Cancelled, Some(reason)),
+                _ => Step::Cancel(reason),
             })
         })
         .await
@@ -493,10 +484,7 @@ impl ReservationService {
         self.step(reservation_id, |r| {
             Ok(match r.status {
                 ReservationStatus::Cancelled => Step::Stay,
-                _ => Step::To(
-                    ReservationStatus::Cancelled,
-                    Some(CancelReason::CustomerCancelled),
-                ),
+                _ => Step::Cancel(CancelReason::CustomerCancelled),
             })
         })
         .await

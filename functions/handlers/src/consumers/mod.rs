@@ -7,77 +7,101 @@ pub use saga_start::reservation_saga_start;
 
 use crate::error::{StepError, StepResult};
 use crate::services::Services;
+use reserveplace_domain::events::{
+    DomainEvent, Event, EventMeta, ReservationSnapshot, ReservationStatusChanged,
+};
 use reserveplace_domain::payment::ChargeRequest;
 use reserveplace_domain::place::StayRef;
 use reserveplace_domain::reservation::CatalogPlace;
 use reserveplace_domain::saga::SagaError;
 
-fn detail(event: &Value) -> StepResult<&Value> {
-    event
-        .get("detail")
-        .filter(|d| d.is_object())
-        .ok_or_else(|| StepError::invalid("event without detail"))
+/// The event a rule delivered, typed: an unknown `detail-type` or a missing field is refused.
+pub(crate) fn received(event: Value) -> StepResult<DomainEvent> {
+    serde_json::from_value(event).map_err(|e| StepError::invalid(format!("event: {e}")))
 }
 
-fn detail_type(event: &Value) -> &str {
+/// The reservation snapshot of a reservation event (the rule sends no other kind here).
+fn reservation(event: &Event) -> StepResult<(&EventMeta, &ReservationSnapshot)> {
     event
-        .get("detail-type")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-}
-
-fn parse<T: serde::de::DeserializeOwned>(v: &Value) -> StepResult<T> {
-    serde_json::from_value(v.clone()).map_err(|e| StepError::invalid(format!("event detail: {e}")))
+        .reservation()
+        .map(|r| (event.meta(), r))
+        .ok_or_else(|| {
+            StepError::invalid(format!(
+                "not a reservation event: {}",
+                event.name().as_str()
+            ))
+        })
 }
 
 /// [reservation-catalogue] PlaceRegistered / PlaceUpdated → the reservation context's catalogue copy.
 pub async fn reservation_catalogue(svc: &Services, event: Value) -> StepResult<()> {
-    let d = detail(&event)?;
-    let place: CatalogPlace = parse(d)?;
+    let place = match received(event)?.event {
+        Event::PlaceRegistered(p) | Event::PlaceUpdated(p) => CatalogPlace::from(&p),
+        other => {
+            return Err(StepError::invalid(format!(
+                "not a catalogue event: {}",
+                other.name().as_str()
+            )));
+        }
+    };
     svc.reservations.apply_catalogue(place).await?;
     Ok(())
 }
 
-/// [mypage-projector] reservation and payment events → MyPage rows.
+/// [mypage-projector] ReservationPlaced / ReservationStatusChanged / ReservationCanceled / PaymentApproved / PaymentDeclined / PaymentCancelApproved → MyPage rows.
 pub async fn mypage_projector(svc: &Services, event: Value) -> StepResult<()> {
-    svc.mypages
-        .apply(detail_type(&event), detail(&event)?)
-        .await?;
+    svc.mypages.apply(&received(event)?.event).await?;
     Ok(())
 }
 
-/// [owner-view-projector] reservation events → the owner's reservation list.
+/// [owner-view-projector] ReservationPlaced / ReservationStatusChanged / ReservationCanceled → the owner's reservation list.
 pub async fn owner_view_projector(svc: &Services, event: Value) -> StepResult<()> {
-    svc.owner_view
-        .apply(detail_type(&event), detail(&event)?)
-        .await?;
+    svc.owner_view.apply(&received(event)?.event).await?;
     Ok(())
+}
+
+fn status_changed(event: Value) -> StepResult<ReservationStatusChanged> {
+    match received(event)?.event {
+        Event::ReservationStatusChanged(e) => Ok(e),
+        other => Err(StepError::invalid(format!(
+            "not a ReservationStatusChanged event: {}",
+            other.name().as_str()
+        ))),
+    }
 }
 
 /// [notification-sender] ReservationStatusChanged → one notification.
 pub async fn notification_sender(svc: &Services, event: Value) -> StepResult<()> {
-    svc.notifications.on_status_changed(detail(&event)?).await?;
+    svc.notifications
+        .on_status_changed(&status_changed(event)?)
+        .await?;
     Ok(())
 }
 
 /// [loyalty-awarder] ReservationStatusChanged (CONFIRMED / CANCELLED) → points.
 pub async fn loyalty_awarder(svc: &Services, event: Value) -> StepResult<()> {
-    svc.loyalty.on_status_changed(detail(&event)?).await?;
+    svc.loyalty
+        .on_status_changed(&status_changed(event)?)
+        .await?;
     Ok(())
 }
 
 /// [payment-refund-on-cancel] ReservationCanceled(CUSTOMER_CANCELLED) → refund exactly once.
 pub async fn payment_refund_on_cancel(svc: &Services, event: Value) -> StepResult<()> {
-    let req: ChargeRequest = parse(detail(&event)?)?;
-    svc.payments.refund(&req, "CUSTOMER_CANCELLED").await?;
+    let event = received(event)?.event;
+    let (meta, r) = reservation(&event)?;
+    svc.payments
+        .refund(&ChargeRequest::of(meta, r), "CUSTOMER_CANCELLED")
+        .await?;
     Ok(())
 }
 
 /// [place-release-on-cancel] ReservationCanceled(CUSTOMER_CANCELLED) → release the nights, and stop
 /// a saga waiting for the owner.
 pub async fn place_release_on_cancel(svc: &Services, event: Value) -> StepResult<()> {
-    let stay: StayRef = parse(detail(&event)?)?;
-    if let Some(token) = svc.places.release_nights(&stay).await? {
+    let event = received(event)?.event;
+    let (meta, r) = reservation(&event)?;
+    if let Some(token) = svc.places.release_nights(&StayRef::of(meta, r)).await? {
         resume(
             svc.saga
                 .send_task_failure(&token, crate::error::CANCELLED, "the customer cancelled")
@@ -90,10 +114,9 @@ pub async fn place_release_on_cancel(svc: &Services, event: Value) -> StepResult
 /// [place-resume-saga] the owner's ReservationConfirmed / ReservationCancelConfirmed → resume the
 /// saga waiting on its callback token (if it handed one over yet; otherwise it will see the decision).
 pub async fn place_resume_saga(svc: &Services, event: Value) -> StepResult<()> {
-    let d = detail(&event)?;
-    let id = d
-        .get("reservationId")
-        .and_then(Value::as_str)
+    let event = received(event)?.event;
+    let id = event
+        .reservation_id()
         .ok_or_else(|| StepError::invalid("no reservationId"))?;
     if let Some((token, decision)) = svc.places.pending_token(id).await? {
         resume(

@@ -2,6 +2,7 @@
 //! rule targeting the state machine would start a second saga on every redelivery. This consumer
 //! names the execution by the reservation instead: one saga per reservation, however often the
 //! event arrives.
+use reserveplace_domain::events::Event;
 use reserveplace_domain::saga::SagaStart;
 use serde_json::Value;
 
@@ -16,15 +17,16 @@ pub async fn reservation_saga_start(svc: &Services, event: Value) -> StepResult<
             "{SAGA_STATE_MACHINE_ARN} is not set: this function starts no state machine"
         ))
     })?;
-    if event.get("detail-type").and_then(Value::as_str) != Some("ReservationPlaced") {
+    // Typed to check it, but the execution input is the event exactly as delivered.
+    let Event::ReservationPlaced(placed) = super::received(event.clone())?.event else {
         return Err(StepError::invalid("not a ReservationPlaced event"));
+    };
+    let reservation_id = placed.reservation.reservation_id;
+    if reservation_id.is_empty() {
+        return Err(StepError::invalid(
+            "ReservationPlaced without reservationId",
+        ));
     }
-    let reservation_id = event
-        .pointer("/detail/reservationId")
-        .and_then(Value::as_str)
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| StepError::invalid("ReservationPlaced without reservationId"))?
-        .to_owned();
     match starter.start_execution(&reservation_id, event).await {
         Ok(SagaStart::Started) => {
             tracing::info!(reservation_id, "saga started");
