@@ -182,6 +182,7 @@ impl From<DomainError> for Problem {
     }
 }
 
+/// What an HTTP handler returns: its answer, or the problem the registry answers with.
 pub type ApiResult = Result<ApiResponse, Problem>;
 
 impl ApiRequest {
@@ -296,11 +297,6 @@ fn integral_floats_to_integers(value: &mut Value) {
         Value::Object(map) => map.values_mut().for_each(integral_floats_to_integers),
         _ => {}
     }
-}
-
-/// Runs a handler body and turns its problem into a response.
-pub fn respond(result: ApiResult) -> ApiResponse {
-    result.unwrap_or_else(Problem::into_response)
 }
 
 #[cfg(test)]

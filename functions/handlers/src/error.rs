@@ -2,7 +2,6 @@
 //! (`errorType` / `errorMessage`), which Step Functions matches in Retry/Catch and EventBridge retries.
 use reserveplace_domain::error::DomainError;
 use reserveplace_domain::saga::SagaError;
-use serde::Serialize;
 
 /// Retried with backoff by the saga and the bus.
 pub const TRANSIENT: &str = "ReservePlace.Transient";
@@ -15,30 +14,45 @@ pub const MISCONFIGURED: &str = "ReservePlace.Misconfigured";
 /// The reservation was cancelled while the saga waited (a callback failure).
 pub const CANCELLED: &str = "Reservation.Cancelled";
 
-#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
-#[error("{error}: {cause}")]
-pub struct StepError {
-    pub error: String,
-    pub cause: String,
+/// What a step or consumer can fail with: exactly the errors the state machine's `Retry` and
+/// `Catch` tell apart (by [`StepError::error_type`], their `ErrorEquals` names).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StepError {
+    /// A dependency is down or throttled: retried with backoff.
+    #[error("{TRANSIENT}: {0}")]
+    Transient(String),
+    /// The input cannot be handled, however often it is retried.
+    #[error("{INVALID}: {0}")]
+    InvalidInput(String),
+    /// The deployment is broken (see [`MISCONFIGURED`]).
+    #[error("{MISCONFIGURED}: {0}")]
+    Misconfigured(String),
 }
 
 impl StepError {
     pub fn invalid(cause: impl Into<String>) -> Self {
-        Self {
-            error: INVALID.into(),
-            cause: cause.into(),
-        }
+        Self::InvalidInput(cause.into())
     }
     pub fn transient(cause: impl Into<String>) -> Self {
-        Self {
-            error: TRANSIENT.into(),
-            cause: cause.into(),
-        }
+        Self::Transient(cause.into())
     }
     pub fn misconfigured(cause: impl Into<String>) -> Self {
-        Self {
-            error: MISCONFIGURED.into(),
-            cause: cause.into(),
+        Self::Misconfigured(cause.into())
+    }
+
+    /// The Lambda `errorType` the state machine matches.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::Transient(_) => TRANSIENT,
+            Self::InvalidInput(_) => INVALID,
+            Self::Misconfigured(_) => MISCONFIGURED,
+        }
+    }
+
+    /// The Lambda `errorMessage`: what went wrong, for the execution history and the logs.
+    pub fn cause(&self) -> &str {
+        match self {
+            Self::Transient(c) | Self::InvalidInput(c) | Self::Misconfigured(c) => c,
         }
     }
 }
@@ -81,19 +95,61 @@ mod tests {
         let e = StepError::from(DomainError::Misconfigured(
             "AccessDeniedException: x".into(),
         ));
-        assert_eq!(e.error, "ReservePlace.Misconfigured");
-        assert!(e.cause.contains("AccessDeniedException"));
+        assert_eq!(e.error_type(), "ReservePlace.Misconfigured");
+        assert!(e.cause().contains("AccessDeniedException"));
         assert_eq!(
-            StepError::from(DomainError::Unavailable("throttled".into())).error,
+            e.to_string(),
+            "ReservePlace.Misconfigured: AccessDeniedException: x"
+        );
+        assert_eq!(
+            StepError::from(DomainError::Unavailable("throttled".into())).error_type(),
             TRANSIENT
         );
         assert_eq!(
-            StepError::from(SagaError::Misconfigured("StateMachineDoesNotExist".into())).error,
+            StepError::from(SagaError::Misconfigured("StateMachineDoesNotExist".into()))
+                .error_type(),
             MISCONFIGURED
         );
         assert_eq!(
-            StepError::from(SagaError::Unavailable("down".into())).error,
+            StepError::from(SagaError::Unavailable("down".into())).error_type(),
             TRANSIENT
         );
+    }
+
+    /// The state machine matches errors by name: every name of ours it matches is one a step
+    /// reports (or, for a callback, one a consumer fails the task with).
+    #[test]
+    fn the_saga_matches_only_error_names_we_report() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../infra/reservation-saga.asl.json"
+        );
+        let asl = std::fs::read_to_string(path).expect("the saga definition");
+        let ours = [
+            StepError::transient("").error_type(),
+            StepError::invalid("").error_type(),
+            StepError::misconfigured("").error_type(),
+            CANCELLED,
+        ];
+        assert_eq!(ours, [TRANSIENT, INVALID, MISCONFIGURED, CANCELLED]);
+        let def: serde_json::Value = serde_json::from_str(&asl).expect("json");
+        let mut matched = Vec::new();
+        for state in def["States"].as_object().expect("states").values() {
+            for handler in ["Retry", "Catch"] {
+                for h in state[handler].as_array().into_iter().flatten() {
+                    for name in h["ErrorEquals"].as_array().into_iter().flatten() {
+                        let name = name.as_str().expect("an error name");
+                        // States.*, Lambda.* and Sandbox.* are the service's own names.
+                        let aws = ["States.", "Lambda.", "Sandbox."];
+                        if !aws.iter().any(|p| name.starts_with(p)) {
+                            assert!(ours.contains(&name), "the saga matches {name}");
+                            matched.push(name.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+        assert!(matched.iter().any(|n| n == TRANSIENT), "{matched:?}");
+        assert!(matched.iter().any(|n| n == CANCELLED), "{matched:?}");
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::api::{ApiRequest, ApiResponse};
+use crate::api::{ApiRequest, ApiResponse, Problem};
 use crate::error::StepResult;
 use crate::services::Services;
 use crate::{consumers, http, steps};
@@ -26,9 +26,13 @@ pub enum Handler {
     Step(StepFn),
 }
 
+/// An HTTP handler returns a `Result`; its problem becomes the problem+json response here, the
+/// one place for every route.
 macro_rules! http {
     ($f:path) => {
-        Handler::Http(|s, r| Box::pin(async move { $f(&s, r).await }))
+        Handler::Http(|s, r| {
+            Box::pin(async move { $f(&s, r).await.unwrap_or_else(Problem::into_response) })
+        })
     };
 }
 macro_rules! event {
@@ -115,6 +119,16 @@ pub fn all() -> Vec<(&'static str, Handler)> {
         ),
         ("place-expire-decision", step!(steps::place_expire_decision)),
     ]
+}
+
+/// The reservation id an event or step input is about: the saga's correlation id in the logs.
+/// EventBridge events and saga inputs carry it in `detail`; the callback task input too.
+pub fn correlation_id(payload: &Value) -> Option<String> {
+    payload
+        .pointer("/detail/reservationId")
+        .or_else(|| payload.pointer("/reservationId"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 pub fn find(handler: &str) -> Option<Handler> {

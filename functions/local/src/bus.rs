@@ -8,14 +8,27 @@ use std::time::{Duration, Instant};
 
 use reserveplace_domain::events::DomainEvent;
 use reserveplace_domain::store::Write;
-use reserveplace_functions::registry::Handler;
-use reserveplace_local_store::OutboxEntry;
-use reserveplace_wiring::Target;
+use reserveplace_local_store::{Database, OutboxEntry};
+use reserveplace_wiring::{Rule, RuleMatcher, Target};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use tracing::Instrument;
 
-use crate::runtime::Runtime;
+use crate::faults::Faults;
+use crate::invoke::Functions;
+use crate::saga::Machines;
+
+/// What the bus needs: the rules and their targets, the delivery faults and the store it reads
+/// the outbox from and keeps dead letters in.
+pub struct Bus {
+    pub rules: Vec<Rule>,
+    pub matcher: RuleMatcher,
+    pub functions: Arc<Functions>,
+    pub machines: Arc<Machines>,
+    pub faults: Arc<Faults>,
+    pub db: Arc<Database>,
+    /// Print every event on stdout.
+    pub print_events: bool,
+}
 
 /// Backoff between delivery attempts: short first (a local consumer is fast), capped so a context
 /// coming back up is noticed within seconds.
@@ -25,20 +38,21 @@ fn backoff(attempt: u32) -> Duration {
 
 /// The event as printed and as listed by `GET /_local/events`.
 pub fn printable(e: &DomainEvent) -> Value {
-    json!({ "detail-type": e.detail_type, "source": e.source, "time": e.time, "detail": e.detail })
+    // Its own JSON shape: {"detail-type", "source", "time", "detail"}.
+    serde_json::to_value(e).unwrap_or(Value::Null)
 }
 
 pub async fn run(
-    rt: Arc<Runtime>,
+    bus: Arc<Bus>,
     replay: Vec<OutboxEntry>,
     mut rx: mpsc::UnboundedReceiver<OutboxEntry>,
 ) {
     let (done_tx, done_rx) = mpsc::unbounded_channel::<i64>();
-    tokio::spawn(mark_delivered(rt.clone(), done_rx));
+    tokio::spawn(mark_delivered(bus.clone(), done_rx));
     let mut last_seq = 0;
     for entry in replay {
         last_seq = last_seq.max(entry.seq);
-        dispatch(&rt, entry, &done_tx);
+        dispatch(&bus, entry, &done_tx);
     }
     while let Some(entry) = rx.recv().await {
         // Entries replayed at start-up may also arrive from a commit racing the replay query.
@@ -46,35 +60,35 @@ pub async fn run(
             continue;
         }
         last_seq = entry.seq;
-        dispatch(&rt, entry, &done_tx);
+        dispatch(&bus, entry, &done_tx);
     }
 }
 
-fn dispatch(rt: &Arc<Runtime>, entry: OutboxEntry, done: &mpsc::UnboundedSender<i64>) {
-    if rt.print_events {
+fn dispatch(bus: &Arc<Bus>, entry: OutboxEntry, done: &mpsc::UnboundedSender<i64>) {
+    if bus.print_events {
         let line = printable(&entry.event).to_string();
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{line}");
     }
     let envelope = entry.event.to_bus_envelope();
-    let rules = rt.matcher.matching(&envelope);
-    let rt = rt.clone();
+    let rules = bus.matcher.matching(&envelope);
+    let bus = bus.clone();
     let done = done.clone();
     tokio::spawn(async move {
-        let (twice, jitter_ms) = rt.faults.delivery();
+        let (twice, jitter_ms) = bus.faults.delivery();
         let copies = if twice { 2 } else { 1 };
         let deliveries = rules
             .into_iter()
             .flat_map(|i| (0..copies).map(move |_| i))
             .map(|i| {
-                let (rt, envelope) = (rt.clone(), envelope.clone());
+                let (bus, envelope) = (bus.clone(), envelope.clone());
                 async move {
                     if jitter_ms > 0 {
                         // Random delays also reorder deliveries across events.
                         let wait = uuid::Uuid::new_v4().as_u128() as u64 % (jitter_ms + 1);
                         tokio::time::sleep(Duration::from_millis(wait)).await;
                     }
-                    deliver(rt, i, envelope).await
+                    deliver(bus, i, envelope).await
                 }
             });
         futures_join(deliveries).await;
@@ -92,15 +106,19 @@ async fn futures_join<F: std::future::Future<Output = ()> + Send + 'static>(
 }
 
 /// Delivers one event to one rule's target until it succeeds or the rule's retry policy runs out.
-pub(crate) async fn deliver(rt: Arc<Runtime>, rule_index: usize, envelope: Value) {
-    let rule = &rt.wiring.rules[rule_index];
+pub(crate) async fn deliver(bus: Arc<Bus>, rule_index: usize, envelope: Value) {
+    let rule = &bus.rules[rule_index];
     let max_retries = rule.max_retries.unwrap_or(185);
     let max_age = Duration::from_secs(u64::from(rule.max_event_age_seconds.unwrap_or(86_400)));
     let started = Instant::now();
     let mut attempt = 0u32;
     loop {
         let result = match &rule.target {
-            Target::Function(name) => invoke_function(&rt, name, envelope.clone()).await,
+            Target::Function(name) => bus
+                .functions
+                .event(name, envelope.clone())
+                .await
+                .map_err(|e| e.to_string()),
             // A rule that targets a state machine directly (this template's saga has a starter
             // function instead): EventBridge names such executions itself; here the event id
             // names it, so a duplicate delivery starts nothing new.
@@ -110,14 +128,16 @@ pub(crate) async fn deliver(rt: Arc<Runtime>, rule_index: usize, envelope: Value
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string();
-                rt.start_execution(machine, &name, envelope.clone()).await
+                bus.machines
+                    .start_execution(machine, &name, envelope.clone())
+                    .await
             }
         };
         match result {
             Ok(()) => return,
             Err(e) if attempt >= max_retries || started.elapsed() >= max_age => {
                 tracing::error!(rule = %rule.id, error = %e, "delivery failed for good; dead-lettered");
-                dead_letter(&rt, &rule.id, &envelope, &e).await;
+                dead_letter(&bus, &rule.id, &envelope, &e).await;
                 return;
             }
             Err(e) => {
@@ -129,34 +149,8 @@ pub(crate) async fn deliver(rt: Arc<Runtime>, rule_index: usize, envelope: Value
     }
 }
 
-async fn invoke_function(rt: &Runtime, name: &str, envelope: Value) -> Result<(), String> {
-    let f = rt
-        .functions
-        .get(name)
-        .ok_or_else(|| format!("no function {name}"))?;
-    if rt.faults.is_down(f.def.context.as_deref()) {
-        return Err(format!(
-            "{name}: the {} context is down",
-            f.def.context.as_deref().unwrap_or("?")
-        ));
-    }
-    let Handler::Event(handler) = f.handler else {
-        return Err(format!("{name} is not an event consumer"));
-    };
-    let reservation_id = envelope
-        .pointer("/detail/reservationId")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let span = tracing::info_span!("consumer", function = %name, reservation_id = %reservation_id);
-    handler(f.services.clone(), envelope)
-        .instrument(span)
-        .await
-        .map_err(|e| e.to_string())
-}
-
 /// Like the rules' SQS dead-letter queue: kept in the store for inspection.
-async fn dead_letter(rt: &Runtime, rule: &str, envelope: &Value, error: &str) {
+async fn dead_letter(bus: &Bus, rule: &str, envelope: &Value, error: &str) {
     let id = envelope
         .get("id")
         .and_then(Value::as_str)
@@ -166,7 +160,7 @@ async fn dead_letter(rt: &Runtime, rule: &str, envelope: &Value, error: &str) {
     item.insert("sk".into(), json!(id));
     item.insert("event".into(), envelope.clone());
     item.insert("error".into(), json!(error));
-    if let Err(e) = rt
+    if let Err(e) = bus
         .db
         .table("_DeadLetters")
         .transact(vec![Write::Put { item, cond: None }], vec![])
@@ -177,7 +171,7 @@ async fn dead_letter(rt: &Runtime, rule: &str, envelope: &Value, error: &str) {
 }
 
 /// Marks delivered entries in batches: one store commit for many events.
-async fn mark_delivered(rt: Arc<Runtime>, mut rx: mpsc::UnboundedReceiver<i64>) {
+async fn mark_delivered(bus: Arc<Bus>, mut rx: mpsc::UnboundedReceiver<i64>) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < 1024 {
@@ -187,7 +181,7 @@ async fn mark_delivered(rt: Arc<Runtime>, mut rx: mpsc::UnboundedReceiver<i64>) 
             }
         }
         let mut attempt = 0;
-        while let Err(e) = rt.db.mark_delivered(batch.clone()).await {
+        while let Err(e) = bus.db.mark_delivered(batch.clone()).await {
             tracing::warn!(error = %e, "mark_delivered failed; retrying");
             tokio::time::sleep(backoff(attempt)).await;
             attempt += 1;

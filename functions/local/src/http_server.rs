@@ -5,6 +5,7 @@
 //! only, `/_local/*`.
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -16,33 +17,49 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::BodyExt;
 use reserveplace_functions::api::{ApiRequest, ApiResponse, MAX_BODY_BYTES, Problem};
-use reserveplace_functions::registry::Handler;
+use reserveplace_local_store::Database;
+use reserveplace_wiring::{Route, Router as Routes};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::faults::FaultSettings;
+use crate::faults::{FaultSettings, Faults};
 use crate::identity::{Authenticator, Rejected};
-use crate::runtime::Runtime;
+use crate::invoke::{Functions, InvokeError};
+use crate::saga::Machines;
 
 /// Bodies up to this size are read and refused; beyond it the connection is dropped.
 const DRAIN_LIMIT: usize = 1024 * 1024;
 const INDEX_HTML: &str = include_str!("../web/index.html");
 
+/// What the HTTP side needs of the runtime: the routes and their functions, and for `/_local/*`
+/// the event log, the faults and the executions.
+pub struct Backend {
+    pub routes: Vec<Route>,
+    pub router: Routes,
+    pub functions: Arc<Functions>,
+    pub faults: Arc<Faults>,
+    /// The event log of `/_local/events`.
+    pub db: Arc<Database>,
+    pub machines: Arc<Machines>,
+    /// Set once the runtime has resumed its executions and started its bus.
+    pub ready: AtomicBool,
+}
+
 #[derive(Clone)]
 pub struct AppState {
-    rt: Arc<Runtime>,
+    rt: Arc<Backend>,
     auth: Arc<Authenticator>,
     /// How long a request body may take to arrive.
     read_timeout: Duration,
 }
 
-impl FromRef<AppState> for Arc<Runtime> {
+impl FromRef<AppState> for Arc<Backend> {
     fn from_ref(s: &AppState) -> Self {
         s.rt.clone()
     }
 }
 
-pub fn app(rt: Arc<Runtime>, auth: Arc<Authenticator>, read_timeout: Duration) -> Router {
+pub fn app(rt: Arc<Backend>, auth: Arc<Authenticator>, read_timeout: Duration) -> Router {
     let dev = auth.dev();
     let mut router = Router::new()
         .route("/health", get(health))
@@ -209,8 +226,8 @@ fn problem(p: Problem) -> Response {
     to_axum(p.into_response())
 }
 
-async fn health(State(rt): State<Arc<Runtime>>) -> Response {
-    if rt.is_ready() {
+async fn health(State(rt): State<Arc<Backend>>) -> Response {
+    if rt.ready.load(Ordering::Acquire) {
         (StatusCode::OK, axum::Json(json!({"status": "ok"}))).into_response()
     } else {
         (
@@ -231,7 +248,7 @@ async fn index() -> Response {
 
 /// Every published event in publish order, optionally of one reservation.
 async fn events(
-    State(rt): State<Arc<Runtime>>,
+    State(rt): State<Arc<Backend>>,
     q: Result<Query<BTreeMap<String, String>>, QueryRejection>,
 ) -> Response {
     let q = match q {
@@ -266,7 +283,7 @@ async fn events(
     }
 }
 
-async fn get_faults(State(rt): State<Arc<Runtime>>) -> Response {
+async fn get_faults(State(rt): State<Arc<Backend>>) -> Response {
     axum::Json(rt.faults.get()).into_response()
 }
 
@@ -292,14 +309,14 @@ async fn put_faults(State(s): State<AppState>, req: Request<Body>) -> Response {
 }
 
 async fn execution(
-    State(rt): State<Arc<Runtime>>,
+    State(rt): State<Arc<Backend>>,
     name: Result<axum::extract::Path<String>, PathRejection>,
 ) -> Response {
     // A name that does not even decode (e.g. `%ff`) names no execution.
     let Ok(axum::extract::Path(name)) = name else {
         return problem(Problem::not_found("no such execution"));
     };
-    match rt.describe_execution(&name).await {
+    match rt.machines.describe_execution(&name).await {
         Ok(Some(view)) => axum::Json(view).into_response(),
         Ok(None) => problem(Problem::not_found(format!("execution {name}"))),
         Err(e) => problem(Problem::new(
@@ -333,19 +350,10 @@ async fn dispatch(State(s): State<AppState>, req: Request<Body>) -> Response {
             problem(Problem::not_found(format!("no route for {method} {path}")))
         };
     };
-    let function = rt.wiring.routes[route].function.clone();
-    let Some(f) = rt.functions.get(&function) else {
-        return problem(Problem::not_found(format!("no function {function}")));
-    };
-    let Handler::Http(handler) = f.handler else {
-        return problem(Problem::not_found(format!(
-            "{function} is not an HTTP function"
-        )));
-    };
     // As on AWS: the route is matched, then its authorizer decides, then the function runs. An
     // open route (`Authorizer: NONE`) never looks at Authorization, as API Gateway passes it on
     // unchecked: the function then has no verified caller, whatever the header says.
-    let user = if rt.wiring.routes[route].is_protected() {
+    let user = if rt.routes[route].is_protected() {
         match s.auth.caller(
             req.headers()
                 .get(header::AUTHORIZATION)
@@ -358,17 +366,10 @@ async fn dispatch(State(s): State<AppState>, req: Request<Body>) -> Response {
     } else {
         None
     };
-    if rt.faults.is_down(f.def.context.as_deref()) {
-        return problem(Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "Temporarily unavailable, retry",
-            format!(
-                "the {} context is down",
-                f.def.context.as_deref().unwrap_or("?")
-            ),
-        ));
-    }
+    let call = match rt.functions.http(&rt.routes[route].function) {
+        Ok(call) => call,
+        Err(e) => return problem(refused(e)),
+    };
     let query: BTreeMap<String, String> = Query::try_from_uri(req.uri())
         .map(|Query(q)| q)
         .unwrap_or_default();
@@ -396,6 +397,22 @@ async fn dispatch(State(s): State<AppState>, req: Request<Body>) -> Response {
         body,
         user,
     };
-    let resp = handler(f.services.clone(), api).await;
-    to_axum(resp)
+    to_axum(call.call(api).await)
+}
+
+/// A route's function that may not run now, as the API answers it.
+fn refused(e: InvokeError) -> Problem {
+    match e {
+        InvokeError::Down { context, .. } => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Temporarily unavailable, retry",
+            format!("the {context} context is down"),
+        ),
+        e @ (InvokeError::NoFunction(_) | InvokeError::WrongKind { .. }) => {
+            Problem::not_found(e.to_string())
+        }
+        // Only steps get injected faults and only a handler's run fails; neither happened.
+        InvokeError::Injected { .. } | InvokeError::Failed(_) => Problem::misconfigured(),
+    }
 }

@@ -1,30 +1,18 @@
-//! `reserveplace-local`: the whole ReservePlace system on 127.0.0.1 — the HTTP API, the event bus
-//! and the saga of `template.yaml` over an embedded on-disk store. Events are printed on stdout
-//! (one JSON line each); logs go to stderr. `reserveplace-local token --sub <user>` prints a JWT
-//! of the development issuer the runtime verifies callers against.
-mod bus;
-mod config;
-mod faults;
-mod http_server;
-mod identity;
-mod runtime;
-mod saga;
-mod serve;
-
-use std::sync::Arc;
-use std::time::Duration;
-
+//! The `reserveplace-local` binary: parses the command line, sets up logging and runs
+//! [`reserveplace_local::run`] (or prints a token: `reserveplace-local token --sub <user>` prints a
+//! JWT of the development issuer the runtime verifies callers against).
 use clap::Parser;
+use reserveplace_local::config::{Command, Options};
+use tracing_subscriber::EnvFilter;
 
 /// Many small, short-lived JSON allocations on every request and saga step: mimalloc keeps them
 /// cheap across threads (glibc malloc was a quarter of the CPU profile under load).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let opts = config::Options::parse();
+    let opts = Options::parse();
     tracing_subscriber::fmt()
         .json()
         .with_writer(std::io::stderr)
@@ -34,8 +22,8 @@ async fn main() -> std::process::ExitCode {
         )
         .init();
     let result = match &opts.command {
-        Some(config::Command::Token { sub, ttl }) => token(&opts, sub, *ttl),
-        None => run(opts).await,
+        Some(Command::Token { sub, ttl }) => reserveplace_local::token(&opts, sub, *ttl),
+        None => reserveplace_local::run(opts).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -44,56 +32,4 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-fn issuer(opts: &config::Options) -> Result<identity::Issuer, String> {
-    identity::Issuer::load_or_create(&opts.data_dir, &opts.jwt_issuer, &opts.jwt_audience)
-        .map_err(|e| format!("development issuer: {e}"))
-}
-
-fn token(opts: &config::Options, sub: &str, ttl: u64) -> Result<(), String> {
-    let minted = issuer(opts)?.mint(sub, ttl).map_err(|e| e.to_string())?;
-    println!("{}", minted.token);
-    Ok(())
-}
-
-async fn run(opts: config::Options) -> Result<(), String> {
-    if opts.dev && !opts.addr.ip().is_loopback() {
-        return Err(format!(
-            "development mode (--dev / RESERVEPLACE_DEV) accepts unsigned dev: tokens and serves \
-             /_local (every user's events, fault injection), so it listens on a loopback address \
-             only, not {}; use e.g. --addr 127.0.0.1:3000, or drop --dev to serve signed JWTs only",
-            opts.addr
-        ));
-    }
-    let auth = Arc::new(identity::Authenticator::new(issuer(&opts)?, opts.dev));
-    let rt = runtime::Runtime::start(&opts)
-        .await
-        .map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::bind(opts.addr)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", opts.addr))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    if opts.dev {
-        eprintln!(
-            "reserveplace-local: development mode: unsigned dev: tokens accepted, /_local enabled, loopback only"
-        );
-    } else if !addr.ip().is_loopback() {
-        eprintln!(
-            "reserveplace-local: warning: listening on {addr}, which is not a loopback address: \
-             other machines can reach the API over plain HTTP; it accepts only JWTs signed by {}",
-            opts.data_dir.join(identity::KEY_FILE).display()
-        );
-    }
-    println!(
-        "ReservePlace local runtime listening on http://{addr} (data: {})",
-        opts.data_dir.display()
-    );
-    let read_timeout = Duration::from_secs(opts.read_timeout_secs);
-    let app = http_server::app(rt, auth, read_timeout);
-    serve::serve(listener, app, read_timeout, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await;
-    Ok(())
 }

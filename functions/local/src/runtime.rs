@@ -1,148 +1,34 @@
 //! Assembles the local runtime from `template.yaml`: one in-process function per template function,
-//! the HTTP router, the rule matcher, the saga interpreter and the embedded store.
+//! the HTTP side, the bus over the rule matcher, the saga interpreters and the embedded store. It
+//! only wires the parts together: each part gets just what it uses.
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use reserveplace_domain::clock::SystemClock;
 use reserveplace_functions::adapters::LogChannel;
-use reserveplace_functions::registry::{self, Handler};
-use reserveplace_functions::services::{Adapters, SAGA_STATE_MACHINE_ARN, Services};
-use reserveplace_local_sfn::{Interpreter, StateMachine};
+use reserveplace_functions::registry::Handler;
+use reserveplace_functions::services::{Adapters, Services};
+use reserveplace_local_sfn::{Interpreter, StateMachine, TaskInvoker};
 use reserveplace_local_store::Database;
-use reserveplace_wiring::{FunctionDef, Router, RuleMatcher, Target, Wiring};
-use serde_json::Value;
+use reserveplace_wiring::{FunctionDef, Router, RuleMatcher, Wiring};
 
+use crate::bind::bind_functions;
+use crate::bus::Bus;
 use crate::config::Options;
 use crate::faults::Faults;
+use crate::http_server::Backend;
+use crate::invoke::{Functions, LocalFunction};
 use crate::saga::{LambdaInvoker, LocalCallbacks, LocalStarter, Machines};
 
-pub struct LocalFunction {
-    pub def: FunctionDef,
-    pub handler: Handler,
-    pub services: Arc<Services>,
-}
-
+/// The running system: the HTTP side to serve, with the bus and the saga behind it.
 pub struct Runtime {
-    pub wiring: Wiring,
-    pub router: Router,
-    pub matcher: RuleMatcher,
-    pub functions: Arc<BTreeMap<String, LocalFunction>>,
-    pub db: Arc<Database>,
-    pub faults: Arc<Faults>,
-    pub interpreters: BTreeMap<String, Arc<Interpreter>>,
-    pub print_events: bool,
-    ready: AtomicBool,
+    backend: Arc<Backend>,
+    bus: Arc<Bus>,
+    machines: Arc<Machines>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("template: {0}")]
-    Wiring(String),
-    #[error("store: {0}")]
-    Store(String),
-    #[error("state machine {0}: {1}")]
-    StateMachine(String, String),
-    #[error("{0}")]
-    Drift(String),
-}
-
-fn kind(h: &Handler) -> &'static str {
-    match h {
-        Handler::Http(_) => "HTTP",
-        Handler::Event(_) => "event consumer",
-        Handler::Step(_) => "saga step",
-    }
-}
-
-/// Checks that the template and the handler registry describe the same functions, each used the
-/// way its handler expects. Returns the functions to run.
-pub fn bind_functions(
-    wiring: &Wiring,
-) -> Result<BTreeMap<String, (FunctionDef, Handler)>, StartError> {
-    let mut bound = BTreeMap::new();
-    let mut problems = Vec::new();
-    for (id, def) in &wiring.functions {
-        // The outbox relay (a DynamoDB Streams consumer on AWS) is built in: the local bus
-        // reads the embedded store's outbox directly.
-        if !def.stream_tables.is_empty() {
-            continue;
-        }
-        match registry::find(&def.handler) {
-            Some(h) => {
-                bound.insert(id.clone(), (def.clone(), h));
-            }
-            None => problems.push(format!(
-                "function {id} names handler '{}', which does not exist",
-                def.handler
-            )),
-        }
-    }
-    let expect = |id: &str, want: &str, problems: &mut Vec<String>| match bound.get(id) {
-        Some((_, h)) if kind(h) == want => {}
-        Some((_, h)) => problems.push(format!(
-            "function {id} is used as {want} but its handler is {}",
-            kind(h)
-        )),
-        None => problems.push(format!(
-            "{want} target {id} is not a function of the template"
-        )),
-    };
-    for r in &wiring.routes {
-        expect(&r.function, "HTTP", &mut problems);
-    }
-    for r in &wiring.rules {
-        if let Target::Function(f) = &r.target {
-            expect(f, "event consumer", &mut problems);
-        }
-    }
-    for sm in wiring.state_machines.values() {
-        for f in sm.function_arns.values() {
-            expect(f, "saga step", &mut problems);
-        }
-    }
-    // A saga starter starts the machine its environment names (`!Ref` of it: the logical id here).
-    for (id, def) in &wiring.functions {
-        if let Some(machine) = def.env.get(SAGA_STATE_MACHINE_ARN)
-            && !wiring.state_machines.contains_key(machine)
-        {
-            problems.push(format!(
-                "function {id} starts state machine '{machine}' ({SAGA_STATE_MACHINE_ARN}), which is not a state machine of the template"
-            ));
-        }
-    }
-    // Every table's outbox must reach the bus on AWS too: its stream feeds a relay function.
-    for (id, table) in &wiring.tables {
-        let relayed = wiring
-            .functions
-            .values()
-            .any(|f| f.stream_tables.iter().any(|t| t == id));
-        if !relayed {
-            problems.push(format!(
-                "table {id} has no outbox relay (a function with a DynamoDB event on its stream)"
-            ));
-        } else if !table.stream {
-            problems.push(format!(
-                "table {id} is relayed but has no StreamSpecification"
-            ));
-        }
-    }
-    let used: std::collections::BTreeSet<&str> = wiring
-        .functions
-        .values()
-        .map(|d| d.handler.as_str())
-        .collect();
-    for (name, _) in registry::all() {
-        if !used.contains(name) {
-            problems.push(format!("handler '{name}' is not wired in template.yaml"));
-        }
-    }
-    if problems.is_empty() {
-        Ok(bound)
-    } else {
-        Err(StartError::Drift(problems.join("; ")))
-    }
-}
+pub use crate::bind::StartError;
 
 /// The embedded adapters behind the handlers' ports; the saga ports bind to `machines`.
 fn local_adapters(db: &Arc<Database>, faults: &Faults, machines: &Arc<Machines>) -> Adapters {
@@ -165,51 +51,72 @@ fn local_adapters(db: &Arc<Database>, faults: &Faults, machines: &Arc<Machines>)
     }
 }
 
+/// What runs a state machine's tasks, given the machine's id and the invoker of its Lambda tasks
+/// (the runtime's; a test may put its own in).
+pub type TaskRunner<'a> = &'a dyn Fn(&str, LambdaInvoker) -> Arc<dyn TaskInvoker>;
+
 impl Runtime {
-    pub async fn start(opts: &Options) -> Result<Arc<Runtime>, StartError> {
+    pub async fn start(opts: &Options) -> Result<Runtime, StartError> {
         let wiring = Wiring::load(&opts.template_path(), &opts.parameter_overrides())
             .map_err(|e| StartError::Wiring(e.to_string()))?;
-        let router = Router::new(&wiring.routes).map_err(|e| StartError::Wiring(e.to_string()))?;
-        let matcher =
-            RuleMatcher::new(&wiring.rules).map_err(|e| StartError::Wiring(e.to_string()))?;
         let bound = bind_functions(&wiring)?;
-
         std::fs::create_dir_all(&opts.data_dir)
             .map_err(|e| StartError::Store(format!("{}: {e}", opts.data_dir.display())))?;
         let db = Database::open(&opts.data_dir.join("reserveplace.db"))
             .map_err(|e| StartError::Store(e.to_string()))?;
         let faults = Faults::new(opts.faults());
+        let rt = Self::assemble(wiring, bound, db, faults, !opts.quiet_events, &|_,
+                                                                                 lambda|
+         -> Arc<
+            dyn TaskInvoker,
+        > {
+            Arc::new(lambda)
+        })
+        .await?;
+        rt.run().await?;
+        Ok(rt)
+    }
+
+    /// Builds every part over `db` and binds them together; nothing runs yet.
+    pub(crate) async fn assemble(
+        wiring: Wiring,
+        bound: BTreeMap<String, (FunctionDef, Handler)>,
+        db: Arc<Database>,
+        faults: Arc<Faults>,
+        print_events: bool,
+        tasks: TaskRunner<'_>,
+    ) -> Result<Runtime, StartError> {
+        let router = Router::new(&wiring.routes).map_err(|e| StartError::Wiring(e.to_string()))?;
+        let matcher =
+            RuleMatcher::new(&wiring.rules).map_err(|e| StartError::Wiring(e.to_string()))?;
         let machines = Arc::new(Machines::default());
         let adapters = local_adapters(&db, &faults, &machines);
-        let functions: BTreeMap<String, LocalFunction> = bound
+        let functions = bound
             .into_iter()
             .map(|(id, (def, handler))| {
                 let services = Arc::new(Services::build(&def.env, &adapters));
-                (
-                    id,
-                    LocalFunction {
-                        def,
-                        handler,
-                        services,
-                    },
-                )
+                let function = LocalFunction {
+                    def,
+                    handler,
+                    services,
+                };
+                (id, function)
             })
             .collect();
-        let functions = Arc::new(functions);
+        let functions = Arc::new(Functions::new(functions, faults.clone()));
 
         let mut interpreters = BTreeMap::new();
         for (id, sm) in &wiring.state_machines {
             let machine = StateMachine::parse(&sm.definition)
                 .map_err(|e| StartError::StateMachine(id.clone(), e.to_string()))?;
-            let invoker = Arc::new(LambdaInvoker {
+            let lambda = LambdaInvoker {
                 functions: functions.clone(),
                 arns: sm.function_arns.clone(),
-                faults: faults.clone(),
-            });
+            };
             let interp = Interpreter::new(
                 id,
                 machine,
-                invoker,
+                tasks(id, lambda),
                 db.table(&format!("_StateMachine_{id}")),
             )
             .await
@@ -218,20 +125,36 @@ impl Runtime {
         }
         // The handlers' saga ports: callbacks find the machine that issued their token, starters
         // the machine their function names.
-        machines.bind(interpreters.clone());
+        machines.bind(interpreters);
 
-        let rt = Arc::new(Runtime {
-            wiring,
-            router,
+        let bus = Arc::new(Bus {
+            rules: wiring.rules,
             matcher,
-            functions,
+            functions: functions.clone(),
+            machines: machines.clone(),
+            faults: faults.clone(),
             db: db.clone(),
+            print_events,
+        });
+        let backend = Arc::new(Backend {
+            routes: wiring.routes,
+            router,
+            functions,
             faults,
-            interpreters,
-            print_events: !opts.quiet_events,
+            db,
+            machines: machines.clone(),
             ready: AtomicBool::new(false),
         });
+        Ok(Runtime {
+            backend,
+            bus,
+            machines,
+        })
+    }
 
+    /// Resumes the stored executions and starts the bus on the undelivered events.
+    async fn run(&self) -> Result<(), StartError> {
+        let db = &self.bus.db;
         // Subscribe before reading the backlog so nothing committed in between is missed.
         let rx = db.subscribe_outbox();
         let backlog = db
@@ -243,7 +166,7 @@ impl Runtime {
         }
         // Resume stored executions before replaying the backlog: a replayed ReservationPlaced
         // must find its execution already running here, not claim it and leave it unresumed.
-        for (id, interp) in &rt.interpreters {
+        for (id, interp) in self.machines.interpreters() {
             let resumed = interp
                 .resume_all()
                 .await
@@ -252,46 +175,14 @@ impl Runtime {
                 tracing::info!(state_machine = %id, resumed, "resumed running executions");
             }
         }
-        tokio::spawn(crate::bus::run(rt.clone(), backlog, rx));
-        rt.ready.store(true, Ordering::Release);
-        Ok(rt)
+        tokio::spawn(crate::bus::run(self.bus.clone(), backlog, rx));
+        self.backend.ready.store(true, Ordering::Release);
+        Ok(())
     }
 
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
-    }
-
-    /// Starts an execution of `machine`, the state machine a rule targets (idempotent by name).
-    pub async fn start_execution(
-        &self,
-        machine: &str,
-        name: &str,
-        input: Value,
-    ) -> Result<(), String> {
-        let interp = self
-            .interpreters
-            .get(machine)
-            .ok_or_else(|| format!("no state machine {machine}"))?;
-        interp
-            .start_execution(name, input)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    }
-
-    pub async fn describe_execution(&self, name: &str) -> Result<Option<Value>, String> {
-        for interp in self.interpreters.values() {
-            if let Some(view) = interp
-                .describe_execution(name)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                return serde_json::to_value(view)
-                    .map(Some)
-                    .map_err(|e| e.to_string());
-            }
-        }
-        Ok(None)
+    /// The HTTP side, to serve with [`crate::http_server::app`].
+    pub fn http(&self) -> Arc<Backend> {
+        self.backend.clone()
     }
 }
 
@@ -357,99 +248,6 @@ mod tests {
             delay *= rate;
         }
         total / 86_400.0
-    }
-}
-
-/// The local runtime and the template cannot drift: every function has a handler in the role its
-/// trigger needs, every handler is wired, every table's outbox is relayed.
-#[cfg(test)]
-mod drift {
-    use super::*;
-    use reserveplace_wiring::FunctionDef;
-
-    fn template() -> Wiring {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml");
-        Wiring::load(std::path::Path::new(path), &BTreeMap::new()).expect("template.yaml")
-    }
-
-    fn drift(w: &Wiring) -> String {
-        match bind_functions(w) {
-            Err(StartError::Drift(problems)) => problems,
-            Err(other) => panic!("not a drift error: {other}"),
-            Ok(_) => panic!("drift not detected"),
-        }
-    }
-
-    #[test]
-    fn the_template_and_the_handlers_agree() {
-        let w = template();
-        let bound = bind_functions(&w).expect("no drift");
-        // Every function but the outbox relay (built in locally) runs a handler.
-        assert_eq!(bound.len(), w.functions.len() - 1);
-        assert_eq!(bound.len(), registry::all().len());
-        assert!(!w.routes.is_empty() && !w.rules.is_empty());
-    }
-
-    #[test]
-    fn a_handler_the_template_does_not_wire_is_drift() {
-        let mut w = template();
-        w.functions.remove("LoyaltyGetFunction");
-        w.routes.retain(|r| r.function != "LoyaltyGetFunction");
-        assert!(drift(&w).contains("handler 'loyalty-get' is not wired"));
-    }
-
-    #[test]
-    fn a_function_without_a_handler_is_drift() {
-        let mut w = template();
-        let ghost = FunctionDef {
-            logical_id: "GhostFunction".into(),
-            handler: "ghost".into(),
-            ..w.functions["LoyaltyGetFunction"].clone()
-        };
-        w.functions.insert("GhostFunction".into(), ghost);
-        assert!(drift(&w).contains("GhostFunction names handler 'ghost', which does not exist"));
-    }
-
-    #[test]
-    fn a_route_or_rule_to_a_missing_or_wrong_function_is_drift() {
-        let mut w = template();
-        w.routes[0].function = "NoSuchFunction".into();
-        assert!(drift(&w).contains("HTTP target NoSuchFunction is not a function"));
-
-        let mut w = template();
-        let rule = w
-            .rules
-            .iter_mut()
-            .find(|r| matches!(r.target, Target::Function(_)))
-            .expect("a consumer rule");
-        rule.target = Target::Function("PaymentChargeFunction".into());
-        assert!(drift(&w).contains("PaymentChargeFunction is used as event consumer"));
-    }
-
-    #[test]
-    fn a_starter_of_a_missing_state_machine_is_drift() {
-        let mut w = template();
-        let starter = w
-            .functions
-            .get_mut("ReservationSagaStarterFunction")
-            .expect("the saga starter");
-        starter
-            .env
-            .insert(SAGA_STATE_MACHINE_ARN.into(), "NoSuchSaga".into());
-        assert!(
-            drift(&w).contains(
-                "function ReservationSagaStarterFunction starts state machine 'NoSuchSaga'"
-            )
-        );
-    }
-
-    #[test]
-    fn a_table_without_an_outbox_relay_is_drift() {
-        let mut w = template();
-        for f in w.functions.values_mut() {
-            f.stream_tables.retain(|t| t != "LoyaltyTable");
-        }
-        assert!(drift(&w).contains("table LoyaltyTable has no outbox relay"));
     }
 }
 

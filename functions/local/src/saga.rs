@@ -6,22 +6,18 @@ use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use reserveplace_domain::saga::{SagaCallbacks, SagaError, SagaStart, SagaStarter};
-use reserveplace_functions::registry::Handler;
 use reserveplace_local_sfn::{Interpreter, SfnError, TaskError, TaskInvoker};
 use serde_json::{Value, json};
-use tracing::Instrument;
 
-use crate::faults::Faults;
-use crate::runtime::LocalFunction;
+use crate::invoke::{Functions, InvokeError};
 
 /// Runs `arn:aws:states:::lambda:invoke[.waitForTaskToken]` tasks like Step Functions does:
 /// `Parameters.FunctionName` names the function, `Parameters.Payload` is its event, and the result
 /// is `{"Payload": <function output>, "StatusCode": 200}`.
 pub struct LambdaInvoker {
-    pub functions: Arc<BTreeMap<String, LocalFunction>>,
+    pub functions: Arc<Functions>,
     /// Function ARN used in the definition → function logical id.
     pub arns: BTreeMap<String, String>,
-    pub faults: Arc<Faults>,
 }
 
 #[async_trait]
@@ -39,54 +35,34 @@ impl TaskInvoker for LambdaInvoker {
             .and_then(Value::as_str)
             .unwrap_or_default();
         let name = self.arns.get(arn).map(String::as_str).unwrap_or(arn);
-        let f = self.functions.get(name).ok_or_else(|| TaskError {
-            error: "Lambda.ResourceNotFoundException".into(),
-            cause: format!("no function {arn}"),
-        })?;
-        if self.faults.is_down(f.def.context.as_deref()) {
-            return Err(TaskError {
-                error: "Lambda.ServiceException".into(),
-                cause: format!("{name} is down (fault injection)"),
-            });
-        }
-        let Handler::Step(handler) = f.handler else {
-            return Err(TaskError {
-                error: "Lambda.ResourceNotFoundException".into(),
-                cause: format!("{name} is not a saga step"),
-            });
-        };
         let payload = input.get("Payload").cloned().unwrap_or(Value::Null);
-        // The reservation id is the correlation id that follows a reservation through the saga.
-        let reservation_id = payload
-            .pointer("/detail/reservationId")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let span =
-            tracing::info_span!("saga_task", function = %name, reservation_id = %reservation_id);
-        let fault = self.faults.step_fault(name);
-        let injected = |fault: &crate::faults::StepFault| TaskError {
-            error: fault.error.clone(),
-            cause: format!("{name}: injected {} (fault injection)", fault.error),
-        };
-        if let Some(fault) = fault.as_ref().filter(|f| !f.after_effect) {
-            return Err(injected(fault));
-        }
-        let result = handler(f.services.clone(), payload).instrument(span).await;
-        if let Some(fault) = &fault {
-            // The handler's effect is committed; the answer is lost, as in a crash after it.
-            return Err(injected(fault));
-        }
-        match result {
+        match self.functions.step(name, payload).await {
             Ok(out) => {
                 Ok(json!({ "Payload": out, "StatusCode": 200, "ExecutedVersion": "$LATEST" }))
             }
-            Err(e) => Err(TaskError {
-                error: e.error,
-                cause: e.cause,
-            }),
+            Err(e) => Err(lambda_error(arn, e)),
         }
     }
+}
+
+/// An invocation's failure as the Lambda error Step Functions would see.
+fn lambda_error(arn: &str, e: InvokeError) -> TaskError {
+    let (error, cause) = match e {
+        InvokeError::NoFunction(_) => (
+            "Lambda.ResourceNotFoundException".to_owned(),
+            format!("no function {arn}"),
+        ),
+        e @ InvokeError::WrongKind { .. } => {
+            ("Lambda.ResourceNotFoundException".to_owned(), e.to_string())
+        }
+        InvokeError::Down { function, .. } => (
+            "Lambda.ServiceException".to_owned(),
+            format!("{function} is down (fault injection)"),
+        ),
+        InvokeError::Injected { ref error, .. } => (error.clone(), e.to_string()),
+        InvokeError::Failed(e) => (e.error_type().to_owned(), e.cause().to_owned()),
+    };
+    TaskError { error, cause }
 }
 
 /// The template's state machines by logical id. The handlers are built before the machines (the
@@ -103,6 +79,46 @@ impl Machines {
         self.0
             .get()
             .ok_or_else(|| SagaError::Unavailable("saga engine starting".into()))
+    }
+
+    /// The machines by logical id, once bound.
+    pub fn interpreters(&self) -> impl Iterator<Item = (&String, &Arc<Interpreter>)> {
+        self.0.get().into_iter().flatten()
+    }
+
+    /// Starts an execution of `machine`, the state machine a rule targets (idempotent by name).
+    pub async fn start_execution(
+        &self,
+        machine: &str,
+        name: &str,
+        input: Value,
+    ) -> Result<(), String> {
+        let interp = self
+            .all()
+            .map_err(|e| e.to_string())?
+            .get(machine)
+            .ok_or_else(|| format!("no state machine {machine}"))?;
+        interp
+            .start_execution(name, input)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// The execution `name` of whichever machine has one.
+    pub async fn describe_execution(&self, name: &str) -> Result<Option<Value>, String> {
+        for interp in self.0.get().into_iter().flat_map(BTreeMap::values) {
+            if let Some(view) = interp
+                .describe_execution(name)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return serde_json::to_value(view)
+                    .map(Some)
+                    .map_err(|e| e.to_string());
+            }
+        }
+        Ok(None)
     }
 
     /// The machine `reference` names: what `!Ref` of it resolves to locally (its logical id), or

@@ -6,10 +6,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use reserveplace_domain::events::{EventName, example};
 use reserveplace_domain::saga::SagaError;
 use reserveplace_domain::store::Query;
+use reserveplace_functions::registry;
 use reserveplace_local_sfn::{ExecutionStatus, TaskError, TaskInvoker};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::*;
 
@@ -41,7 +43,7 @@ impl TaskInvoker for TokenCatcher {
 }
 
 struct Fixture {
-    rt: Arc<Runtime>,
+    rt: Runtime,
     tokens: Tokens,
     dir: PathBuf,
 }
@@ -60,48 +62,41 @@ async fn fixture() -> Fixture {
     let dir = std::env::temp_dir().join(format!("rp-two-machines-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let db = Database::open(&dir.join("store.db")).expect("store");
-    let faults = Faults::new(Default::default());
-    let machines = Arc::new(Machines::default());
-    let adapters = local_adapters(&db, &faults, &machines);
-    let functions: BTreeMap<String, LocalFunction> = wiring
+    let bound = wiring
         .functions
         .iter()
         .map(|(id, def)| {
-            let function = LocalFunction {
-                def: def.clone(),
-                handler: registry::find(&def.handler).expect("a handler"),
-                services: Arc::new(Services::build(&def.env, &adapters)),
-            };
-            (id.clone(), function)
+            let handler = registry::find(&def.handler).expect("a handler");
+            (id.clone(), (def.clone(), handler))
         })
         .collect();
     let tokens = Tokens::default();
-    let mut interpreters = BTreeMap::new();
-    for (id, sm) in &wiring.state_machines {
-        let machine = StateMachine::parse(&sm.definition).expect("definition");
-        let invoker = Arc::new(TokenCatcher {
-            machine: id.clone(),
+    let catcher = |machine: &str, _: LambdaInvoker| -> Arc<dyn TaskInvoker> {
+        Arc::new(TokenCatcher {
+            machine: machine.to_owned(),
             tokens: tokens.clone(),
-        });
-        let store = db.table(&format!("_StateMachine_{id}"));
-        let interpreter = Interpreter::new(id, machine, invoker, store)
-            .await
-            .expect("interpreter");
-        interpreters.insert(id.clone(), interpreter);
-    }
-    machines.bind(interpreters.clone());
-    let rt = Arc::new(Runtime {
-        router: Router::new(&wiring.routes).expect("routes"),
-        matcher: RuleMatcher::new(&wiring.rules).expect("rules"),
+        })
+    };
+    let rt = Runtime::assemble(
         wiring,
-        functions: Arc::new(functions),
+        bound,
         db,
-        faults,
-        interpreters,
-        print_events: false,
-        ready: AtomicBool::new(true),
-    });
+        Faults::new(Default::default()),
+        false,
+        &catcher,
+    )
+    .await
+    .expect("the runtime");
     Fixture { rt, tokens, dir }
+}
+
+/// The machine `id` of the fixture.
+fn machine(f: &Fixture, id: &str) -> Arc<Interpreter> {
+    f.rt.machines
+        .interpreters()
+        .find(|(m, _)| *m == id)
+        .map(|(_, i)| i.clone())
+        .expect("a machine of the fixture")
 }
 
 fn event(source: &str, detail_type: &str, id: &str, detail: Value) -> Value {
@@ -112,28 +107,28 @@ fn event(source: &str, detail_type: &str, id: &str, detail: Value) -> Value {
     })
 }
 
+/// A well-formed ReservationPlaced of `reservation` at `place`, under the envelope id
+/// `evt-<reservation>`.
 fn placed(place: &str, reservation: &str) -> Value {
-    let detail = json!({"eventId": format!("evt-{reservation}"), "reservationId": reservation,
-                        "placeId": place, "version": 1});
-    event(
-        "reserveplace.reservation",
-        "ReservationPlaced",
-        &format!("evt-{reservation}"),
-        detail,
-    )
+    let id = format!("evt-{reservation}");
+    let mut envelope = example(EventName::ReservationPlaced, reservation).to_bus_envelope();
+    envelope["id"] = json!(id);
+    envelope["detail"]["eventId"] = json!(id);
+    envelope["detail"]["placeId"] = json!(place);
+    envelope
 }
 
 /// Delivers `event` through the one rule it matches, as the bus does.
 async fn deliver(f: &Fixture, event: Value) {
-    let rules = f.rt.matcher.matching(&event);
+    let rules = f.rt.bus.matcher.matching(&event);
     assert_eq!(rules.len(), 1, "one rule matches {event}");
-    crate::bus::deliver(f.rt.clone(), rules[0], event).await;
+    crate::bus::deliver(f.rt.bus.clone(), rules[0], event).await;
 }
 
 /// The machines that have an execution named `name`.
 async fn machines_with(f: &Fixture, name: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for (id, interpreter) in &f.rt.interpreters {
+    for (id, interpreter) in f.rt.machines.interpreters() {
         if interpreter
             .describe_execution(name)
             .await
@@ -166,7 +161,8 @@ async fn each_rule_starts_the_machine_it_names() {
     again["id"] = json!("evt-republished");
     deliver(&f, again).await;
     let dead =
-        f.rt.db
+        f.rt.bus
+            .db
             .table("_DeadLetters")
             .query(&Query {
                 partition: "DLQ#StartBetaFunction.Rule".into(),
@@ -181,7 +177,7 @@ async fn each_rule_starts_the_machine_it_names() {
         dead.is_empty(),
         "the repeated start was not an error: {dead:?}"
     );
-    let view = f.rt.interpreters["BetaSaga"]
+    let view = machine(&f, "BetaSaga")
         .describe_execution("res-beta")
         .await
         .expect("describe")
@@ -213,13 +209,20 @@ async fn a_callback_resumes_the_machine_that_issued_its_token() {
     }
     let token = token.expect("BetaSaga's task got its token");
     // The port the handlers hold (any function's services share it).
-    let saga = f.rt.functions["StartAlphaFunction"].services.saga.clone();
+    let saga =
+        f.rt.bus
+            .functions
+            .get("StartAlphaFunction")
+            .expect("the function")
+            .services
+            .saga
+            .clone();
     saga.send_task_success(&token, json!({"resumed": true}))
         .await
         .expect("the callback reaches BetaSaga");
     let beta = tokio::time::timeout(
         Duration::from_secs(10),
-        f.rt.interpreters["BetaSaga"].wait_for_completion("res-beta"),
+        machine(&f, "BetaSaga").wait_for_completion("res-beta"),
     )
     .await
     .expect("BetaSaga ends")
@@ -227,7 +230,7 @@ async fn a_callback_resumes_the_machine_that_issued_its_token() {
     .expect("the execution");
     assert_eq!(beta.status, ExecutionStatus::Succeeded);
     assert_eq!(beta.output, Some(json!({"resumed": true})));
-    let alpha = f.rt.interpreters["AlphaSaga"]
+    let alpha = machine(&f, "AlphaSaga")
         .describe_execution("res-alpha")
         .await
         .expect("describe")

@@ -2,52 +2,37 @@
 use http::StatusCode;
 use reserveplace_domain::reservation::PlaceReservation;
 
-use crate::api::{ApiRequest, ApiResponse, respond};
+use crate::api::{ApiRequest, ApiResponse, ApiResult};
 use crate::services::Services;
 
 /// [reservation-place] `POST /v1/reservations` — 202 with the PENDING reservation; the saga follows.
 /// With an `Idempotency-Key`, a repeat answers the same reservation and has no further effect.
-pub async fn place(svc: &Services, req: ApiRequest) -> ApiResponse {
-    respond(
-        async {
-            let user = req.user()?;
-            let key = req.idempotency_key()?;
-            let cmd: PlaceReservation = req.json()?;
-            let (r, _created) = svc.reservations.place(user, cmd, key).await?;
-            Ok(ApiResponse::json(StatusCode::ACCEPTED, &r)
-                .with_header("location", format!("/v1/reservations/{}", r.reservation_id)))
-        }
-        .await,
-    )
+pub async fn place(svc: &Services, req: ApiRequest) -> ApiResult {
+    let user = req.user()?;
+    let key = req.idempotency_key()?;
+    let cmd: PlaceReservation = req.json()?;
+    let (r, _created) = svc.reservations.place(user, cmd, key).await?;
+    Ok(ApiResponse::json(StatusCode::ACCEPTED, &r)
+        .with_header("location", format!("/v1/reservations/{}", r.reservation_id)))
 }
 
 /// [reservation-get] `GET /v1/reservations/{reservationId}`
-pub async fn get(svc: &Services, req: ApiRequest) -> ApiResponse {
-    respond(
-        async {
-            let user = req.user()?;
-            let r = svc
-                .reservations
-                .get_own(user, req.param("reservationId")?)
-                .await?;
-            Ok(ApiResponse::json(StatusCode::OK, &r))
-        }
-        .await,
-    )
+pub async fn get(svc: &Services, req: ApiRequest) -> ApiResult {
+    let user = req.user()?;
+    let r = svc
+        .reservations
+        .get_own(user, req.param("reservationId")?)
+        .await?;
+    Ok(ApiResponse::json(StatusCode::OK, &r))
 }
 
 /// [reservation-cancel] `POST /v1/reservations/{reservationId}/cancel` — naturally idempotent.
-pub async fn cancel(svc: &Services, req: ApiRequest) -> ApiResponse {
-    respond(
-        async {
-            let user = req.user()?;
-            req.idempotency_key()?;
-            let r = svc
-                .reservations
-                .cancel_by_customer(user, req.param("reservationId")?)
-                .await?;
-            Ok(ApiResponse::json(StatusCode::OK, &r))
-        }
-        .await,
-    )
+pub async fn cancel(svc: &Services, req: ApiRequest) -> ApiResult {
+    let user = req.user()?;
+    req.idempotency_key()?;
+    let r = svc
+        .reservations
+        .cancel_by_customer(user, req.param("reservationId")?)
+        .await?;
+    Ok(ApiResponse::json(StatusCode::OK, &r))
 }

@@ -12,7 +12,7 @@ use reserveplace_domain::stay::{format_date, parse_date};
 use reserveplace_domain::views::MyPageRow;
 use serde_json::{Map, Value, json};
 
-use crate::api::{ApiRequest, ApiResponse, Problem, respond};
+use crate::api::{ApiRequest, ApiResponse, ApiResult, Problem};
 use crate::services::Services;
 
 /// Places registered through the facade belong to this owner (the seed had no identities).
@@ -95,73 +95,93 @@ fn object(req: &ApiRequest) -> Result<Map<String, Value>, Problem> {
 
 /// [seed-reservation-management] `POST /reservationManagements {placeId, stock}`: registers the
 /// place (instant book, `stock` rooms per night) or sets its room count.
-pub async fn reservation_management(svc: &Services, req: ApiRequest) -> ApiResponse {
-    respond(async {
-        let body = object(&req)?;
-        let place_id = text(&body, "placeId")?;
-        let stock = integer(&body, "stock")?;
-        let name = match body.get("placeNm").or_else(|| body.get("name")) {
-            Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
-            _ => format!("place {place_id}"),
-        };
-        if place_id.is_empty() || place_id.contains('#') || place_id.len() > 128 {
-            return Err(invalid("placeId", "must be 1 to 128 characters, without '#'"));
-        }
-        let cmd = RegisterPlace { name, room_count: stock, nightly_price: 0, instant_book: true };
-        let internal = seed::place_id(&place_id);
-        let (place, created) = svc.places.register(SEED_OWNER, internal.clone(), cmd).await?;
-        let place = if created || place.room_count == stock {
-            place
-        } else {
-            svc.places.update(SEED_OWNER, &internal, UpdatePlace { room_count: Some(stock), ..Default::default() }).await?
-        };
-        let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-        Ok(ApiResponse::json(status, &json!({ "placeId": id_value(&place_id), "stock": place.room_count, "orderId": null }))
-            .with_header("location", format!("/reservationManagements/{place_id}")))
-    }.await)
+pub async fn reservation_management(svc: &Services, req: ApiRequest) -> ApiResult {
+    let body = object(&req)?;
+    let place_id = text(&body, "placeId")?;
+    let stock = integer(&body, "stock")?;
+    let name = match body.get("placeNm").or_else(|| body.get("name")) {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+        _ => format!("place {place_id}"),
+    };
+    if place_id.is_empty() || place_id.contains('#') || place_id.len() > 128 {
+        return Err(invalid(
+            "placeId",
+            "must be 1 to 128 characters, without '#'",
+        ));
+    }
+    let cmd = RegisterPlace {
+        name,
+        room_count: stock,
+        nightly_price: 0,
+        instant_book: true,
+    };
+    let internal = seed::place_id(&place_id);
+    let (place, created) = svc
+        .places
+        .register(SEED_OWNER, internal.clone(), cmd)
+        .await?;
+    let place = if created || place.room_count == stock {
+        place
+    } else {
+        svc.places
+            .update(
+                SEED_OWNER,
+                &internal,
+                UpdatePlace {
+                    room_count: Some(stock),
+                    ..Default::default()
+                },
+            )
+            .await?
+    };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(ApiResponse::json(
+        status,
+        &json!({ "placeId": id_value(&place_id), "stock": place.room_count, "orderId": null }),
+    )
+    .with_header("location", format!("/reservationManagements/{place_id}")))
 }
 
 /// [seed-accommodation] `POST /accommodations {placeNm, status, usrId, strDt, endDt, qty, amount, placeId}`:
 /// a reservation charged the client's `amount`; `orderId` is the reservation's id.
-pub async fn accommodation(svc: &Services, req: ApiRequest) -> ApiResponse {
-    respond(
-        async {
-            let body = object(&req)?;
-            let cmd = SeedReservation {
-                user_id: text(&body, "usrId")?,
-                place_id: text(&body, "placeId")?,
-                place_name: body
-                    .get("placeNm")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .trim()
-                    .to_string(),
-                check_in: seed_date(&body, "strDt")?,
-                check_out: seed_date(&body, "endDt")?,
-                rooms: if body.contains_key("qty") {
-                    integer(&body, "qty")?
-                } else {
-                    1
-                },
-                amount: integer(&body, "amount")?,
-            };
-            let r = svc.reservations.place_seed(cmd).await?;
-            let answer = json!({
-                "orderId": id_value(&r.reservation_id),
-                "placeNm": r.place_name,
-                "status": seed_label(r.status.as_str()),
-                "usrId": seed::external_user(&r.user_id),
-                "strDt": r.check_in.replace('-', ""),
-                "endDt": r.check_out.replace('-', ""),
-                "qty": r.rooms,
-                "amount": r.amount,
-                "placeId": id_value(seed::external_place(&r.place_id)),
-            });
-            Ok(ApiResponse::json(StatusCode::CREATED, &answer)
-                .with_header("location", format!("/accommodations/{}", r.reservation_id)))
-        }
-        .await,
-    )
+pub async fn accommodation(svc: &Services, req: ApiRequest) -> ApiResult {
+    let body = object(&req)?;
+    let cmd = SeedReservation {
+        user_id: text(&body, "usrId")?,
+        place_id: text(&body, "placeId")?,
+        place_name: body
+            .get("placeNm")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+        check_in: seed_date(&body, "strDt")?,
+        check_out: seed_date(&body, "endDt")?,
+        rooms: if body.contains_key("qty") {
+            integer(&body, "qty")?
+        } else {
+            1
+        },
+        amount: integer(&body, "amount")?,
+    };
+    let r = svc.reservations.place_seed(cmd).await?;
+    let answer = json!({
+        "orderId": id_value(&r.reservation_id),
+        "placeNm": r.place_name,
+        "status": seed_label(r.status.as_str()),
+        "usrId": seed::external_user(&r.user_id),
+        "strDt": r.check_in.replace('-', ""),
+        "endDt": r.check_out.replace('-', ""),
+        "qty": r.rooms,
+        "amount": r.amount,
+        "placeId": id_value(seed::external_place(&r.place_id)),
+    });
+    Ok(ApiResponse::json(StatusCode::CREATED, &answer)
+        .with_header("location", format!("/accommodations/{}", r.reservation_id)))
 }
 
 /// The seed's Korean status labels.
@@ -195,23 +215,18 @@ fn seed_mypage(row: &MyPageRow) -> Value {
 }
 
 /// [seed-mypage] `GET /mypages/{id}` with the seed's field names and labels.
-pub async fn mypage(svc: &Services, req: ApiRequest) -> ApiResponse {
-    respond(
-        async {
-            let id = req.param("id")?;
-            // Anonymous by design (as in the seed): anyone may read the facade's own orders, and
-            // only those, never a /v1 reservation (whose ids are UUIDs, whose users are not seed users).
-            if !seed::is_order_number(id) {
-                return Err(Problem::not_found(format!("mypage {id} does not exist")));
-            }
-            let row = svc
-                .mypages
-                .get(id)
-                .await?
-                .filter(|row| seed::is_seed_id(&row.user_id))
-                .ok_or_else(|| Problem::not_found(format!("mypage {id} does not exist (yet)")))?;
-            Ok(ApiResponse::json(StatusCode::OK, &seed_mypage(&row)))
-        }
-        .await,
-    )
+pub async fn mypage(svc: &Services, req: ApiRequest) -> ApiResult {
+    let id = req.param("id")?;
+    // Anonymous by design (as in the seed): anyone may read the facade's own orders, and
+    // only those, never a /v1 reservation (whose ids are UUIDs, whose users are not seed users).
+    if !seed::is_order_number(id) {
+        return Err(Problem::not_found(format!("mypage {id} does not exist")));
+    }
+    let row = svc
+        .mypages
+        .get(id)
+        .await?
+        .filter(|row| seed::is_seed_id(&row.user_id))
+        .ok_or_else(|| Problem::not_found(format!("mypage {id} does not exist (yet)")))?;
+    Ok(ApiResponse::json(StatusCode::OK, &seed_mypage(&row)))
 }

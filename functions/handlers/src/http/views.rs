@@ -2,75 +2,50 @@
 use http::StatusCode;
 use serde_json::json;
 
-use crate::api::{ApiRequest, ApiResponse, Problem, respond};
+use crate::api::{ApiRequest, ApiResponse, ApiResult, Problem};
 use crate::services::Services;
 
 /// [mypage-get] `GET /v1/mypages/{reservationId}`
-pub async fn mypage_get(svc: &Services, req: ApiRequest) -> ApiResponse {
-    respond(
-        async {
-            let user = req.user()?;
-            let id = req.param("reservationId")?;
-            match svc.mypages.get(id).await? {
-                Some(row) if row.user_id == user => Ok(ApiResponse::json(StatusCode::OK, &row)),
-                _ => Err(Problem::not_found(format!(
-                    "mypage {id} does not exist (yet)"
-                ))),
-            }
-        }
-        .await,
-    )
+pub async fn mypage_get(svc: &Services, req: ApiRequest) -> ApiResult {
+    let user = req.user()?;
+    let id = req.param("reservationId")?;
+    match svc.mypages.get(id).await? {
+        Some(row) if row.user_id == user => Ok(ApiResponse::json(StatusCode::OK, &row)),
+        _ => Err(Problem::not_found(format!(
+            "mypage {id} does not exist (yet)"
+        ))),
+    }
 }
 
 /// [mypage-list] `GET /v1/mypages`
-pub async fn mypage_list(svc: &Services, req: ApiRequest) -> ApiResponse {
-    respond(
-        async {
-            let rows = svc.mypages.list_by_user(req.user()?).await?;
-            Ok(ApiResponse::json(StatusCode::OK, &json!({ "items": rows })))
-        }
-        .await,
-    )
+pub async fn mypage_list(svc: &Services, req: ApiRequest) -> ApiResult {
+    let rows = svc.mypages.list_by_user(req.user()?).await?;
+    Ok(ApiResponse::json(StatusCode::OK, &json!({ "items": rows })))
 }
 
 /// [notification-list] `GET /v1/notifications`
-pub async fn notifications(svc: &Services, req: ApiRequest) -> ApiResponse {
-    respond(
-        async {
-            let items = svc.notifications.list(req.user()?).await?;
-            Ok(ApiResponse::json(
-                StatusCode::OK,
-                &json!({ "items": items }),
-            ))
-        }
-        .await,
-    )
+pub async fn notifications(svc: &Services, req: ApiRequest) -> ApiResult {
+    let items = svc.notifications.list(req.user()?).await?;
+    Ok(ApiResponse::json(
+        StatusCode::OK,
+        &json!({ "items": items }),
+    ))
 }
 
 /// [loyalty-get] `GET /v1/loyalty`
-pub async fn loyalty(svc: &Services, req: ApiRequest) -> ApiResponse {
-    respond(
-        async {
-            let balance = svc.loyalty.balance(req.user()?).await?;
-            Ok(ApiResponse::json(StatusCode::OK, &balance))
-        }
-        .await,
-    )
+pub async fn loyalty(svc: &Services, req: ApiRequest) -> ApiResult {
+    let balance = svc.loyalty.balance(req.user()?).await?;
+    Ok(ApiResponse::json(StatusCode::OK, &balance))
 }
 
 /// [payment-get] `GET /v1/reservations/{reservationId}/payment`
-pub async fn payment(svc: &Services, req: ApiRequest) -> ApiResponse {
-    respond(
-        async {
-            let user = req.user()?;
-            let id = req.param("reservationId")?;
-            match svc.payments.get(id).await? {
-                Some(p) if p.user_id == user => Ok(ApiResponse::json(StatusCode::OK, &p)),
-                _ => Err(Problem::not_found(format!(
-                    "no payment for reservation {id}"
-                ))),
-            }
-        }
-        .await,
-    )
+pub async fn payment(svc: &Services, req: ApiRequest) -> ApiResult {
+    let user = req.user()?;
+    let id = req.param("reservationId")?;
+    match svc.payments.get(id).await? {
+        Some(p) if p.user_id == user => Ok(ApiResponse::json(StatusCode::OK, &p)),
+        _ => Err(Problem::not_found(format!(
+            "no payment for reservation {id}"
+        ))),
+    }
 }

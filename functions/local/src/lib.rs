@@ -1,0 +1,76 @@
+//! `reserveplace-local`: the whole ReservePlace system on 127.0.0.1 — the HTTP API, the event bus
+//! and the saga of `template.yaml` over an embedded on-disk store. Events are printed on stdout
+//! (one JSON line each); logs go to stderr.
+//!
+//! The modules depend on each other in one direction only: [`runtime`] assembles [`http_server`],
+//! [`bus`] and [`saga`], which all run functions through [`invoke`]; [`bind`] checks the template
+//! against the handler registry; [`config`], [`faults`] and [`identity`] depend on nothing here
+//! but each other's types.
+pub mod bind;
+pub mod bus;
+pub mod config;
+pub mod faults;
+pub mod http_server;
+pub mod identity;
+pub mod invoke;
+pub mod runtime;
+pub mod saga;
+pub mod serve;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The development issuer of `opts`' data directory (its key created on first use).
+pub fn issuer(opts: &config::Options) -> Result<identity::Issuer, String> {
+    identity::Issuer::load_or_create(&opts.data_dir, &opts.jwt_issuer, &opts.jwt_audience)
+        .map_err(|e| format!("development issuer: {e}"))
+}
+
+/// `reserveplace-local token`: prints a JWT of the development issuer for `sub`.
+pub fn token(opts: &config::Options, sub: &str, ttl: u64) -> Result<(), String> {
+    let minted = issuer(opts)?.mint(sub, ttl).map_err(|e| e.to_string())?;
+    println!("{}", minted.token);
+    Ok(())
+}
+
+/// Starts the runtime and serves its HTTP API until Ctrl-C.
+pub async fn run(opts: config::Options) -> Result<(), String> {
+    if opts.dev && !opts.addr.ip().is_loopback() {
+        return Err(format!(
+            "development mode (--dev / RESERVEPLACE_DEV) accepts unsigned dev: tokens and serves \
+             /_local (every user's events, fault injection), so it listens on a loopback address \
+             only, not {}; use e.g. --addr 127.0.0.1:3000, or drop --dev to serve signed JWTs only",
+            opts.addr
+        ));
+    }
+    let auth = Arc::new(identity::Authenticator::new(issuer(&opts)?, opts.dev));
+    let rt = runtime::Runtime::start(&opts)
+        .await
+        .map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(opts.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", opts.addr))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    if opts.dev {
+        eprintln!(
+            "reserveplace-local: development mode: unsigned dev: tokens accepted, /_local enabled, loopback only"
+        );
+    } else if !addr.ip().is_loopback() {
+        eprintln!(
+            "reserveplace-local: warning: listening on {addr}, which is not a loopback address: \
+             other machines can reach the API over plain HTTP; it accepts only JWTs signed by {}",
+            opts.data_dir.join(identity::KEY_FILE).display()
+        );
+    }
+    println!(
+        "ReservePlace local runtime listening on http://{addr} (data: {})",
+        opts.data_dir.display()
+    );
+    let read_timeout = Duration::from_secs(opts.read_timeout_secs);
+    let app = http_server::app(rt.http(), auth, read_timeout);
+    serve::serve(listener, app, read_timeout, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
+    Ok(())
+}
