@@ -330,8 +330,8 @@ fn result_path(map: &Map<String, Value>, at: &At<'_>) -> Result<ResultPath, AslE
 fn template(
     map: &Map<String, Value>,
     key: &str,
-    allow_token: bool,
     at: &At<'_>,
+    allow_token: bool,
 ) -> Result<Option<Template>, AslError> {
     let Some(v) = map.get(key) else {
         return Ok(None);
@@ -406,7 +406,20 @@ fn check_all_last(lists: &[&Vec<String>], at: &At<'_>) -> Result<(), AslError> {
     Ok(())
 }
 
-fn parse_retry(v: &Value, at: &At<'_>) -> Result<Vec<Retrier>, AslError> {
+/// The entries of a state's `Retry` or `Catch` array (none when absent): each an object with only
+/// `keys`, read by `entry`; `States.ALL` may only be in the last entry's `ErrorEquals`.
+fn parse_entries<T>(
+    state: &Map<String, Value>,
+    field: &str,
+    state_at: &At<'_>,
+    keys: &[&str],
+    entry: impl Fn(&Map<String, Value>, &At<'_>) -> Result<T, AslError>,
+    errors: impl Fn(&T) -> &Vec<String>,
+) -> Result<Vec<T>, AslError> {
+    let at = &state_at.child(field);
+    let Some(v) = state.get(field) else {
+        return Ok(Vec::new());
+    };
     let Value::Array(items) = v else {
         return Err(at.invalid("must be an array"));
     };
@@ -414,20 +427,25 @@ fn parse_retry(v: &Value, at: &At<'_>) -> Result<Vec<Retrier>, AslError> {
     for (i, item) in items.iter().enumerate() {
         let at = at.child(&format!("[{i}]"));
         let map = as_object(item, &at)?;
-        check_keys(
-            map,
-            &[
-                "ErrorEquals",
-                "IntervalSeconds",
-                "MaxAttempts",
-                "BackoffRate",
-                "MaxDelaySeconds",
-                "JitterStrategy",
-                "Comment",
-            ],
-            &at,
-        )?;
-        let max_attempts = opt_uint(map, "MaxAttempts", 0, &at)?.unwrap_or(3);
+        check_keys(map, keys, &at)?;
+        out.push(entry(map, &at)?);
+    }
+    check_all_last(&out.iter().map(errors).collect::<Vec<_>>(), at)?;
+    Ok(out)
+}
+
+fn parse_retry(state: &Map<String, Value>, state_at: &At<'_>) -> Result<Vec<Retrier>, AslError> {
+    let keys = [
+        "ErrorEquals",
+        "IntervalSeconds",
+        "MaxAttempts",
+        "BackoffRate",
+        "MaxDelaySeconds",
+        "JitterStrategy",
+        "Comment",
+    ];
+    let retrier = |map: &Map<String, Value>, at: &At<'_>| {
+        let max_attempts = opt_uint(map, "MaxAttempts", 0, at)?.unwrap_or(3);
         let max_attempts = u32::try_from(max_attempts)
             .map_err(|_| at.child("MaxAttempts").invalid("is too large"))?;
         let backoff_rate = match map.get("BackoffRate") {
@@ -437,39 +455,33 @@ fn parse_retry(v: &Value, at: &At<'_>) -> Result<Vec<Retrier>, AslError> {
                 _ => return Err(at.child("BackoffRate").invalid("must be a number >= 1.0")),
             },
         };
-        let full_jitter = match opt_str(map, "JitterStrategy", &at)? {
+        let full_jitter = match opt_str(map, "JitterStrategy", at)? {
             None | Some("NONE") => false,
             Some("FULL") => true,
             Some(_) => return Err(at.child("JitterStrategy").invalid("must be FULL or NONE")),
         };
-        out.push(Retrier {
-            errors: error_equals(map, &at)?,
-            interval_seconds: opt_uint(map, "IntervalSeconds", 0, &at)?.unwrap_or(1),
+        Ok(Retrier {
+            errors: error_equals(map, at)?,
+            interval_seconds: opt_uint(map, "IntervalSeconds", 0, at)?.unwrap_or(1),
             max_attempts,
             backoff_rate,
-            max_delay_seconds: opt_uint(map, "MaxDelaySeconds", 1, &at)?,
+            max_delay_seconds: opt_uint(map, "MaxDelaySeconds", 1, at)?,
             full_jitter,
-        });
-    }
-    Ok(out)
+        })
+    };
+    parse_entries(state, "Retry", state_at, &keys, retrier, |r| &r.errors)
 }
 
-fn parse_catch(v: &Value, at: &At<'_>) -> Result<Vec<Catcher>, AslError> {
-    let Value::Array(items) = v else {
-        return Err(at.invalid("must be an array"));
+fn parse_catch(state: &Map<String, Value>, state_at: &At<'_>) -> Result<Vec<Catcher>, AslError> {
+    let keys = ["ErrorEquals", "Next", "ResultPath", "Comment"];
+    let catcher = |map: &Map<String, Value>, at: &At<'_>| {
+        Ok(Catcher {
+            errors: error_equals(map, at)?,
+            next: req_str(map, "Next", at)?.to_owned(),
+            result_path: result_path(map, at)?,
+        })
     };
-    let mut out = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let at = at.child(&format!("[{i}]"));
-        let map = as_object(item, &at)?;
-        check_keys(map, &["ErrorEquals", "Next", "ResultPath", "Comment"], &at)?;
-        out.push(Catcher {
-            errors: error_equals(map, &at)?,
-            next: req_str(map, "Next", &at)?.to_owned(),
-            result_path: result_path(map, &at)?,
-        });
-    }
-    Ok(out)
+    parse_entries(state, "Catch", state_at, &keys, catcher, |c| &c.errors)
 }
 
 const COMMON: &[&str] = &["Type", "Comment", "InputPath", "OutputPath"];
@@ -492,7 +504,7 @@ fn parse_state(name: &str, v: &Value) -> Result<State, AslError> {
                 &at,
             )?;
             Kind::Pass {
-                parameters: template(map, "Parameters", false, &at)?,
+                parameters: template(map, "Parameters", &at, false)?,
                 result: map.get("Result").cloned(),
                 result_path: result_path(map, &at)?,
                 next: transition(map, &at)?,
@@ -637,27 +649,13 @@ fn parse_task(map: &Map<String, Value>, at: &At<'_>) -> Result<TaskState, AslErr
         }
         (None, None) => None,
     };
-    let retry = match map.get("Retry") {
-        Some(v) => parse_retry(v, &at.child("Retry"))?,
-        None => Vec::new(),
-    };
-    check_all_last(
-        &retry.iter().map(|r| &r.errors).collect::<Vec<_>>(),
-        &at.child("Retry"),
-    )?;
-    let catch = match map.get("Catch") {
-        Some(v) => parse_catch(v, &at.child("Catch"))?,
-        None => Vec::new(),
-    };
-    check_all_last(
-        &catch.iter().map(|c| &c.errors).collect::<Vec<_>>(),
-        &at.child("Catch"),
-    )?;
+    let retry = parse_retry(map, at)?;
+    let catch = parse_catch(map, at)?;
     Ok(TaskState {
         resource: resource.to_owned(),
         callback,
-        parameters: template(map, "Parameters", callback, at)?,
-        result_selector: template(map, "ResultSelector", false, at)?,
+        parameters: template(map, "Parameters", at, callback)?,
+        result_selector: template(map, "ResultSelector", at, false)?,
         result_path: result_path(map, at)?,
         timeout,
         retry,

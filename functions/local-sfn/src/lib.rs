@@ -29,6 +29,6 @@ mod quota;
 
 pub use asl::StateMachine;
 pub use error::{AslError, SfnError, TaskError};
-pub use interpreter::{ExecutionView, Interpreter, TaskInvoker};
+pub use interpreter::{ExecutionView, Interpreter, TaskInvoker, TokenWaiters};
 pub use persist::ExecutionStatus;
 pub use quota::{MAX_HISTORY_EVENTS, MAX_PAYLOAD_BYTES};

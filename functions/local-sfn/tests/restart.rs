@@ -43,7 +43,7 @@ fn token_of(call: &Value) -> String {
 }
 
 fn stored_cursor_kind(store: &MemoryTable, id: &str) -> Option<String> {
-    let item = store.get_item(&format!("EXEC#{id}"), "EXEC")?;
+    let item = store.item(&Key::new(format!("EXEC#{id}"), "EXEC"))?;
     item.get("cursor")?.get("kind")?.as_str().map(str::to_owned)
 }
 
@@ -274,7 +274,8 @@ async fn a_stale_runner_cannot_overwrite_a_newer_one() {
 
 #[tokio::test]
 async fn a_callback_through_another_interpreter_wakes_the_runner() {
-    // SendTaskSuccess names no state machine: any interpreter over the table can deliver it.
+    // SendTaskSuccess names no state machine: any interpreter over the table that shares the
+    // runner's waiters can deliver it.
     let store = MemoryTable::new();
     let invoker = TestInvoker::echo();
     let saga_interp = interpreter(&saga(None), invoker.clone(), store.clone()).await;
@@ -283,11 +284,12 @@ async fn a_callback_through_another_interpreter_wakes_the_runner() {
         .await
         .expect("start");
     let token = token_of(&invoker.wait_call(PAY, 1).await);
-    let other = Interpreter::new(
+    let other = Interpreter::with_waiters(
         "other-machine",
         support::machine(&napper(0)),
         TestInvoker::echo(),
         store.clone(),
+        Arc::clone(saga_interp.waiters()),
     )
     .await
     .expect("interpreter");

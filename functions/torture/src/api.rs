@@ -97,6 +97,9 @@ pub struct Api {
     pub stats: Arc<Stats>,
 }
 
+/// The patience of a request sent once: what a kill cuts is counted, not retried.
+pub const ONCE: Duration = Duration::ZERO;
+
 impl Api {
     pub fn new(timeout: Duration) -> Api {
         let http = reqwest::Client::builder()
@@ -167,27 +170,44 @@ impl Api {
         }
     }
 
-    /// One request, counted. `user` becomes `Authorization: Bearer dev:<user>` (the runtime runs
-    /// in development mode).
-    pub async fn send(
+    /// One request, counted, repeated on transport errors, timeouts and 503 until `patience` has
+    /// passed (the runtime may be restarting; [`ONCE`]: sent once). The last answer is returned.
+    /// `user` becomes `Authorization: Bearer dev:<user>` (the runtime runs in development mode).
+    pub async fn call(
         &self,
         method: &str,
         path: &str,
         user: Option<&str>,
         body: Option<&Value>,
         headers: &[(&str, &str)],
+        patience: Duration,
     ) -> Resp {
-        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = self.http.request(m, format!("{}{}", self.base(), path));
-        if let Some(u) = user {
-            req = req.header("authorization", format!("Bearer dev:{u}"));
+        let deadline = Instant::now() + patience;
+        let mut pause = Duration::from_millis(25);
+        loop {
+            let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+            let mut req = self.http.request(m, format!("{}{}", self.base(), path));
+            if let Some(u) = user {
+                req = req.header("authorization", format!("Bearer dev:{u}"));
+            }
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let r = self.attempt(method, path, req).await;
+            let again = matches!(r, Resp::Timeout | Resp::Transport(_)) || r.status() == Some(503);
+            if !again || Instant::now() >= deadline {
+                return r;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(500));
         }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        if let Some(b) = body {
-            req = req.json(b);
-        }
+    }
+
+    /// Sends one request and counts its outcome.
+    async fn attempt(&self, method: &str, path: &str, req: reqwest::RequestBuilder) -> Resp {
         let s = &self.stats;
         s.total.fetch_add(1, Ordering::Relaxed);
         let t = Instant::now();
@@ -225,30 +245,6 @@ impl Api {
                 s.transport.fetch_add(1, Ordering::Relaxed);
                 Resp::Transport(e.to_string())
             }
-        }
-    }
-
-    /// Like [`Api::send`], but repeats on transport errors, timeouts and 503 until `patience`
-    /// has passed (the runtime may be restarting). The last answer is returned.
-    pub async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        user: Option<&str>,
-        body: Option<&Value>,
-        headers: &[(&str, &str)],
-        patience: Duration,
-    ) -> Resp {
-        let deadline = Instant::now() + patience;
-        let mut pause = Duration::from_millis(25);
-        loop {
-            let r = self.send(method, path, user, body, headers).await;
-            let again = matches!(r, Resp::Timeout | Resp::Transport(_)) || r.status() == Some(503);
-            if !again || Instant::now() >= deadline {
-                return r;
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(500));
         }
     }
 

@@ -299,3 +299,8 @@ pub async fn run(cfg: Config) -> Report {
     }
     report
 }
+
+/// `text()` when `present`, else nothing: the optional tail of a check's detail.
+pub(crate) fn tail_if(present: bool, text: impl FnOnce() -> String) -> String {
+    if present { text() } else { String::new() }
+}

@@ -26,8 +26,8 @@ pub struct RuleMatcher {
 
 impl std::fmt::Debug for RuleMatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RuleMatcher")
-            .field("rule_count", &self.rule_count)
+        let mut d = f.debug_struct("RuleMatcher");
+        d.field("rule_count", &self.rule_count)
             .finish_non_exhaustive()
     }
 }

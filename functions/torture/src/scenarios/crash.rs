@@ -2,17 +2,16 @@
 //! moments (each right into a burst of 16 reservations) and restarted on the same data dir. Every 202-acknowledged reservation and every
 //! answered cancel must survive each restart; after the last one every saga must finish or
 //! compensate and all the invariants hold.
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{Part, acked, api_check, load, percentiles, settle_check};
+use super::{Part, acked, load, percentiles, settle_check};
 use crate::Ctx;
 use crate::plan::base_date;
-use crate::verify::{self, Decisions, Extra, Tracked, status_of};
+use crate::verify::{self, Tracked, status_of};
 
 struct Restart {
     at: Duration,
@@ -26,6 +25,11 @@ struct Restart {
     error: Option<String>,
 }
 
+/// One entry a restart, joined: the body of a crash check's detail.
+fn each(restarts: &[Restart], entry: impl Fn(&Restart) -> String) -> String {
+    restarts.iter().map(entry).collect::<Vec<_>>().join(", ")
+}
+
 pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
     let mut part = Part::default();
     let rt = super::start(ctx, "2-crash", &load::runtime_args(ctx)).await?;
@@ -34,32 +38,10 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
     let seed = ctx.cfg.seed.wrapping_add(2);
     let plan = load::plan(ctx, ctx.cfg.reservations, seed);
     let places = super::register(&api, "crash", &plan.places).await?;
-    let book = Arc::new(Mutex::new(
-        plan.items
-            .iter()
-            .map(|(s, _)| Tracked::new(s.clone()))
-            .collect::<Vec<_>>(),
-    ));
+    let book = super::book_of(&plan.items);
     let counts_before = api.counts();
-    let stop = Arc::new(AtomicBool::new(false));
-    let decisions = Arc::new(Mutex::new(Decisions::new()));
-    let sampler = verify::spawn_sampler(api.clone(), places.clone(), stop.clone());
-    let resize_stop = Arc::new(AtomicBool::new(false));
-    let resizes = Arc::new(Mutex::new(super::Resizes::default()));
-    let resizer = super::spawn_resizer(
-        api.clone(),
-        places.clone(),
-        seed,
-        resize_stop.clone(),
-        resizes.clone(),
-    );
-    let bot = super::spawn_owner_bot(
-        api.clone(),
-        places.clone(),
-        seed,
-        stop.clone(),
-        decisions.clone(),
-    );
+    let watch = super::Watch::start(&api, &places, seed);
+    let resizer = super::Resizer::start(&api, &places, seed);
 
     let spread = ctx.cfg.crash_load;
     let mut rng = StdRng::seed_from_u64(seed);
@@ -105,15 +87,7 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
                 let (api, places) = (api.clone(), places.clone());
                 inflight.spawn(async move {
                     for (s, key) in stream {
-                        let r = api
-                            .send(
-                                "POST",
-                                "/v1/reservations",
-                                Some(&s.user),
-                                Some(&super::reservation_body(base, &places, &s)),
-                                &[("idempotency-key", &key)],
-                            )
-                            .await;
+                        let r = super::reserve_once(&api, base, &places, &s, &key).await;
                         if r.status().is_none() {
                             break;
                         }
@@ -175,7 +149,7 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
                 }
             }
             // A room-count change cut by the kill must not leave its cap behind.
-            let gate = resizes.lock().ok().map(|l| l.in_flight.clone());
+            let gate = resizer.log.lock().ok().map(|l| l.in_flight.clone());
             if let Some(gate) = gate {
                 let _no_patch_in_flight = gate.lock().await;
                 for p in &places {
@@ -208,24 +182,8 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
         book.clone(),
     );
     let (restarts, lat) = tokio::join!(killer, driver);
-    resize_stop.store(true, Ordering::Relaxed);
-    let _ = resizer.await;
-    let resizes = resizes.lock().map(|r| r.clone()).unwrap_or_default();
-    part.check(
-        format!("{prefix}: room-count changes during the load answered 200 or 409"),
-        resizes.other.is_empty(),
-        format!(
-            "{}{}",
-            resizes.summary(),
-            if resizes.other.is_empty() {
-                String::new()
-            } else {
-                format!("; {:?}", resizes.other)
-            }
-        ),
-    );
-    let tracked = book.lock().map(|b| b.clone()).unwrap_or_default();
-    let ids = acked(&tracked);
+    let resizes = resizer.finish(&mut part, prefix).await;
+    let (tracked, ids) = super::taken(&book);
 
     let errors: Vec<String> = restarts.iter().filter_map(|r| r.error.clone()).collect();
     part.check(
@@ -235,61 +193,42 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
             "{} of {} restarts; {}{}",
             restarts.iter().filter(|r| r.error.is_none()).count(),
             ctx.cfg.crashes,
-            restarts
-                .iter()
-                .map(|r| format!(
-                    "kill at {:.1}s back in {} ms",
-                    r.at.as_secs_f64(),
-                    r.downtime.as_millis()
-                ))
-                .collect::<Vec<_>>()
-                .join(", "),
-            if errors.is_empty() {
-                String::new()
-            } else {
-                format!("; errors: {errors:?}")
-            }
+            each(&restarts, |r| format!(
+                "kill at {:.1}s back in {} ms",
+                r.at.as_secs_f64(),
+                r.downtime.as_millis()
+            )),
+            super::listing("errors: ", &errors)
         ),
     );
-    let lost: Vec<String> = restarts.iter().flat_map(|r| r.lost.clone()).collect();
-    part.check(
-        format!("{prefix}: no acknowledged reservation lost by a crash"),
-        lost.is_empty(),
-        format!(
-            "after each restart, reservations acknowledged before the kill still exist: {}{}",
-            restarts
-                .iter()
-                .map(|r| format!("{}/{}", r.acked - r.lost.len(), r.acked))
-                .collect::<Vec<_>>()
-                .join(", "),
-            if lost.is_empty() {
-                String::new()
-            } else {
-                format!("; LOST: {lost:?}")
-            }
+    // (check, detail, what a restart had in force and what of it was lost, how the lost are listed)
+    type Tally = fn(&Restart) -> (usize, &[String]);
+    let losses: [(&str, &str, Tally, &str); 2] = [
+        (
+            "no acknowledged reservation lost by a crash",
+            "after each restart, reservations acknowledged before the kill still exist",
+            |r| (r.acked, r.lost.as_slice()),
+            "LOST: ",
         ),
-    );
-    let cancels_lost: Vec<String> = restarts
-        .iter()
-        .flat_map(|r| r.cancels_lost.clone())
-        .collect();
-    part.check(
-        format!("{prefix}: no answered cancel lost by a crash"),
-        cancels_lost.is_empty(),
-        format!(
-            "answered cancels still in force after each restart: {}{}",
-            restarts
-                .iter()
-                .map(|r| format!("{}/{}", r.cancels - r.cancels_lost.len(), r.cancels))
-                .collect::<Vec<_>>()
-                .join(", "),
-            if cancels_lost.is_empty() {
-                String::new()
-            } else {
-                format!("; {cancels_lost:?}")
-            }
+        (
+            "no answered cancel lost by a crash",
+            "answered cancels still in force after each restart",
+            |r| (r.cancels, r.cancels_lost.as_slice()),
+            "",
         ),
-    );
+    ];
+    for (name, detail, tally, label) in losses {
+        let lost: Vec<String> = restarts.iter().flat_map(|r| tally(r).1.to_vec()).collect();
+        let kept = each(&restarts, |r| {
+            let (had, lost) = tally(r);
+            format!("{}/{had}", had - lost.len())
+        });
+        part.check(
+            format!("{prefix}: {name}"),
+            lost.is_empty(),
+            format!("{detail}: {kept}{}", super::listing(label, &lost)),
+        );
+    }
     let stale: Vec<String> = restarts.iter().flat_map(|r| r.stale_caps.clone()).collect();
     part.check(
         format!("{prefix}: no room-count change left half-done by a crash (no pendingRoomCount after a restart)"),
@@ -297,11 +236,7 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
         format!(
             "places checked after each of {} restarts with no change in flight{}",
             restarts.len(),
-            if stale.is_empty() {
-                String::new()
-            } else {
-                format!("; STALE: {stale:?}")
-            }
+            super::listing("STALE: ", &stale)
         ),
     );
     part.check(
@@ -310,38 +245,13 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
         format!("{}/{} accepted; POST incl. retries {}", ids.len(), tracked.len(), percentiles(lat)),
     );
 
-    ctx.progress(format!("{prefix}: waiting for quiescence"));
-    let settled = verify::settle(
-        &api,
-        &places,
-        &ids,
-        false,
-        ctx.cfg.quiet,
-        ctx.cfg.settle_timeout + Duration::from_secs(ctx.cfg.owner_timeout_seconds),
-    )
-    .await;
-    stop.store(true, Ordering::Relaxed);
-    let _ = bot.await;
-    let sampler = sampler.await.ok();
+    let settled = super::settle_load(ctx, prefix, &api, &places, &ids).await;
+    let watched = watch.finish().await;
     part.checks.push(settle_check(prefix, &settled));
     let counts = api.counts().since(counts_before);
     let world = verify::gather(&api, base, &places, &tracked).await;
-    let extra = Extra {
-        sampler,
-        decisions: decisions.lock().map(|d| d.clone()).unwrap_or_default(),
-        allow_awaiting: false,
-        capacity_floor: resizes.floor.clone(),
-        resizes: Some(resizes.summary()),
-    };
-    part.checks
-        .extend(verify::invariants(prefix, &world, &extra));
-    part.checks.push(api_check(
-        prefix,
-        "no 5xx from a running runtime",
-        &api,
-        counts,
-        true,
-    ));
+    let extra = resizes.extra(watched);
+    part.judge(prefix, &world, &extra, (&api, counts), true);
     if ctx.cfg.resize_kills > 0 {
         ctx.progress(format!(
             "{prefix}: {} kills aimed at room-count changes",
@@ -406,12 +316,13 @@ async fn resize_probe(
     let patch = |v: i64| {
         let (api, p) = (api.clone(), p.clone());
         async move {
-            api.send(
+            api.call(
                 "PATCH",
                 &format!("/v1/places/{}", p.id),
                 Some(&p.owner),
                 Some(&serde_json::json!({ "roomCount": v })),
                 &[],
+                crate::api::ONCE,
             )
             .await
         }
@@ -522,11 +433,11 @@ async fn resize_probe(
             "{} kills at random moments of a lowering PATCH (typical {} ms; {cut} answers cut){}{}",
             ctx.cfg.resize_kills,
             typical.as_millis(),
-            if stale.is_empty() {
-                String::new()
-            } else {
-                format!("; {} left a stale cap: {}", stale.len(), stale.join("; "))
-            },
+            crate::tail_if(!stale.is_empty(), || format!(
+                "; {} left a stale cap: {}",
+                stale.len(),
+                stale.join("; ")
+            )),
             demo.map(|d| format!("; {d}")).unwrap_or_default()
         ),
     )])

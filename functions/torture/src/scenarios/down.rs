@@ -2,17 +2,16 @@
 //! accepted (202) — and cancels too — while their saga steps and event deliveries wait; once it is
 //! back, all complete.
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
-use super::{Part, acked, api_check, load::LoadPlan, settle_check};
+use super::{Part, load::LoadPlan, settle_check};
 use crate::Ctx;
 use crate::plan::{PlaceSpec, Stay, base_date};
-use crate::verify::{self, Decisions, Extra, Tracked, status_of};
+use crate::verify::{self, Decisions, Extra, status_of};
 
 pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
     let mut part = Part::default();
@@ -50,12 +49,7 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
         places: Vec::new(),
         items,
     };
-    let book = Arc::new(Mutex::new(
-        plan.items
-            .iter()
-            .map(|(s, _)| Tracked::new(s.clone()))
-            .collect::<Vec<_>>(),
-    ));
+    let book = super::book_of(&plan.items);
     let counts_before = api.counts();
 
     api.put_faults(&json!({"down": ["place"]})).await?;
@@ -79,18 +73,17 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
         book.clone(),
     )
     .await;
-    let tracked = book.lock().map(|b| b.clone()).unwrap_or_default();
-    let ids = acked(&tracked);
-    part.check(
+    let (tracked, ids) = part.check_acked(
+        &book,
         format!("{prefix}: reservations accepted (202) while the owner side is down"),
-        ids.len() == tracked.len(),
-        format!(
-            "{}/{} answered 202 within the {:.0}s down window; {} cancels answered 200",
-            ids.len(),
-            tracked.len(),
-            cfg.down.as_secs_f64(),
-            tracked.iter().filter(|t| t.cancel.is_some()).count()
-        ),
+        |acked, sent| {
+            format!(
+                "{acked}/{} answered 202 within the {:.0}s down window; {} cancels answered 200",
+                sent.len(),
+                cfg.down.as_secs_f64(),
+                sent.iter().filter(|t| t.cancel.is_some()).count()
+            )
+        },
     );
     let mut while_down: BTreeMap<String, usize> = BTreeMap::new();
     for (user, id) in &ids {
@@ -146,15 +139,11 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
         format!(
             "{after:?} about {:.1}s after the place context came back{}",
             completed_in.as_secs_f64(),
-            if wrong.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "; {} not: {:?}",
-                    wrong.len(),
-                    wrong.iter().take(5).collect::<Vec<_>>()
-                )
-            }
+            crate::tail_if(!wrong.is_empty(), || format!(
+                "; {} not: {:?}",
+                wrong.len(),
+                wrong.iter().take(5).collect::<Vec<_>>()
+            ))
         ),
     );
     // The owners confirm what awaits them; every saga then ends.
@@ -184,14 +173,6 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
         allow_awaiting: false,
         ..Extra::default()
     };
-    part.checks
-        .extend(verify::invariants(prefix, &world, &extra));
-    part.checks.push(api_check(
-        prefix,
-        "the API answered every request (no 5xx, no timeouts)",
-        &api,
-        counts,
-        false,
-    ));
+    part.judge(prefix, &world, &extra, (&api, counts), false);
     Ok(part)
 }

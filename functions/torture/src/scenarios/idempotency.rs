@@ -292,15 +292,7 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
         set.spawn(async move {
             let mut cut = 0;
             for (s, key) in stream {
-                let r = api
-                    .send(
-                        "POST",
-                        "/v1/reservations",
-                        Some(&s.user),
-                        Some(&super::reservation_body(base, &places, &s)),
-                        &[("idempotency-key", &key)],
-                    )
-                    .await;
+                let r = super::reserve_once(&api, base, &places, &s, &key).await;
                 if r.status() != Some(202) {
                     cut += 1;
                 }

@@ -1,6 +1,5 @@
 //! Scenario 1: N concurrent reservations of overlapping stays over places with few rooms (instant
 //! and request-to-book), mixed with customer cancels and owner confirms/rejects/timeouts.
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -8,11 +7,11 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use time::Date;
 
-use super::{Part, acked, api_check, percentiles, saga_ms, settle_check};
+use super::{Part, percentiles, saga_ms, settle_check};
 use crate::Ctx;
 use crate::api::{Api, Resp};
 use crate::plan::{PlaceRef, PlaceSpec, Stay, base_date};
-use crate::verify::{self, Decisions, Extra, Tracked};
+use crate::verify::{self, Tracked};
 
 pub struct LoadPlan {
     pub places: Vec<PlaceSpec>,
@@ -156,33 +155,10 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
     let base = base_date();
     let plan = plan(ctx, ctx.cfg.reservations, ctx.cfg.seed);
     let places = super::register(&api, "load", &plan.places).await?;
-    let book = Arc::new(Mutex::new(
-        plan.items
-            .iter()
-            .map(|(s, _)| Tracked::new(s.clone()))
-            .collect::<Vec<_>>(),
-    ));
+    let book = super::book_of(&plan.items);
     let counts_before = api.counts();
-    let stop = Arc::new(AtomicBool::new(false));
-    let decisions = Arc::new(Mutex::new(Decisions::new()));
-    let sampler = verify::spawn_sampler(api.clone(), places.clone(), stop.clone());
-    let resize_stop = Arc::new(AtomicBool::new(false));
-    let resizes = Arc::new(Mutex::new(super::Resizes::default()));
-    let resizer = super::spawn_resizer(
-        api.clone(),
-        places.clone(),
-        ctx.cfg.seed,
-        resize_stop.clone(),
-        resizes.clone(),
-    );
-    let bot_stop = Arc::new(AtomicBool::new(false));
-    let bot = super::spawn_owner_bot(
-        api.clone(),
-        places.clone(),
-        ctx.cfg.seed,
-        bot_stop.clone(),
-        decisions.clone(),
-    );
+    let watch = super::Watch::start(&api, &places, ctx.cfg.seed);
+    let resizer = super::Resizer::start(&api, &places, ctx.cfg.seed);
     ctx.progress(format!(
         "{prefix}: {} reservations over {} places ({} in flight)",
         plan.items.len(),
@@ -204,51 +180,22 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
     )
     .await;
     let load_time = t.elapsed();
-    resize_stop.store(true, Ordering::Relaxed);
-    let _ = resizer.await;
-    let resizes = resizes.lock().map(|r| r.clone()).unwrap_or_default();
-    part.check(
-        format!("{prefix}: room-count changes during the load answered 200 or 409"),
-        resizes.other.is_empty(),
-        format!(
-            "{}{}",
-            resizes.summary(),
-            if resizes.other.is_empty() {
-                String::new()
-            } else {
-                format!("; {:?}", resizes.other)
-            }
-        ),
-    );
-    let tracked = book.lock().map(|b| b.clone()).unwrap_or_default();
-    let ids = acked(&tracked);
-    part.check(
+    let resizes = resizer.finish(&mut part, prefix).await;
+    let (tracked, ids) = part.check_acked(
+        &book,
         format!("{prefix}: every reservation request answered 202"),
-        ids.len() == tracked.len(),
-        format!(
-            "{}/{} accepted in {:.1}s ({:.0}/s); POST {}",
-            ids.len(),
-            tracked.len(),
-            load_time.as_secs_f64(),
-            ids.len() as f64 / load_time.as_secs_f64().max(0.001),
-            percentiles(lat)
-        ),
+        |acked, sent| {
+            let secs = load_time.as_secs_f64();
+            format!(
+                "{acked}/{} accepted in {secs:.1}s ({:.0}/s); POST {}",
+                sent.len(),
+                acked as f64 / secs.max(0.001),
+                percentiles(lat)
+            )
+        },
     );
-    ctx.progress(format!("{prefix}: waiting for quiescence"));
-    // Undecided request-to-book stays end by the owner timeout: wait for that too.
-    let settled = verify::settle(
-        &api,
-        &places,
-        &ids,
-        false,
-        ctx.cfg.quiet,
-        ctx.cfg.settle_timeout + Duration::from_secs(ctx.cfg.owner_timeout_seconds),
-    )
-    .await;
-    bot_stop.store(true, Ordering::Relaxed);
-    let _ = bot.await;
-    stop.store(true, Ordering::Relaxed);
-    let sampler = sampler.await.ok();
+    let settled = super::settle_load(ctx, prefix, &api, &places, &ids).await;
+    let watched = watch.finish().await;
     part.checks.push(settle_check(prefix, &settled));
     let counts = api.counts().since(counts_before);
     let world = verify::gather(&api, base, &places, &tracked).await;
@@ -261,21 +208,7 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
         "saga (createdAt → final updatedAt) {}",
         percentiles(sagas)
     ));
-    let extra = Extra {
-        sampler,
-        decisions: decisions.lock().map(|d| d.clone()).unwrap_or_default(),
-        allow_awaiting: false,
-        capacity_floor: resizes.floor.clone(),
-        resizes: Some(resizes.summary()),
-    };
-    part.checks
-        .extend(verify::invariants(prefix, &world, &extra));
-    part.checks.push(api_check(
-        prefix,
-        "the API answered every request (no 5xx, no timeouts)",
-        &api,
-        counts,
-        false,
-    ));
+    let extra = resizes.extra(watched);
+    part.judge(prefix, &world, &extra, (&api, counts), false);
     Ok(part)
 }

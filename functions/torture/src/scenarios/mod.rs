@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::api::{Api, Counts, Resp};
+use crate::api::{Api, Counts, ONCE, Resp};
 use crate::plan::{PlaceRef, PlaceSpec, Scenario, Stay, fnv};
 use crate::proc::Runtime;
-use crate::verify::Decisions;
+use crate::verify::{Decisions, Extra};
 use crate::{Check, Ctx};
 
 /// What a scenario found.
@@ -160,6 +160,71 @@ pub async fn reserve(
     .await
 }
 
+/// One `POST /v1/reservations` with an Idempotency-Key, not retried: the caller counts what a
+/// kill cuts.
+pub async fn reserve_once(
+    api: &Api,
+    base: time::Date,
+    places: &[PlaceRef],
+    s: &Stay,
+    key: &str,
+) -> Resp {
+    api.call(
+        "POST",
+        "/v1/reservations",
+        Some(&s.user),
+        Some(&reservation_body(base, places, s)),
+        &[("idempotency-key", key)],
+        ONCE,
+    )
+    .await
+}
+
+/// The book as it stands, with the (user, id) of every acknowledged reservation in it.
+pub fn taken(
+    book: &Mutex<Vec<crate::verify::Tracked>>,
+) -> (Vec<crate::verify::Tracked>, Vec<(String, String)>) {
+    let tracked = book.lock().map(|b| b.clone()).unwrap_or_default();
+    let ids = acked(&tracked);
+    (tracked, ids)
+}
+
+/// Waits until the load's reservations are final; undecided request-to-book stays end by the
+/// owner timeout, so the bound includes it.
+pub async fn settle_load(
+    ctx: &Ctx,
+    prefix: &str,
+    api: &Api,
+    places: &[PlaceRef],
+    ids: &[(String, String)],
+) -> crate::verify::Settled {
+    ctx.progress(format!("{prefix}: waiting for quiescence"));
+    crate::verify::settle(
+        api,
+        places,
+        ids,
+        false,
+        ctx.cfg.quiet,
+        ctx.cfg.settle_timeout + Duration::from_secs(ctx.cfg.owner_timeout_seconds),
+    )
+    .await
+}
+
+/// One tracked entry per planned stay, filled in by the load as the answers come.
+pub fn book_of(items: &[(Stay, Option<u64>)]) -> Arc<Mutex<Vec<crate::verify::Tracked>>> {
+    Arc::new(Mutex::new(
+        items
+            .iter()
+            .map(|(s, _)| crate::verify::Tracked::new(s.clone()))
+            .collect(),
+    ))
+}
+
+/// `"; <lead><items>"`, or nothing when there are none: the tail of a check's detail.
+pub fn listing<T: std::fmt::Debug>(lead: &str, items: &[T]) -> String {
+    crate::tail_if(!items.is_empty(), || format!("; {lead}{items:?}"))
+}
+
 /// `POST /v1/reservations/{id}/cancel` with an Idempotency-Key.
 pub async fn cancel(api: &Api, user: &str, id: &str, key: &str) -> Resp {
     api.call(
@@ -201,8 +266,9 @@ pub fn spawn_owner_bot(
         while !stop.load(Ordering::Relaxed) {
             for p in places.iter().filter(|p| !p.instant) {
                 let path = format!("/v1/owner/reservations?placeId={}", p.id);
-                let Resp::Answer { status: 200, body } =
-                    api.send("GET", &path, Some(&p.owner), None, &[]).await
+                let Resp::Answer { status: 200, body } = api
+                    .call("GET", &path, Some(&p.owner), None, &[], ONCE)
+                    .await
                 else {
                     continue;
                 };
@@ -224,12 +290,13 @@ pub fn spawn_owner_bot(
                     let confirm = roll < 45;
                     let verb = if confirm { "confirm" } else { "reject" };
                     let r = api
-                        .send(
+                        .call(
                             "POST",
                             &format!("/v1/owner/reservations/{id}/{verb}"),
                             Some(&p.owner),
                             None,
                             &[],
+                            ONCE,
                         )
                         .await;
                     match r.status() {
@@ -249,6 +316,8 @@ pub fn spawn_owner_bot(
         }
     })
 }
+
+pub const ANSWERED_ALL: &str = "the API answered every request (no 5xx, no timeouts)";
 
 /// "The API answered every request": no 5xx, no client timeouts, no transport errors — except,
 /// when the runtime was being SIGKILLed, the requests the kill cut (transport errors, timeouts).
@@ -349,76 +418,203 @@ impl Resizes {
     }
 }
 
+/// What watches a load while it runs: the sampler and the owner bot (with the decisions it made).
+pub struct Watch {
+    stop: Arc<AtomicBool>,
+    sampler: tokio::task::JoinHandle<crate::verify::Sampler>,
+    bot_stop: Arc<AtomicBool>,
+    bot: tokio::task::JoinHandle<()>,
+    decisions: Arc<Mutex<Decisions>>,
+}
+
+impl Watch {
+    pub fn start(api: &Api, places: &[PlaceRef], seed: u64) -> Watch {
+        let stop = Arc::new(AtomicBool::new(false));
+        let sampler = crate::verify::spawn_sampler(api.clone(), places.to_vec(), stop.clone());
+        let bot_stop = Arc::new(AtomicBool::new(false));
+        let decisions = Arc::new(Mutex::new(Decisions::new()));
+        let bot = spawn_owner_bot(
+            api.clone(),
+            places.to_vec(),
+            seed,
+            bot_stop.clone(),
+            decisions.clone(),
+        );
+        Watch {
+            stop,
+            sampler,
+            bot_stop,
+            bot,
+            decisions,
+        }
+    }
+
+    /// Stops the owner bot, then the sampler: what they saw.
+    pub async fn finish(self) -> (Option<crate::verify::Sampler>, Decisions) {
+        self.bot_stop.store(true, Ordering::Relaxed);
+        let _ = self.bot.await;
+        self.stop.store(true, Ordering::Relaxed);
+        let sampler = self.sampler.await.ok();
+        let decisions = self.decisions.lock().map(|d| d.clone()).unwrap_or_default();
+        (sampler, decisions)
+    }
+}
+
+/// The resizer while it runs: stop it with [`Resizer::finish`].
+pub struct Resizer {
+    stop: Arc<AtomicBool>,
+    pub log: Arc<Mutex<Resizes>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Resizer {
+    pub fn start(api: &Api, places: &[PlaceRef], seed: u64) -> Resizer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let log = Arc::new(Mutex::new(Resizes::default()));
+        let task = tokio::spawn(resize(
+            api.clone(),
+            places.to_vec(),
+            seed,
+            (stop.clone(), log.clone()),
+        ));
+        Resizer { stop, log, task }
+    }
+
+    /// Stops the changes and checks that each was answered 200 or 409.
+    pub async fn finish(self, part: &mut Part, prefix: &str) -> Resizes {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.task.await;
+        let resizes = self.log.lock().map(|r| r.clone()).unwrap_or_default();
+        part.check(
+            format!("{prefix}: room-count changes during the load answered 200 or 409"),
+            resizes.other.is_empty(),
+            format!("{}{}", resizes.summary(), listing("", &resizes.other)),
+        );
+        resizes
+    }
+}
+
+impl Part {
+    /// Checks that every reservation in the book was acknowledged (202); `detail` is given how
+    /// many were and the book. Returns the book and the acknowledged (user, id).
+    pub fn check_acked(
+        &mut self,
+        book: &Mutex<Vec<crate::verify::Tracked>>,
+        name: String,
+        detail: impl FnOnce(usize, &[crate::verify::Tracked]) -> String,
+    ) -> (Vec<crate::verify::Tracked>, Vec<(String, String)>) {
+        let (tracked, ids) = taken(book);
+        let passed = ids.len() == tracked.len();
+        self.check(name, passed, detail(ids.len(), &tracked));
+        (tracked, ids)
+    }
+
+    /// The invariants over the gathered world, then the check of the API's answers (`kills`: the
+    /// runtime was SIGKILLed, so requests the kills cut are no failure).
+    pub fn judge(
+        &mut self,
+        prefix: &str,
+        world: &crate::verify::World,
+        extra: &Extra,
+        (api, counts): (&Api, Counts),
+        kills: bool,
+    ) {
+        self.checks
+            .extend(crate::verify::invariants(prefix, world, extra));
+        let what = if kills {
+            "no 5xx from a running runtime"
+        } else {
+            ANSWERED_ALL
+        };
+        self.checks
+            .push(api_check(prefix, what, api, counts, kills));
+    }
+}
+
+impl Resizes {
+    /// What the verifier needs of a run with room-count changes.
+    pub fn extra(
+        &self,
+        (sampler, decisions): (Option<crate::verify::Sampler>, Decisions),
+    ) -> Extra {
+        Extra {
+            sampler,
+            decisions,
+            allow_awaiting: false,
+            capacity_floor: self.floor.clone(),
+            resizes: Some(self.summary()),
+        }
+    }
+}
+
 /// The owners of every third place change its room count (1-5) every ~100 ms while the load runs:
 /// lowering must never leave a night above the count (it is refused with 409 instead).
-pub fn spawn_resizer(
+async fn resize(
     api: Api,
     places: Vec<PlaceRef>,
     seed: u64,
-    stop: Arc<AtomicBool>,
-    log: Arc<Mutex<Resizes>>,
-) -> tokio::task::JoinHandle<()> {
+    (stop, log): (Arc<AtomicBool>, Arc<Mutex<Resizes>>),
+) {
     use rand::{Rng, SeedableRng};
-    tokio::spawn(async move {
-        let resizable: Vec<usize> = (0..places.len()).filter(|i| i % 3 == 1).collect();
-        if resizable.is_empty() {
-            return;
+    let resizable: Vec<usize> = (0..places.len()).filter(|i| i % 3 == 1).collect();
+    if resizable.is_empty() {
+        return;
+    }
+    if let Ok(mut l) = log.lock() {
+        for i in &resizable {
+            l.floor.insert(*i, places[*i].rooms);
+        }
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x5e5e);
+    while !stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let i = resizable[rng.random_range(0..resizable.len())];
+        let v: i64 = rng.random_range(1..=5);
+        if let Ok(mut l) = log.lock() {
+            let f = l.floor.entry(i).or_insert(v);
+            *f = (*f).min(v);
+        }
+        let p = &places[i];
+        let gate = match log.lock() {
+            Ok(l) => l.in_flight.clone(),
+            Err(_) => return,
+        };
+        let _in_flight = gate.lock().await;
+        // An owner whose request was cut (by a kill) sends it again until it is answered, as
+        // any client would: re-sending the count completes or clears a half-done lowering.
+        let mut r = Resp::Transport(String::new());
+        let mut attempts = 0;
+        while attempts < 600 {
+            if attempts > 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            attempts += 1;
+            r = api
+                .call(
+                    "PATCH",
+                    &format!("/v1/places/{}", p.id),
+                    Some(&p.owner),
+                    Some(&json!({ "roomCount": v })),
+                    &[],
+                    ONCE,
+                )
+                .await;
+            if matches!(r, Resp::Answer { .. }) {
+                break;
+            }
         }
         if let Ok(mut l) = log.lock() {
-            for i in &resizable {
-                l.floor.insert(*i, places[*i].rooms);
+            if attempts > 1 {
+                l.resent += 1;
+            }
+            match r {
+                Resp::Answer { status: 200, .. } => l.applied += 1,
+                Resp::Answer { status: 409, .. } => l.refused += 1,
+                Resp::Answer { status, body } => l
+                    .other
+                    .push(format!("PATCH roomCount {v} → {status} {body}")),
+                _ => l.unanswered += 1,
             }
         }
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x5e5e);
-        while !stop.load(Ordering::Relaxed) {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            let i = resizable[rng.random_range(0..resizable.len())];
-            let v: i64 = rng.random_range(1..=5);
-            if let Ok(mut l) = log.lock() {
-                let f = l.floor.entry(i).or_insert(v);
-                *f = (*f).min(v);
-            }
-            let p = &places[i];
-            let gate = match log.lock() {
-                Ok(l) => l.in_flight.clone(),
-                Err(_) => return,
-            };
-            let _in_flight = gate.lock().await;
-            // An owner whose request was cut (by a kill) sends it again until it is answered, as
-            // any client would: re-sending the count completes or clears a half-done lowering.
-            let mut r = Resp::Transport(String::new());
-            let mut attempts = 0;
-            while attempts < 600 {
-                if attempts > 0 {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                attempts += 1;
-                r = api
-                    .send(
-                        "PATCH",
-                        &format!("/v1/places/{}", p.id),
-                        Some(&p.owner),
-                        Some(&json!({ "roomCount": v })),
-                        &[],
-                    )
-                    .await;
-                if matches!(r, Resp::Answer { .. }) {
-                    break;
-                }
-            }
-            if let Ok(mut l) = log.lock() {
-                if attempts > 1 {
-                    l.resent += 1;
-                }
-                match r {
-                    Resp::Answer { status: 200, .. } => l.applied += 1,
-                    Resp::Answer { status: 409, .. } => l.refused += 1,
-                    Resp::Answer { status, body } => l
-                        .other
-                        .push(format!("PATCH roomCount {v} → {status} {body}")),
-                    _ => l.unanswered += 1,
-                }
-            }
-        }
-    })
+    }
 }

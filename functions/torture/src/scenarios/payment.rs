@@ -3,7 +3,7 @@
 //! PAYMENT_UNAVAILABLE fast, it still refuses fast just after the provider is back (it is open),
 //! then half-opens and recovers. The API answers every request throughout: no 5xx, no timeouts.
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -76,16 +76,11 @@ impl Env<'_> {
     async fn batch(&self, tag: &str, stays: Vec<(Stay, Option<u64>)>) -> Phase {
         // Idempotency keys must be unique per user: number every batch.
         let tag = format!("{tag}-{}", *self.next.lock().expect("next"));
+        let book = super::book_of(&stays);
         let plan = LoadPlan {
             places: Vec::new(),
             items: stays,
         };
-        let book = Arc::new(Mutex::new(
-            plan.items
-                .iter()
-                .map(|(s, _)| Tracked::new(s.clone()))
-                .collect::<Vec<_>>(),
-        ));
         super::load::drive(
             &self.api,
             self.base,
@@ -235,16 +230,11 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
         let count =
             ((rate * cfg.outage.as_secs_f64()) as usize).max(cfg.breaker_threshold as usize * 2);
         stays.extend(env.stays(count));
+        let book = super::book_of(&stays);
         let plan = LoadPlan {
             places: Vec::new(),
             items: stays,
         };
-        let book = Arc::new(Mutex::new(
-            plan.items
-                .iter()
-                .map(|(s, _)| Tracked::new(s.clone()))
-                .collect::<Vec<_>>(),
-        ));
         super::load::drive(
             &api,
             env.base,

@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 
 use super::{Part, api_check};
 use crate::Ctx;
-use crate::api::Resp;
+use crate::api::{Api, ONCE, Resp};
 use crate::plan::{base_date, night};
 
 /// The seed's labels of a settled order.
@@ -74,9 +74,7 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
     let places: Vec<String> = (0..stocks.len()).map(|i| format!("t{i}")).collect();
     for (id, stock) in places.iter().zip(&stocks) {
         let body = json!({"placeId": id, "stock": stock.to_string()});
-        let r = api
-            .send("POST", "/reservationManagements", None, Some(&body), &[])
-            .await;
+        let r = post_once(&api, "/reservationManagements", &body).await;
         if !matches!(r.status(), Some(200 | 201)) {
             return Err(format!("registering seed place {id}: {r:?}"));
         }
@@ -102,9 +100,7 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
                         "placeId": places[b.place],
                     });
                     // One attempt: a retry would hide exactly the errors this scenario looks for.
-                    let r = api
-                        .send("POST", "/accommodations", None, Some(&body), &[])
-                        .await;
+                    let r = post_once(&api, "/accommodations", &body).await;
                     let (status, body) = match &r {
                         Resp::Answer { status, body } => (*status, body.clone()),
                         _ => (0, Value::Null),
@@ -265,4 +261,9 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
     ));
     drop(rt);
     Ok(part)
+}
+
+/// An anonymous `POST`, sent once.
+async fn post_once(api: &Api, path: &str, body: &Value) -> Resp {
+    api.call("POST", path, None, Some(body), &[], ONCE).await
 }

@@ -1,0 +1,104 @@
+//! Quiescence: waiting until no reservation moves any more before the invariants are judged.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::gather::{nights, par_map};
+use super::world::status_of;
+use crate::api::Api;
+use crate::plan::PlaceRef;
+
+pub struct Settled {
+    pub reached: bool,
+    pub waited: Duration,
+    /// Reservations still moving (id, status) when it gave up.
+    pub moving: Vec<(String, String)>,
+}
+
+/// Nothing at all changed for this long while some reservation is still on its way: stuck (the
+/// saga retries back off to 10 s at most, event deliveries to 5 s).
+const STUCK: Duration = Duration::from_secs(30);
+
+/// Waits until no reservation is left PENDING/PAID (nor AWAITING_OWNER unless `allow_awaiting`)
+/// and nothing changed — statuses, rooms held per night, the event log — for `quiet`. Gives up
+/// after `timeout`, or when nothing changed for 30 s although some are still on their way.
+pub async fn settle(
+    api: &Api,
+    places: &[PlaceRef],
+    ids: &[(String, String)],
+    allow_awaiting: bool,
+    quiet: Duration,
+    timeout: Duration,
+) -> Settled {
+    let started = Instant::now();
+    let mut last: BTreeMap<String, String> = BTreeMap::new();
+    let mut previous_signature = String::new();
+    let mut stable_since = Instant::now();
+    loop {
+        // CANCELLED is final; CONFIRMED only changes on a customer cancel, and the workload is over.
+        let todo: Vec<(String, String)> = ids
+            .iter()
+            .filter(|(_, id)| {
+                last.get(id)
+                    .is_none_or(|s| !(s.starts_with("CANCELLED") || s == "CONFIRMED"))
+            })
+            .cloned()
+            .collect();
+        let a = api.clone();
+        let polled = par_map(todo, 16, move |(user, id)| {
+            let a = a.clone();
+            async move {
+                let s = match a.get(&format!("/v1/reservations/{id}"), Some(&user)).await {
+                    Ok(Some(r)) => status_of(&r),
+                    Ok(None) => "MISSING".to_string(),
+                    Err(e) => format!("ERROR {e}"),
+                };
+                (id, s)
+            }
+        })
+        .await;
+        last.extend(polled);
+        let mut sig = String::new();
+        for p in places {
+            match nights(api, p).await {
+                Ok((_, m)) => sig.push_str(&format!("{m:?}")),
+                Err(e) => sig.push_str(&e),
+            }
+        }
+        let events = api
+            .get("/_local/events", None)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|v| v.as_array().map(Vec::len))
+            .unwrap_or(0);
+        sig.push_str(&format!("{events} {last:?}"));
+        let moving: Vec<(String, String)> = last
+            .iter()
+            .filter(|(_, s)| {
+                !(s.starts_with("CANCELLED")
+                    || *s == "CONFIRMED"
+                    || (allow_awaiting && *s == "AWAITING_OWNER"))
+            })
+            .map(|(i, s)| (i.clone(), s.clone()))
+            .collect();
+        if sig != previous_signature {
+            previous_signature = sig;
+            stable_since = Instant::now();
+        } else if moving.is_empty() && stable_since.elapsed() >= quiet {
+            return Settled {
+                reached: true,
+                waited: started.elapsed(),
+                moving,
+            };
+        }
+        if started.elapsed() > timeout || stable_since.elapsed() > STUCK {
+            return Settled {
+                reached: false,
+                waited: started.elapsed(),
+                moving,
+            };
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
