@@ -36,11 +36,24 @@ workflow-lint: tools
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" actionlint
 	$(VENV)/bin/zizmor --offline .github/workflows
 
-# The one Lambda bootstrap every function runs (x86_64 here), with the release profile `sam build`
-# uses; the check runs it to see it dispatch on _HANDLER.
+# The one Lambda bootstrap every function runs (x86_64 here), with the size-optimised `lambda`
+# profile (Cargo.toml; `sam build` gets the same settings, see the deploy workflow); the check runs
+# it to see it dispatch on _HANDLER and stay within its size budget.
 lambda-build: tools
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release -p reserveplace-lambda --bin reserveplace
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --profile lambda -p reserveplace-lambda --bin reserveplace
 	tests/check-lambda-artifacts.sh
+
+# The cold-start probe on two functions (the bootstrap lambda-build made, against the AWS
+# emulator) and the cost model on its shipped measurements: both run and report what they should.
+.PHONY: probe-smoke
+probe-smoke: tools
+	cargo build -p reserveplace-probe
+	target/debug/reserveplace-probe cold --handler place-register --handler reservation-catalogue \
+	  | tee target/probe-smoke.txt
+	test "$$(grep -cE '^(place-register|reservation-catalogue) .* ok$$' target/probe-smoke.txt)" = 2
+	target/debug/reserveplace-probe cost --duration payment-charge=50 | tee target/probe-cost.txt
+	grep -q '^confirmed (instant book) ' target/probe-cost.txt
+	grep -q "the seed's always-on cluster" target/probe-cost.txt
 
 # schemathesis against a fresh local runtime (debug build): every operation of openapi.yaml with
 # generated valid and invalid requests plus stateful link sequences, as a customer and an owner;
@@ -51,8 +64,21 @@ api-fuzz: tools
 	tests/api-fuzz.sh target/debug/reserveplace-local
 
 # The template and workflow checks; unit, contract (embedded and AWS adapters; the emulator is
-# started by the tests), events/, end-to-end and torture tests; then the Lambda build.
+# started by the tests), events/, end-to-end and torture tests; then the Lambda build and its probe.
 test: tools lint template-lint template-check workflow-lint
 	cargo test --workspace
+	$(MAKE) bench-smoke
 	$(MAKE) api-fuzz
 	$(MAKE) lambda-build
+	$(MAKE) probe-smoke
+
+# The load tool and its references, every scenario on tiny inputs against a fresh local runtime
+# and hello-world server (debug build, a few seconds): it builds, runs, and reports 0 errors.
+.PHONY: bench-smoke bench
+bench-smoke:
+	functions/load/bench.sh smoke
+
+# The figures of BENCHMARKS.md, each beside its same-run reference (release build; about three
+# minutes on a quiet machine, plus the build).
+bench:
+	functions/load/bench.sh full

@@ -1,90 +1,17 @@
 //! The Lambda bootstrap itself, run as Lambda runs it: each process is one function (`_HANDLER`),
-//! gets its invocation from a Runtime API served here (`AWS_LAMBDA_RUNTIME_API`) and talks to
-//! DynamoDB and EventBridge on the emulator through the SDK (`AWS_ENDPOINT_URL`), configured only
-//! by its environment, as on AWS.
+//! gets its invocation from a Runtime API (`AWS_LAMBDA_RUNTIME_API`: the stub the cold-start probe
+//! runs it behind too) and talks to DynamoDB and EventBridge on the emulator through the SDK
+//! (`AWS_ENDPOINT_URL`), configured only by its environment, as on AWS.
 #[path = "../../aws/tests/support/mod.rs"]
 mod support;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::routing::{get, post};
+use reserveplace_probe::emulator::lambda_env;
+use reserveplace_probe::runtime_api::{Outcome, RuntimeApi};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
-
-/// What the function sent back for its invocation.
-#[derive(Debug)]
-enum Outcome {
-    Response(Value),
-    Error(Value),
-}
-
-#[derive(Clone)]
-struct RuntimeApi {
-    queue: Arc<Mutex<VecDeque<Value>>>,
-    done: mpsc::UnboundedSender<Outcome>,
-}
-
-async fn next(State(api): State<RuntimeApi>) -> (HeaderMap, String) {
-    loop {
-        let event = api.queue.lock().expect("queue").pop_front();
-        if let Some(event) = event {
-            let deadline = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("clock")
-                .as_millis()
-                + 30_000;
-            let mut headers = HeaderMap::new();
-            let mut set = |name: &'static str, value: String| {
-                headers.insert(name, value.parse().expect("header value"));
-            };
-            set("lambda-runtime-aws-request-id", "req-1".into());
-            set("lambda-runtime-deadline-ms", deadline.to_string());
-            set(
-                "lambda-runtime-invoked-function-arn",
-                "arn:aws:lambda:us-east-1:000000000000:function:test:live".into(),
-            );
-            set("content-type", "application/json".into());
-            return (headers, event.to_string());
-        }
-        // Nothing more to run: hold the long poll, as Lambda does between invocations.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn json_or_text(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_owned()))
-}
-
-async fn respond(
-    State(api): State<RuntimeApi>,
-    Path(_id): Path<String>,
-    body: String,
-) -> &'static str {
-    let _ = api.done.send(Outcome::Response(json_or_text(&body)));
-    "{}"
-}
-
-async fn fail(
-    State(api): State<RuntimeApi>,
-    Path(_id): Path<String>,
-    body: String,
-) -> &'static str {
-    let _ = api.done.send(Outcome::Error(json_or_text(&body)));
-    "{}"
-}
-
-async fn init_error(State(api): State<RuntimeApi>, body: String) -> &'static str {
-    let _ = api
-        .done
-        .send(Outcome::Error(json!({"init": json_or_text(&body)})));
-    "{}"
-}
 
 /// The one bootstrap of every function.
 const BOOTSTRAP: &str = env!("CARGO_BIN_EXE_reserveplace");
@@ -92,51 +19,29 @@ const BOOTSTRAP: &str = env!("CARGO_BIN_EXE_reserveplace");
 /// Runs the bootstrap as the function whose Handler is `handler` (Lambda passes it as `_HANDLER`)
 /// for one invocation of `event`, with the environment `env` and the emulator's.
 async fn invoke(handler: &str, env: &BTreeMap<String, String>, event: Value) -> Outcome {
-    let (done, mut outcomes) = mpsc::unbounded_channel();
-    let api = RuntimeApi {
-        queue: Arc::new(Mutex::new(VecDeque::from([event]))),
-        done,
-    };
-    let app = Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/response",
-            post(respond),
-        )
-        .route("/2018-06-01/runtime/invocation/{id}/error", post(fail))
-        .route("/2018-06-01/runtime/init/error", post(init_error))
-        .with_state(api);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let mut api = RuntimeApi::start(vec![event])
         .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-
+        .expect("start the Runtime API");
     let mut child = tokio::process::Command::new(BOOTSTRAP)
         .env_clear()
         .envs(env)
-        .env("_HANDLER", handler)
-        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", handler)
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-        .env("AWS_ENDPOINT_URL", support::endpoint())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("RUST_LOG", "warn")
+        .envs(lambda_env(
+            handler,
+            &api.address(),
+            &support::endpoint(),
+            256,
+        ))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
         .spawn()
         .expect("start the function");
-    let outcome = tokio::time::timeout(Duration::from_secs(60), outcomes.recv())
+    let answer = api
+        .answer(Duration::from_secs(60))
         .await
-        .expect("the function answered within a minute")
-        .expect("an outcome");
+        .expect("the function answered within a minute");
     let _ = child.kill().await;
-    outcome
+    answer.outcome
 }
 
 fn sample(handler: &str) -> Value {
