@@ -71,6 +71,7 @@ test: tools lint template-lint template-check workflow-lint
 	$(MAKE) api-fuzz
 	$(MAKE) lambda-build
 	$(MAKE) probe-smoke
+	$(MAKE) web-test
 
 # The load tool and its references, every scenario on tiny inputs against a fresh local runtime
 # and hello-world server (debug build, a few seconds): it builds, runs, and reports 0 errors.
@@ -82,3 +83,19 @@ bench-smoke:
 # minutes on a quiet machine, plus the build).
 bench:
 	functions/load/bench.sh full
+
+# The web page in a real browser: Debian's Chromium (installed if missing; never a downloaded
+# browser) driven by playwright-core, against a fresh local runtime (debug build) at 1280 and
+# 390 px: the booking flows, axe-core on every view, the phone layout; screenshots in
+# target/web-artifacts/ (tests/web/web_test.cjs). CHROMIUM=<path> uses another Chromium build
+# already installed (e.g. a CI image's Chrome) instead.
+CHROMIUM ?= /usr/bin/chromium
+.PHONY: web-test
+web-test:
+	test -x $(CHROMIUM) || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium; }
+	command -v npm >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends nodejs npm; }
+	cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	cargo build -p reserveplace-local
+	CHROMIUM=$(CHROMIUM) node tests/web/web_test.cjs --bin target/debug/reserveplace-local

@@ -52,11 +52,12 @@ const SEED_USER: &str = "2";
 const CLOCK_START_MS: i64 = 1_795_501_500_000; // 2026-11-24T06:25:00Z
 
 /// The consumers that build read views: seeding replays committed events through them.
-const VIEW_CONSUMERS: [&str; 4] = [
+const VIEW_CONSUMERS: [&str; 5] = [
     "mypage-projector",
     "owner-view-projector",
     "notification-sender",
     "loyalty-awarder",
+    "search-projection",
 ];
 
 type R<T = ()> = Result<T, String>;
@@ -434,9 +435,11 @@ fn setup_for(binary: &str) -> Option<Setup> {
         "payment-charge" => Setup::at(Reserved),
         "payment-get" | "reservation-record-payment" => Setup::at(Charged),
         "place-hold-nights" => Setup::at(Paid),
-        "place-get" | "reservation-await-owner" => Setup::at(Held),
+        "place-get" | "place-quote" | "reservation-await-owner" => Setup::at(Held),
         "owner-decision" | "place-request-decision" => Setup::at(AwaitingOwner),
         "owner-reservations" => Setup::at(AwaitingOwner).views(),
+        "search-projection" => Setup::at(Place).views(),
+        "search" => Setup::at(Held).views(),
         "place-expire-decision" => Setup::at(TokenStored),
         "payment-refund" => Setup::at(TokenStored).expired(),
         "reservation-cancel-step" => Setup::at(TokenStored).expired().refunded(),
@@ -457,8 +460,9 @@ fn catalogue_copy(place: &reserveplace_domain::place::Place) -> CatalogPlace {
     CatalogPlace {
         place_id: place.place_id.clone(),
         owner_id: place.owner_id.clone(),
-        name: place.name.clone(),
-        nightly_price: place.nightly_price,
+        name: place.facts.name.clone(),
+        nightly_price: place.facts.nightly_price,
+        price_rules: place.facts.price_rules.clone(),
         version: place.version,
     }
 }
@@ -490,10 +494,9 @@ async fn seed(ctx: &Ctx, setup: Setup, wiring: &Wiring, matcher: &RuleMatcher) -
     let s = setup.stage;
     if s >= Place {
         let cmd = RegisterPlace {
-            name: "Sea view".into(),
-            room_count: 2,
-            nightly_price: 50_000,
             instant_book: false,
+            city: "Seoul".into(),
+            ..RegisterPlace::new("Sea view", 2, 50_000)
         };
         let (place, _) = svc
             .places
@@ -599,12 +602,7 @@ async fn seed(ctx: &Ctx, setup: Setup, wiring: &Wiring, matcher: &RuleMatcher) -
 
 /// The seed walkthrough's place 1 and (optionally) order 1, confirmed like the saga would.
 async fn seed_facade(svc: &Services, facade: Facade) -> R {
-    let cmd = RegisterPlace {
-        name: format!("place {SEED_PLACE}"),
-        room_count: 1,
-        nightly_price: 0,
-        instant_book: true,
-    };
+    let cmd = RegisterPlace::new(format!("place {SEED_PLACE}"), 1, 0);
     let (place, _) = svc
         .places
         .register(SEED_OWNER, seed::place_id(SEED_PLACE), cmd)
@@ -1010,6 +1008,20 @@ async fn verify(binary: &str, ctx: &Ctx, outcome: &Outcome) -> R {
                 "nights",
             )?;
         }
+        "place-quote" => {
+            let b = http_json(outcome, 200)?;
+            same(
+                &b["nights"],
+                &json!([
+                    {"date": "2030-05-01", "nightlyPrice": 50_000, "free": 1},
+                    {"date": "2030-05-02", "nightlyPrice": 50_000, "free": 1},
+                ]),
+                "nights",
+            )?;
+            // What the sample reservation (same stay, 1 room) was charged.
+            same(&b["total"], &json!(AMOUNT), "total")?;
+            same(&b["available"], &json!(true), "available")?;
+        }
         "place-update" => {
             let b = http_json(outcome, 200)?;
             same(&b["roomCount"], &json!(3), "roomCount")?;
@@ -1152,7 +1164,37 @@ async fn verify(binary: &str, ctx: &Ctx, outcome: &Outcome) -> R {
             let b = http_json(outcome, 200)?;
             same(&b, &json!({"userId": CUSTOMER, "points": 1000}), "body")?;
         }
+        "search" => {
+            let b = http_json(outcome, 200)?;
+            same(b["items"].as_array().map(Vec::len), Some(1), "items")?;
+            same(&b["items"][0]["placeId"], &json!(PLACE), "placeId")?;
+            same(&b["items"][0]["free"], &json!(1), "free (2 rooms, 1 held)")?;
+            same(&b["items"][0]["total"], &json!(AMOUNT), "total")?;
+            same(&b["nextCursor"], &Value::Null, "nextCursor")?;
+            let Outcome::Http(resp) = outcome else {
+                return Err("not an HTTP outcome".into());
+            };
+            // One small catalogue item and one month item: two Queries at the minimum each.
+            same(resp.header("x-read-units"), Some("1"), "X-Read-Units")?;
+        }
         // ---- event consumers
+        "search-projection" => {
+            let q: BTreeMap<String, String> = [
+                ("city", "seoul"),
+                ("checkIn", CHECK_IN),
+                ("checkOut", CHECK_OUT),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+            let page = svc.search.search(&q).await.ctx("search")?;
+            same(page.items.len(), 1, "places found")?;
+            same(
+                page.items[0].free,
+                1,
+                "free: 2 rooms, 1 held on both nights",
+            )?;
+        }
         "reservation-catalogue" => {
             let c = svc.reservations.catalogue(PLACE).await.ctx("catalogue")?;
             same(
@@ -1162,6 +1204,7 @@ async fn verify(binary: &str, ctx: &Ctx, outcome: &Outcome) -> R {
                     owner_id: OWNER.into(),
                     name: "Sea view".into(),
                     nightly_price: 50_000,
+                    price_rules: vec![],
                     version: 1,
                 }),
                 "catalogue copy",
@@ -1206,7 +1249,7 @@ async fn verify(binary: &str, ctx: &Ctx, outcome: &Outcome) -> R {
         "payment-refund-on-cancel" => {
             let p = svc.payments.get(RES).await.ctx("payment")?;
             same(
-                p.map(|p| p.status),
+                p.map(|p| p.facts.status),
                 Some(PaymentStatus::Refunded),
                 "payment",
             )?;
@@ -1262,7 +1305,7 @@ async fn verify(binary: &str, ctx: &Ctx, outcome: &Outcome) -> R {
             ensure(out["paymentId"].is_string(), "no paymentId")?;
             let p = svc.payments.get(RES).await.ctx("payment")?;
             same(
-                p.map(|p| p.status),
+                p.map(|p| p.facts.status),
                 Some(PaymentStatus::Approved),
                 "payment",
             )?;
@@ -1310,7 +1353,7 @@ async fn verify(binary: &str, ctx: &Ctx, outcome: &Outcome) -> R {
             same(step_output(outcome)?, &json!({"refunded": true}), "output")?;
             let p = svc.payments.get(RES).await.ctx("payment")?;
             same(
-                p.map(|p| p.status),
+                p.map(|p| p.facts.status),
                 Some(PaymentStatus::Refunded),
                 "payment",
             )?;
@@ -1426,12 +1469,20 @@ fn outbox_relay_sample(sample: &Value) -> R<BTreeSet<(String, &'static str)>> {
 
 /// Paths the samples do not take that call a port the sampled path does not: (binary, resource,
 /// call, the path). With the recorded calls they are everything a function's code calls.
-const OTHER_PATHS: &[(&str, &str, &str, &str)] = &[(
-    "place-request-decision",
-    "ReservationSaga",
-    "callback",
-    "the owner decided, or the customer cancelled, before the saga handed over its token",
-)];
+const OTHER_PATHS: &[(&str, &str, &str, &str)] = &[
+    (
+        "search-projection",
+        "SearchTable",
+        "query",
+        "a catalogue event counts the holds that arrived before it",
+    ),
+    (
+        "place-request-decision",
+        "ReservationSaga",
+        "callback",
+        "the owner decided, or the customer cancelled, before the saga handed over its token",
+    ),
+];
 
 /// The IAM grants a set of port calls needs, per the AWS adapters (`reserveplace_aws::iam`).
 fn needed_grants(calls: &BTreeSet<(String, &'static str)>) -> BTreeSet<Grant> {

@@ -2,7 +2,7 @@
 mod support;
 
 use serde_json::json;
-use support::{Local, assert_subsequence, day};
+use support::{Local, assert_subsequence, date_of, day, night_price, today};
 
 #[tokio::test]
 async fn instant_book_confirms_with_the_specified_event_order() {
@@ -21,6 +21,7 @@ async fn instant_book_confirms_with_the_specified_event_order() {
         &[
             "ReservationPlaced",
             "PaymentApproved",
+            "RoomsHeld",
             "ReservationConfirmed",
             "ReservationStatusChanged",
         ],
@@ -160,6 +161,7 @@ async fn request_to_book_confirmed_by_the_owner() {
         &[
             "ReservationPlaced",
             "PaymentApproved",
+            "RoomsHeld",
             "ReservationConfirmed",
             "ReservationStatusChanged",
         ],
@@ -193,6 +195,8 @@ async fn request_to_book_rejected_releases_and_refunds() {
         &[
             "ReservationPlaced",
             "PaymentApproved",
+            "RoomsHeld",
+            "RoomsReleased",
             "ReservationCancelConfirmed",
             "PaymentCancelApproved",
             "ReservationCanceled",
@@ -227,6 +231,8 @@ async fn request_to_book_times_out_releases_and_refunds() {
         &rt.event_names(id).await,
         &[
             "PaymentApproved",
+            "RoomsHeld",
+            "RoomsReleased",
             "ReservationCancelConfirmed",
             "PaymentCancelApproved",
             "ReservationCanceled",
@@ -257,6 +263,11 @@ async fn sold_out_is_refunded_in_the_specified_order() {
             "ReservationCanceled",
         ],
     );
+    let names = rt.event_names(second).await;
+    assert!(
+        !names.iter().any(|n| n.starts_with("Rooms")),
+        "a sold-out stay holds and releases nothing: {names:?}"
+    );
     rt.wait_for("mypage cancelled and refunded", || async {
         let (_, m) = rt
             .call("GET", &format!("/v1/mypages/{second}"), Some("bob"), None)
@@ -278,10 +289,11 @@ async fn payment_declined_cancels_without_holding() {
         .await;
     assert_eq!(rt.payment("alice", id).await.1["status"], "DECLINED");
     assert_eq!(rt.held("olivia", &place, &day(3)).await, 0);
+    let names = rt.event_names(id).await;
+    assert!(names.contains(&"PaymentDeclined".to_string()));
     assert!(
-        rt.event_names(id)
-            .await
-            .contains(&"PaymentDeclined".to_string())
+        !names.iter().any(|n| n.starts_with("Rooms")),
+        "nothing held, nothing released: {names:?}"
     );
 }
 
@@ -493,6 +505,15 @@ async fn customer_cancel_at_every_status() {
         rt.reservation("alice", &pending).await["status"],
         "CANCELLED"
     );
+    // The search read model sees each hold given back exactly once (none for the pending one).
+    for (id, holds) in [(&pending, 0), (&awaiting, 1), (&confirmed, 1)] {
+        rt.wait_for("rooms released once", || async {
+            let names = rt.event_names(id).await;
+            let count = |name: &str| names.iter().filter(|n| *n == name).count();
+            (count("RoomsHeld"), count("RoomsReleased")) == (holds, holds)
+        })
+        .await;
+    }
 }
 
 #[tokio::test]
@@ -543,6 +564,18 @@ async fn repeated_cancel_succeeds_and_changes_nothing() {
         "{names:?}"
     );
     assert_eq!(rt.held("olivia", &place, &day(3)).await, 0);
+    rt.wait_for("the rooms released once", || async {
+        let names = rt.event_names(id).await;
+        names.iter().filter(|n| *n == "RoomsReleased").count() == 1
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let names = rt.event_names(id).await;
+    assert_eq!(
+        names.iter().filter(|n| *n == "RoomsReleased").count(),
+        1,
+        "released once, however often cancelled: {names:?}"
+    );
 }
 
 #[tokio::test]
@@ -659,4 +692,93 @@ async fn reservations_are_accepted_while_the_owner_side_is_down() {
         "two rooms, three requests: two confirmed, one sold out"
     );
     assert_eq!(rt.held("olivia", &place, &day(3)).await, 2);
+}
+
+/// A price calendar prices the quote, the reservation's amount and its payment alike; changing
+/// the rules later moves quotes but not the amount of a reservation already placed.
+#[tokio::test]
+async fn a_price_calendar_prices_the_quote_the_reservation_and_its_payment_alike() {
+    let rt = Local::start("calendar", &[]).await;
+    // A season over the stay, then dearer weekends: a week holds both kinds of night.
+    let (from, to) = (today() + 10, today() + 17);
+    let rules = json!([
+        {"from": date_of(from), "to": date_of(from + 3), "nightlyPrice": 150_000},
+        {"from": date_of(from - 30), "to": date_of(from + 60), "nightlyPrice": 180_000, "days": ["FRI", "SAT"]},
+    ]);
+    let place = rt
+        .place_with(
+            "olivia",
+            json!({"name": "Hanok", "roomCount": 3, "nightlyPrice": 100_000, "city": "Seoul",
+                "guests": 2, "priceRules": rules, "instantBook": true}),
+        )
+        .await;
+    let expected: Vec<i64> = (from..to)
+        .map(|d| night_price(100_000, &rules, d))
+        .collect();
+    assert!(
+        expected.contains(&180_000) && expected.contains(&150_000) && expected.contains(&100_000),
+        "the week mixes season, weekend and base nights: {expected:?}"
+    );
+    let total = 2 * expected.iter().sum::<i64>();
+    let quote_path = format!(
+        "/v1/places/{place}/quote?checkIn={}&checkOut={}&rooms=2",
+        date_of(from),
+        date_of(to)
+    );
+    let (s, q) = rt.call("GET", &quote_path, Some("alice"), None).await;
+    assert_eq!(s, 200, "{q}");
+    let prices: Vec<i64> = q["nights"]
+        .as_array()
+        .expect("nights")
+        .iter()
+        .map(|n| n["nightlyPrice"].as_i64().expect("price"))
+        .collect();
+    assert_eq!(prices, expected, "{q}");
+    assert_eq!(q["nights"][0]["date"], date_of(from).as_str());
+    assert_eq!(
+        (q["total"].as_i64(), q["available"].as_bool()),
+        (Some(total), Some(true))
+    );
+    assert!(
+        q["nights"]
+            .as_array()
+            .expect("nights")
+            .iter()
+            .all(|n| n["free"] == 3)
+    );
+
+    let (s, r) = rt
+        .reserve("alice", &place, &date_of(from), &date_of(to), 2)
+        .await;
+    assert_eq!((s, r["amount"].as_i64()), (202, Some(total)), "{r}");
+    let id = r["reservationId"].as_str().expect("id");
+    rt.wait_status("alice", id, "CONFIRMED", None).await;
+    let (_, pay) = rt.payment("alice", id).await;
+    assert_eq!(pay["amount"].as_i64(), Some(total), "{pay}");
+    // The held rooms show in the next quote.
+    let (_, q) = rt.call("GET", &quote_path, Some("alice"), None).await;
+    assert_eq!(q["nights"][0]["free"], 1, "{q}");
+    assert_eq!(q["available"], false, "{q}");
+
+    // New rules: quotes follow at once; the placed reservation keeps its amount.
+    let (s, p) = rt
+        .call(
+            "PATCH",
+            &format!("/v1/places/{place}"),
+            Some("olivia"),
+            Some(json!({"priceRules": [], "description": "Renovated."})),
+        )
+        .await;
+    assert_eq!((s, p["priceRules"].clone()), (200, json!([])), "{p}");
+    assert_eq!(
+        (p["city"].as_str(), p["guests"].as_i64()),
+        (Some("Seoul"), Some(2))
+    );
+    let one_room = quote_path.replace("rooms=2", "rooms=1");
+    let (_, q) = rt.call("GET", &one_room, Some("alice"), None).await;
+    assert_eq!(q["total"].as_i64(), Some(7 * 100_000), "{q}");
+    assert_eq!(
+        rt.reservation("alice", id).await["amount"].as_i64(),
+        Some(total)
+    );
 }

@@ -429,6 +429,43 @@ async fn every_answer_of_the_main_flows_is_declared_by_openapi() {
         .json(json!({"roomCount": "three"}))
         .expect(400)
         .await;
+    // Place facts, price calendars and quotes.
+    let priced = c
+        .req("POST", "/v1/places")
+        .user("olivia")
+        .json(json!({"name": "Hanok", "roomCount": 2, "nightlyPrice": 100_000, "city": " Seoul ",
+            "address": "12 Bukchon-ro", "description": "Quiet.\nNear the palace.", "guests": 4,
+            "priceRules": [{"from": day(0), "to": day(60), "nightlyPrice": 150_000},
+                           {"from": day(0), "to": day(60), "nightlyPrice": 180_000, "days": ["FRI", "SAT"]}]}))
+        .expect(201)
+        .await;
+    assert_eq!(priced.body["city"], "Seoul", "{}", priced.body);
+    let priced = priced.body["placeId"].as_str().expect("placeId");
+    let quote = |place: &str, rooms: &str| {
+        format!(
+            "/v1/places/{place}/quote?checkIn={}&checkOut={}{rooms}",
+            day(3),
+            day(5)
+        )
+    };
+    let q = c.req("GET", quote(priced, "&rooms=2")).user("alice");
+    let q = q.expect(200).await;
+    assert_eq!(q.body["available"], true, "{}", q.body);
+    let q = c.req("GET", quote(priced, "&rooms=0")).user("alice");
+    q.expect(422).await;
+    let q = c.req("GET", quote("no-such-place", "")).user("alice");
+    q.expect(404).await;
+    c.req("GET", quote(priced, "")).expect(401).await;
+    c.req("PATCH", format!("/v1/places/{priced}"))
+        .user("olivia")
+        .json(json!({"city": "Busan"}))
+        .expect(400)
+        .await;
+    c.req("PATCH", format!("/v1/places/{priced}"))
+        .user("olivia")
+        .json(json!({"priceRules": [{"from": day(5), "to": day(5), "nightlyPrice": 1}]}))
+        .expect(422)
+        .await;
 
     // An instant-book stay: reserve (idempotently), confirmed by the saga, seen by every view.
     let stay = json!({"placeId": place, "checkIn": day(10), "checkOut": day(12), "rooms": 1});
@@ -490,6 +527,31 @@ async fn every_answer_of_the_main_flows_is_declared_by_openapi() {
         |a| a.body["points"].as_i64().is_some_and(|p| p > 0),
     )
     .await;
+    // Search finds a place of the city once its read model has it; a bad request is a 422.
+    c.req("POST", "/v1/places")
+        .user("sofia")
+        .json(json!({"name": "Hanok", "city": "Openapi City", "roomCount": 1, "nightlyPrice": 70_000}))
+        .expect(201)
+        .await;
+    let search = format!(
+        "/v1/search?city=openapi%20city&checkIn={}&checkOut={}",
+        day(40),
+        day(42)
+    );
+    c.until(
+        "search",
+        || c.req("GET", search.clone()).user("alice"),
+        |a| a.body["items"].as_array().is_some_and(|i| !i.is_empty()),
+    )
+    .await;
+    c.req("GET", format!("{search}&limit=0"))
+        .user("alice")
+        .expect(422)
+        .await;
+    c.req("GET", format!("{search}&cursor=nope"))
+        .user("alice")
+        .expect(422)
+        .await;
     c.req("GET", "/v1/mypages").user("alice").expect(200).await;
     c.until(
         "owner view",

@@ -67,6 +67,7 @@ async fn seed_walkthrough_runs_unchanged() {
         &[
             "ReservationPlaced",
             "PaymentApproved",
+            "RoomsHeld",
             "ReservationConfirmed",
             "ReservationStatusChanged",
         ],
@@ -428,4 +429,26 @@ async fn a_place_can_be_booked_right_after_registering_it() {
             .await;
         assert_eq!(s, 201, "round {round}: {b}");
     }
+}
+
+/// The facade's place ids are any text; its `Location` header stays a valid URI reference.
+#[tokio::test]
+async fn a_seed_location_header_percent_encodes_the_place_id() {
+    let rt = Local::start("seed-location", &[]).await;
+    let resp = reqwest::Client::new()
+        .post(format!("{}/reservationManagements", rt.base))
+        .json(&json!({"placeId": "Û a/b", "stock": 1}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 201);
+    let location = resp
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    assert_eq!(
+        location.as_deref(),
+        Some("/reservationManagements/%C3%9B%20a%2Fb")
+    );
 }

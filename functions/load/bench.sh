@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The benchmark set of BENCHMARKS.md, each figure beside its reference measured in the same run.
 #
-#   functions/load/bench.sh            # release build, the whole set (about 3 minutes), the table
+#   functions/load/bench.sh            # release build, the whole set (about 5 minutes), the table
 #   functions/load/bench.sh smoke      # debug build, every scenario on tiny inputs (a few seconds)
 #   functions/load/bench.sh profile    # fsyncs and writes per saga (strace), one client
+#   functions/load/bench.sh search     # release build, only the search set (10,000 places)
 #
 # Each run starts its own local runtime (development mode, fresh data dir, events not printed,
 # RUST_LOG=warn) and hello-world reference on free loopback ports, and stops them at the end.
@@ -17,8 +18,8 @@ case "$MODE" in
   # BENCH_RELEASE=1: the smoke on release binaries (when they are built already).
   smoke) if [ -n "${BENCH_RELEASE:-}" ]; then PROFILE_DIR=release; CARGO_FLAGS=(--release);
          else PROFILE_DIR=debug; CARGO_FLAGS=(); fi ;;
-  full | profile) PROFILE_DIR=release; CARGO_FLAGS=(--release) ;;
-  *) echo "usage: $0 [full|smoke|profile]" >&2; exit 2 ;;
+  full | profile | search) PROFILE_DIR=release; CARGO_FLAGS=(--release) ;;
+  *) echo "usage: $0 [full|smoke|profile|search]" >&2; exit 2 ;;
 esac
 BIN="$ROOT/target/$PROFILE_DIR"
 OUT=${OUT:-$(mktemp -d -t reserveplace-bench.XXXXXX)}
@@ -83,6 +84,10 @@ if [ "$MODE" = smoke ]; then
   load read --scenario read "${T[@]}" --requests 40 --setup-reservations 4 --concurrency 4
   load get --scenario get --url "http://$HELLO" --requests 40 --concurrency 4
   load mix --scenario mix "${T[@]}" --requests 20 --setup-reservations 4 --concurrency 4
+  load mix-search --scenario mix "${T[@]}" --requests 30 --setup-reservations 4 --concurrency 4 \
+    --mix reserve=1,read=4,search=1
+  load search --scenario search --url "$API" --timeout-secs 30 --places 30 --cities 3 --rooms 5 \
+    --setup-reservations 20 --requests 40 --concurrency 4
   load breaker --scenario breaker "${T[@]}" --concurrency 4 --duration-secs 0.5 --payment-latency-ms 40-62
   # Every report parses, has samples and no error; the breaker answered all and put the faults back.
   python3 - "$OUT" "$API/_local/faults" <<'PY'
@@ -98,6 +103,12 @@ for f in sorted(Path(sys.argv[1]).glob("*.json")):
 faults = json.load(urllib.request.urlopen(sys.argv[2]))
 if faults["payment"]["latencyMaxMs"] != 0:
     bad.append("breaker left the payment latency fault on")
+for name in ("search", "mix-search"):
+    r = json.loads((Path(sys.argv[1]) / f"{name}.json").read_text())
+    if not any(m["name"] == "GET /v1/search" and m["count"] > 0 for m in r["metrics"]):
+        bad.append(f"{name}: no search ran")
+    if not r["derived"].get("read units per search (mean, X-Read-Units)", 0) > 0:
+        bad.append(f"{name}: no X-Read-Units header")
 for b in bad:
     print("bench smoke:", b, file=sys.stderr)
 sys.exit(1 if bad else 0)
@@ -123,11 +134,32 @@ fi
 
 echo "machine: $(nproc) cores, $(uname -sr), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "started: $(date -u +%FT%TZ); load: $(uptime | sed 's/.*load average/load average/')"
+A=(--url "$API")
+# Search over 10,000 places: spread over 10 cities, then all in one (the worst case); read units
+# per search as places per city grow (100, 1,000, and the 10,000 of the one-city run).
+search_set() {
+  # Each measured phase is bounded by time: a search reads its whole city, so at 10,000 places
+  # in one city 20,000 searches would take the better part of an hour on two cores.
+  local S=(--scenario search "${A[@]}" --requests 1000000 --duration-secs "${SEARCH_SECS:-20}")
+  # 64 clients: throughput (and queueing); 1 client: the service time of one search.
+  load search-spread "${S[@]}" --concurrency 64 --places 10000 --cities 10 --setup-reservations 2000
+  load search-spread-1 "${S[@]}" --concurrency 1 --places 10000 --cities 10 --setup-reservations 2000
+  load search-one-city "${S[@]}" --concurrency 64 --places 10000 --cities 1 --setup-reservations 2000
+  load search-one-city-1 "${S[@]}" --concurrency 1 --places 10000 --cities 1 --setup-reservations 2000
+  load search-100 "${S[@]}" --concurrency 64 --places 100 --cities 1 --setup-reservations 200
+  load search-1000 "${S[@]}" --concurrency 64 --places 1000 --cities 1 --setup-reservations 500
+}
+if [ "$MODE" = search ]; then
+  search_set
+  echo "finished: $(date -u +%FT%TZ); load: $(uptime | sed 's/.*load average/load average/')"
+  python3 "$ROOT/functions/load/bench_table.py" "$OUT" | sed -n '/^| search/,$p'
+  echo "reports: $OUT"
+  exit 0
+fi
 CB="$ROOT/target/release/examples/commit_bench"
 "$CB" --tasks 1 --txns 2000 --dir "$DATA" >"$OUT/commit-1.txt"
 "$CB" --tasks 64 --txns 20000 --dir "$DATA" >"$OUT/commit-64.txt"
 "$CB" --tasks 512 --txns 40000 --dir "$DATA" >"$OUT/commit-512.txt"
-A=(--url "$API")
 load seed-follow --scenario seed-follow "${A[@]}" --requests 300
 load follow --scenario follow "${A[@]}" --requests 300
 load reserve --scenario reserve "${A[@]}" --concurrency 64 --requests 4000
@@ -136,6 +168,8 @@ for round in 1 2; do # alternated, so drift hits both sides alike
   load "read-$round" --scenario read "${A[@]}" --concurrency 64 --requests 60000 --setup-reservations 200
 done
 load mix --scenario mix "${A[@]}" --concurrency 64 --requests 5000
+load mix-search --scenario mix "${A[@]}" --concurrency 64 --requests 5000 --mix reserve=1,read=4,search=1
+search_set
 load breaker --scenario breaker "${A[@]}" --concurrency 100 --duration-secs 60
 echo "finished: $(date -u +%FT%TZ); load: $(uptime | sed 's/.*load average/load average/')"
 python3 "$ROOT/functions/load/bench_table.py" "$OUT"

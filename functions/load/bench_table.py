@@ -124,7 +124,7 @@ print()
 print("| scenario | runtime CPU | hello-world CPU | load tool CPU | wall | per operation (runtime) |")
 print("| --- | --- | --- | --- | --- | --- |")
 for name, ops in [("seed-follow", 300), ("follow", 300), ("reserve", 4000), ("get-1", 60000), ("read-1", 60000),
-                  ("get-2", 60000), ("read-2", 60000), ("mix", 5000), ("breaker", None)]:
+                  ("get-2", 60000), ("read-2", 60000), ("mix", 5000), ("mix-search", 5000), ("breaker", None)]:
     c = cpu(name)
     if c is None:
         continue
@@ -134,3 +134,19 @@ for name, ops in [("seed-follow", 300), ("follow", 300), ("reserve", 4000), ("ge
         ops = m.get("count")
     per = (hello if name.startswith("get") else local) / ops * 1e3 if ops else None
     print(f"| {name} | {local:.2f} s | {hello:.2f} s | {client:.2f} s | {wall:.2f} s | {fmt(per, ' ms', 3)} |")
+
+print()
+print("| search | places / cities | clients | searches/s | p50 | p90 | p99 | max | read units per search, mean / max | items per page | errors |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+for name in ("search-spread", "search-spread-1", "search-one-city", "search-one-city-1", "search-100", "search-1000",
+             "mix-search"):
+    r = report(name)
+    if r is None:
+        continue
+    m = metric(r, "GET /v1/search")
+    p = r["params"]
+    print(f"| {name} | {p.get('places'):,} / {p.get('cities')} | {p.get('concurrency')} | {fmt(m.get('per_sec'), '', 1)} | "
+          f"{fmt(m.get('p50_ms'), ' ms', 2)} | {fmt(m.get('p90_ms'), ' ms', 2)} | {fmt(m.get('p99_ms'), ' ms', 2)} | "
+          f"{fmt(m.get('max_ms'), ' ms', 2)} | {fmt(derived(r, 'read units per search (mean, X-Read-Units)'), '', 2)} / "
+          f"{fmt(derived(r, 'read units per search (max, X-Read-Units)'), '', 1)} | "
+          f"{fmt(derived(r, 'items per page (mean)'), '', 1)} | {r['errors']} |")

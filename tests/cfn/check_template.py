@@ -71,6 +71,7 @@ VARIANTS: dict[str, list[str]] = {
     "ConsumerReservedConcurrency": ["0", "5"],
     "StepReservedConcurrency": ["0", "5"],
     "Architecture": ["arm64", "x86_64"],
+    "AllowedOrigin": ["", "https://d111111abcdef8.cloudfront.net"],
 }
 
 # SAM attaches these AWS managed policies by name; CloudFormation's transform looks names up in
@@ -249,6 +250,22 @@ def check_references(resources: dict[str, Any], cfn: dict[str, Any]) -> list[str
             if target.startswith("AWS::") or target in known:
                 continue
             problems.append(f"{rid} refers to {target}, which this stack does not create")
+    return problems
+
+
+def check_cors(resources: dict[str, Any], params: dict[str, str]) -> list[str]:
+    """Browsers may call the API from exactly the AllowedOrigin, and from nowhere when it is empty."""
+    origin = params.get("AllowedOrigin", "")
+    problems = []
+    for rid, resource in resources.items():
+        if resource.get("Type") != "AWS::ApiGatewayV2::Api":
+            continue
+        props = resource.get("Properties", {})
+        cors = props.get("CorsConfiguration") or props.get("Body", {}).get("x-amazon-apigateway-cors")
+        if not origin and cors:
+            problems.append(f"{rid}: CORS {cors} although AllowedOrigin is empty")
+        if origin and (not cors or cors.get("allowOrigins") != [origin]):
+            problems.append(f"{rid}: CORS {cors} does not allow exactly {origin}")
     return problems
 
 
@@ -462,6 +479,7 @@ def main() -> int:
             problems += check_references(resources, cfn)
             problems += check_facade(sam, resources, params)
             problems += check_failure_destinations(sam, resources)
+            problems += check_cors(resources, params)
             summary = (
                 f"{len(cfn['Resources'])} resources ({len(resources)} created), "
                 f"{len(cfn.get('Parameters', {}))} parameters, {len(cfn.get('Outputs', {}))} outputs, "

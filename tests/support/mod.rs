@@ -260,6 +260,54 @@ impl Local {
         )
     }
 
+    /// `GET path` as `user`: the status, the content type, the named response header and the body.
+    pub async fn get_header(
+        &self,
+        path: &str,
+        user: Option<&str>,
+        header: &str,
+    ) -> (u16, String, Option<String>, Value) {
+        let mut req = self.http.get(format!("{}{}", self.base, path));
+        if let Some(u) = user {
+            req = req.header("authorization", self.bearer(u));
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text_of = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let ctype = text_of("content-type").unwrap_or_default();
+        let wanted = text_of(header);
+        let text = resp.text().await.expect("body");
+        (
+            status,
+            ctype,
+            wanted,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Waits until the reservation's saga rests: CONFIRMED, CANCELLED, or holding its rooms while
+    /// the owner decides (AWAITING_OWNER).
+    pub async fn wait_resting(&self, user: &str, id: &str) -> Value {
+        let mut last = Value::Null;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            last = self.reservation(user, id).await;
+            if matches!(
+                last["status"].as_str(),
+                Some("CONFIRMED" | "CANCELLED" | "AWAITING_OWNER")
+            ) {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(15)).await;
+        }
+        panic!("reservation {id} never came to rest; last: {last}");
+    }
+
     pub async fn set_faults(&self, faults: Value) {
         let resp = self
             .http
@@ -273,8 +321,15 @@ impl Local {
 
     /// Registers a place and waits until the reservation context's catalogue knows it.
     pub async fn place(&self, owner: &str, rooms: i64, price: i64, instant: bool) -> String {
+        self.place_with(owner, json!({"name": format!("{owner}'s place"), "roomCount": rooms, "nightlyPrice": price, "instantBook": instant}))
+            .await
+    }
+
+    /// Registers a place from a whole `POST /v1/places` body (city, guests, price rules, ...) and
+    /// waits until the reservation context's catalogue knows it.
+    pub async fn place_with(&self, owner: &str, register: Value) -> String {
         let (s, body) = self
-            .call("POST", "/v1/places", Some(owner), Some(json!({"name": format!("{owner}'s place"), "roomCount": rooms, "nightlyPrice": price, "instantBook": instant})))
+            .call("POST", "/v1/places", Some(owner), Some(register))
             .await;
         assert_eq!(s, 201, "{body}");
         let id = body["placeId"].as_str().expect("placeId").to_string();
@@ -438,11 +493,25 @@ impl Drop for Local {
 
 /// `days` from today, as YYYY-MM-DD (tests book future nights).
 pub fn day(days: i64) -> String {
+    date_of(today() + days)
+}
+
+/// Today (UTC) as days since 1970-01-01.
+pub fn today() -> i64 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs() as i64;
-    let d = now / 86_400 + days;
+    now / 86_400
+}
+
+/// The weekday of a day counted from 1970-01-01 (a Thursday), as price rules name it.
+pub fn weekday_of(d: i64) -> &'static str {
+    ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"][(d + 3).rem_euclid(7) as usize]
+}
+
+/// A day counted from 1970-01-01, as YYYY-MM-DD.
+pub fn date_of(d: i64) -> String {
     // Civil-from-days (Howard Hinnant), so the harness needs no date crate.
     let z = d + 719_468;
     let era = z.div_euclid(146_097);
@@ -465,5 +534,70 @@ pub fn assert_subsequence(names: &[String], wanted: &[&str]) {
             it.any(|n| n == w),
             "expected {wanted:?} in order within {names:?}"
         );
+    }
+}
+
+/// The price of one room on night `d` (days from 1970-01-01), worked out independently of the
+/// server from the `priceRules` JSON a place was given: the last rule covering the night wins
+/// (`from` <= night < `to`, and its weekday among `days` when given), else `base`.
+pub fn night_price(base: i64, rules: &Value, d: i64) -> i64 {
+    let night = date_of(d);
+    let weekday = weekday_of(d);
+    rules
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .rev()
+        .find(|r| {
+            let from = r["from"].as_str().unwrap_or_default();
+            let to = r["to"].as_str().unwrap_or_default();
+            from <= night.as_str()
+                && night.as_str() < to
+                && r["days"]
+                    .as_array()
+                    .is_none_or(|days| days.iter().any(|x| x == weekday))
+        })
+        .map_or(base, |r| r["nightlyPrice"].as_i64().unwrap_or(-1))
+}
+
+/// A small deterministic generator (xorshift64*), so a failing random case can be replayed from
+/// the seed it prints.
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded from `var` when set (to replay), else from the clock; the seed is printed.
+    pub fn from_env(var: &str) -> Rng {
+        let seed = std::env::var(var)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(1)
+            });
+        eprintln!("random seed: {var}={seed}");
+        Rng(seed.max(1))
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next() % (hi - lo + 1) as u64) as i64
+    }
+
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[(self.next() % items.len() as u64) as usize]
     }
 }

@@ -3,7 +3,7 @@ use async_trait::async_trait;
 pub use aws_sdk_sfn::Client;
 use aws_sdk_sfn::config::http::HttpResponse;
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
-use reserveplace_domain::saga::{SagaCallbacks, SagaError, SagaStart, SagaStarter};
+use reserveplace_domain::saga::{SagaCallbacks, SagaError, SagaResult, SagaStart, SagaStarter};
 use serde_json::Value;
 
 use crate::classify::{ErrorClass, classify, describe};
@@ -36,7 +36,7 @@ where
 
 #[async_trait]
 impl SagaCallbacks for StepFunctionsCallbacks {
-    async fn send_task_success(&self, token: &str, output: Value) -> Result<(), SagaError> {
+    async fn send_task_success(&self, token: &str, output: Value) -> SagaResult {
         self.client
             .send_task_success()
             .task_token(token)
@@ -47,12 +47,7 @@ impl SagaCallbacks for StepFunctionsCallbacks {
             .map_err(saga_error)
     }
 
-    async fn send_task_failure(
-        &self,
-        token: &str,
-        error: &str,
-        cause: &str,
-    ) -> Result<(), SagaError> {
+    async fn send_task_failure(&self, token: &str, error: &str, cause: &str) -> SagaResult {
         self.client
             .send_task_failure()
             .task_token(token)

@@ -21,20 +21,35 @@ fn cases() -> Vec<(
 )> {
     const MYPAGE: &str = "MyPageProjectorFunction";
     const OWNER_VIEW: &str = "OwnerViewProjectorFunction";
+    const SEARCH: &str = "SearchProjectionFunction";
     vec![
         (
             "registered",
             "reserveplace.place",
             "PlaceRegistered",
             json!({}),
-            vec!["ReservationCatalogueFunction"],
+            vec!["ReservationCatalogueFunction", SEARCH],
         ),
         (
             "updated",
             "reserveplace.place",
             "PlaceUpdated",
             json!({}),
-            vec!["ReservationCatalogueFunction"],
+            vec!["ReservationCatalogueFunction", SEARCH],
+        ),
+        (
+            "held",
+            "reserveplace.place",
+            "RoomsHeld",
+            json!({}),
+            vec![SEARCH],
+        ),
+        (
+            "released",
+            "reserveplace.place",
+            "RoomsReleased",
+            json!({}),
+            vec![SEARCH],
         ),
         (
             "placed",
@@ -172,6 +187,20 @@ fn case_of(event_id: &str) -> String {
         .to_owned()
 }
 
+/// `n` copies of one PlaceRegistered event.
+fn registered(n: usize) -> Vec<DomainEvent> {
+    (0..n)
+        .map(|_| {
+            event(
+                "registered",
+                "reserveplace.place",
+                "PlaceRegistered",
+                &json!({}),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn the_local_matcher_routes_every_event_as_the_spec_says() {
     let wiring = support::wiring();
@@ -242,20 +271,20 @@ async fn large_publishes_arrive_whole_and_once() {
         .collect();
     publisher.publish(&events).await.expect("publish");
     let delivered = bus.drain().await;
-    let ids: BTreeSet<&str> = delivered["ReservationCatalogueFunction"]
-        .iter()
-        .map(|e| e["detail"]["eventId"].as_str().expect("eventId"))
-        .collect();
-    assert_eq!(
-        delivered["ReservationCatalogueFunction"].len(),
-        37,
-        "each once"
-    );
-    assert_eq!(ids, events.iter().map(DomainEvent::event_id).collect());
+    // PlaceRegistered has two consumers: the reservation context's catalogue and search.
+    let consumers = ["ReservationCatalogueFunction", "SearchProjectionFunction"];
+    for target in consumers {
+        let ids: BTreeSet<&str> = delivered[target]
+            .iter()
+            .map(|e| e["detail"]["eventId"].as_str().expect("eventId"))
+            .collect();
+        assert_eq!(delivered[target].len(), 37, "{target}: each once");
+        assert_eq!(ids, events.iter().map(DomainEvent::event_id).collect());
+    }
     assert!(
         delivered
             .iter()
-            .filter(|(t, _)| *t != "ReservationCatalogueFunction")
+            .filter(|(t, _)| !consumers.contains(&t.as_str()))
             .all(|(_, v)| v.is_empty())
     );
 }
@@ -264,16 +293,7 @@ async fn large_publishes_arrive_whole_and_once() {
 async fn an_unreachable_bus_reports_every_event_as_failed() {
     let sdk = support::sdk().await;
     let publisher = EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&sdk), "no-such-bus");
-    let events: Vec<DomainEvent> = (0..12)
-        .map(|_| {
-            event(
-                "registered",
-                "reserveplace.place",
-                "PlaceRegistered",
-                &json!({}),
-            )
-        })
-        .collect();
+    let events: Vec<DomainEvent> = registered(12);
     let err = publisher
         .publish(&events)
         .await
@@ -288,16 +308,7 @@ async fn refused_entries_are_retried_alone_and_reported() {
     let bus = support::TemplateBus::create().await;
     let sdk = support::sdk().await;
     let publisher = EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&sdk), &bus.name);
-    let mut events: Vec<DomainEvent> = (0..13)
-        .map(|_| {
-            event(
-                "registered",
-                "reserveplace.place",
-                "PlaceRegistered",
-                &json!({}),
-            )
-        })
-        .collect();
+    let mut events: Vec<DomainEvent> = registered(13);
     // EventBridge refuses an entry without a source (InvalidArgument), whatever the retries.
     events[11].source = String::new();
     let err = publisher.publish(&events).await.expect_err("one refused");

@@ -85,6 +85,36 @@ async fn get(t: &Arc<dyn Table>, pk: &str, sk: &str) -> Option<Item> {
     t.get(&key(pk, sk)).await.expect("get")
 }
 
+/// One attribute of the item at (`pk`, `sk`), if the item is there.
+async fn attr(t: &Arc<dyn Table>, pk: &str, sk: &str, name: &str) -> Option<Value> {
+    get(t, pk, sk).await.map(|i| i[name].clone())
+}
+
+/// Runs `n` copies of `case` (given the table and the copy's number) at once; answers their
+/// results in order.
+async fn race<F, Fut>(t: &Arc<dyn Table>, n: usize, case: F) -> Vec<Fut::Output>
+where
+    F: Fn(Arc<dyn Table>, usize) -> Fut,
+    Fut: Future + Send + 'static,
+    Fut::Output: Send + 'static,
+{
+    let tasks: Vec<_> = (0..n)
+        .map(|i| tokio::spawn(case(Arc::clone(t), i)))
+        .collect();
+    let mut results = Vec::with_capacity(n);
+    for task in tasks {
+        results.push(task.await.expect("join"));
+    }
+    results
+}
+
+fn in_partition(pk: &str) -> Query {
+    Query {
+        partition: pk.into(),
+        ..Query::default()
+    }
+}
+
 fn sks(items: &[Item]) -> Vec<&str> {
     items
         .iter()
@@ -166,18 +196,9 @@ pub async fn tables_are_independent_namespaces(f: &dyn StoreFixture) {
     )
     .await
     .expect("same key in another table is absent");
-    assert_eq!(
-        get(&a, "P", "S").await.map(|i| i["from"].clone()),
-        Some(json!("a"))
-    );
-    assert_eq!(
-        get(&b, "P", "S").await.map(|i| i["from"].clone()),
-        Some(json!("b"))
-    );
-    let q = Query {
-        partition: "P".into(),
-        ..Query::default()
-    };
+    assert_eq!(attr(&a, "P", "S", "from").await, Some(json!("a")));
+    assert_eq!(attr(&b, "P", "S", "from").await, Some(json!("b")));
+    let q = in_partition("P");
     assert_eq!(a.query(&q).await.expect("query").len(), 1);
 }
 
@@ -415,10 +436,7 @@ pub async fn condition_failure_writes_nothing_and_reports_every_failing_write(
     assert_eq!(err, StoreError::ConditionFailed { failed: vec![1, 2] });
     assert!(err.is_condition_failed());
     assert_eq!(get(&t, "A", "S").await, None);
-    assert_eq!(
-        get(&t, "B", "S").await.map(|i| i["v"].clone()),
-        Some(json!(1))
-    );
+    assert_eq!(attr(&t, "B", "S", "v").await, Some(json!(1)));
     assert_eq!(get(&t, "C", "S").await, None);
     assert!(
         f.committed_events().await.is_empty(),
@@ -460,10 +478,7 @@ pub async fn invalid_transactions_write_nothing(f: &dyn StoreFixture) {
         .expect_err("duplicate key");
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
 
-    let q = Query {
-        partition: "P".into(),
-        ..Query::default()
-    };
+    let q = in_partition("P");
     assert!(t.query(&q).await.expect("query").is_empty());
     assert!(f.committed_events().await.is_empty());
 
@@ -501,82 +516,66 @@ pub async fn query_orders_filters_limits_and_uses_the_index(f: &dyn StoreFixture
         .await
         .expect("seed other");
 
-    let q = |partition: &str| Query {
-        partition: partition.into(),
-        ..Query::default()
+    let q = in_partition;
+    let by_index = |partition: &str| Query {
+        index: true,
+        ..q(partition)
     };
-    let all = t.query(&q("H")).await.expect("query");
-    assert_eq!(sks(&all), ["META", "R#a", "R#b", "R#c", "R#d"]);
-    let prefixed = t
-        .query(&Query {
-            sk_prefix: Some("R#".into()),
-            ..q("H")
-        })
-        .await
-        .expect("prefix");
-    assert_eq!(sks(&prefixed), ["R#a", "R#b", "R#c", "R#d"]);
-    let desc = t
-        .query(&Query {
-            sk_prefix: Some("R#".into()),
-            descending: true,
-            limit: Some(2),
-            ..q("H")
-        })
-        .await
-        .expect("desc");
-    assert_eq!(sks(&desc), ["R#d", "R#c"]);
-    let limited = t
-        .query(&Query {
-            limit: Some(1),
-            ..q("H")
-        })
-        .await
-        .expect("limit");
-    assert_eq!(sks(&limited), ["META"]);
-    assert!(t.query(&q("nobody")).await.expect("empty").is_empty());
-
-    let guest = t
-        .query(&Query {
-            index: true,
-            ..q("GUEST#1")
-        })
-        .await
-        .expect("index");
-    assert_eq!(
-        sks(&guest),
-        ["R#e", "R#a", "R#b"],
-        "ordered by gsi1sk, sparse, this table only"
-    );
-    let guest_2025 = t
-        .query(&Query {
-            index: true,
-            sk_prefix: Some("2025-".into()),
-            descending: true,
-            ..q("GUEST#1")
-        })
-        .await
-        .expect("index prefix");
-    assert_eq!(sks(&guest_2025), ["R#b", "R#a"]);
-    let no_index_for_pk = t
-        .query(&Query {
-            index: true,
-            ..q("H")
-        })
-        .await
-        .expect("index by pk");
-    assert!(no_index_for_pk.is_empty());
+    let cases: Vec<(&str, Query, Vec<&str>)> = vec![
+        ("all", q("H"), vec!["META", "R#a", "R#b", "R#c", "R#d"]),
+        (
+            "prefix",
+            Query {
+                sk_prefix: Some("R#".into()),
+                ..q("H")
+            },
+            vec!["R#a", "R#b", "R#c", "R#d"],
+        ),
+        (
+            "desc",
+            Query {
+                sk_prefix: Some("R#".into()),
+                descending: true,
+                limit: Some(2),
+                ..q("H")
+            },
+            vec!["R#d", "R#c"],
+        ),
+        (
+            "limit",
+            Query {
+                limit: Some(1),
+                ..q("H")
+            },
+            vec!["META"],
+        ),
+        ("empty", q("nobody"), vec![]),
+        (
+            "index: ordered by gsi1sk, sparse, this table only",
+            by_index("GUEST#1"),
+            vec!["R#e", "R#a", "R#b"],
+        ),
+        (
+            "index prefix",
+            Query {
+                sk_prefix: Some("2025-".into()),
+                descending: true,
+                ..by_index("GUEST#1")
+            },
+            vec!["R#b", "R#a"],
+        ),
+        ("index by pk", by_index("H"), vec![]),
+    ];
+    for (what, query, want) in cases {
+        let got = t.query(&query).await.expect(what);
+        assert_eq!(sks(&got), want, "{what}");
+    }
 
     // Removing gsi1pk through a Put drops the item from the index.
     t.transact(vec![put(json!({"pk": "H", "sk": "R#a"}))], vec![])
         .await
         .expect("unindex");
-    let guest = t
-        .query(&Query {
-            index: true,
-            ..q("GUEST#1")
-        })
-        .await
-        .expect("index");
+    let guest = t.query(&by_index("GUEST#1")).await.expect("index");
     assert_eq!(sks(&guest), ["R#e", "R#b"]);
 
     assert!(matches!(
@@ -601,10 +600,7 @@ pub async fn query_pages_through_large_partitions(f: &dyn StoreFixture) {
             .collect();
         t.transact(writes, vec![]).await.expect("seed");
     }
-    let q = Query {
-        partition: "BIG".into(),
-        ..Query::default()
-    };
+    let q = in_partition("BIG");
     let all = t.query(&q).await.expect("query");
     let expected: Vec<String> = (0..30).map(|i| format!("{i:03}")).collect();
     assert_eq!(sks(&all), expected);
@@ -622,29 +618,25 @@ pub async fn query_pages_through_large_partitions(f: &dyn StoreFixture) {
 
 pub async fn concurrent_conditional_increments_never_oversell(f: &dyn StoreFixture) {
     let t = f.table("inventory").await;
-    let tasks: Vec<_> = (0..100)
-        .map(|_| {
-            let t = Arc::clone(&t);
-            tokio::spawn(async move {
-                t.transact(
-                    vec![Write::Update {
-                        key: key("ROOM#1", "DAY#1"),
-                        set: Item::new(),
-                        add: vec![("held".into(), 1)],
-                        cond: Some(Cond::Or(vec![
-                            Cond::AttrNotExists("held".into()),
-                            Cond::Le("held".into(), 4),
-                        ])),
-                    }],
-                    vec![event("ReservationConfirmed", "r")],
-                )
-                .await
-            })
-        })
-        .collect();
+    let results = race(&t, 100, |t, _| async move {
+        t.transact(
+            vec![Write::Update {
+                key: key("ROOM#1", "DAY#1"),
+                set: Item::new(),
+                add: vec![("held".into(), 1)],
+                cond: Some(Cond::Or(vec![
+                    Cond::AttrNotExists("held".into()),
+                    Cond::Le("held".into(), 4),
+                ])),
+            }],
+            vec![event("ReservationConfirmed", "r")],
+        )
+        .await
+    })
+    .await;
     let mut ok = 0;
-    for task in tasks {
-        match task.await.expect("join") {
+    for result in results {
+        match result {
             Ok(()) => ok += 1,
             Err(StoreError::ConditionFailed { failed }) => assert_eq!(failed, [0]),
             // A conflicting concurrent transaction (DynamoDB's TransactionConflict) is retryable.
@@ -653,10 +645,7 @@ pub async fn concurrent_conditional_increments_never_oversell(f: &dyn StoreFixtu
         }
     }
     assert_eq!(ok, 5);
-    assert_eq!(
-        get(&t, "ROOM#1", "DAY#1").await.map(|i| i["held"].clone()),
-        Some(json!(5))
-    );
+    assert_eq!(attr(&t, "ROOM#1", "DAY#1", "held").await, Some(json!(5)));
     assert_eq!(
         f.committed_events().await.len(),
         5,
@@ -669,32 +658,24 @@ pub async fn failing_transactions_do_not_affect_concurrent_ones(f: &dyn StoreFix
     t.transact(vec![put(json!({"pk": "TAKEN", "sk": "S"}))], vec![])
         .await
         .expect("seed");
-    let tasks: Vec<_> = (0..150)
-        .map(|i| {
-            let t = Arc::clone(&t);
-            tokio::spawn(async move {
-                let mut writes = vec![put_if(
-                    json!({"pk": format!("K{i}"), "sk": "S", "i": i}),
-                    Cond::NotExists,
-                )];
-                match i % 3 {
-                    0 => {} // succeeds
-                    1 => writes.push(Write::Check {
-                        key: key("TAKEN", "S"),
-                        cond: Cond::NotExists,
-                    }),
-                    _ => writes.push(put(json!({"pk": "P", "sk": ""}))), // invalid
-                }
-                (
-                    i,
-                    t.transact(writes, vec![event("ReservationPlaced", &format!("r{i}"))])
-                        .await,
-                )
-            })
-        })
-        .collect();
-    for task in tasks {
-        let (i, result) = task.await.expect("join");
+    let results = race(&t, 150, |t, i| async move {
+        let mut writes = vec![put_if(
+            json!({"pk": format!("K{i}"), "sk": "S", "i": i}),
+            Cond::NotExists,
+        )];
+        match i % 3 {
+            0 => {} // succeeds
+            1 => writes.push(Write::Check {
+                key: key("TAKEN", "S"),
+                cond: Cond::NotExists,
+            }),
+            _ => writes.push(put(json!({"pk": "P", "sk": ""}))), // invalid
+        }
+        t.transact(writes, vec![event("ReservationPlaced", &format!("r{i}"))])
+            .await
+    })
+    .await;
+    for (i, result) in results.into_iter().enumerate() {
         let stored = get(&t, &format!("K{i}"), "S").await;
         match i % 3 {
             0 => {
@@ -723,27 +704,20 @@ pub async fn failing_transactions_do_not_affect_concurrent_ones(f: &dyn StoreFix
 
 pub async fn reads_see_acknowledged_writes(f: &dyn StoreFixture) {
     let t = f.table("t").await;
-    let tasks: Vec<_> = (0..40)
-        .map(|i| {
-            let t = Arc::clone(&t);
-            tokio::spawn(async move {
-                for round in 0..5 {
-                    let k = key(&format!("K{i}"), "S");
-                    t.transact(
-                        vec![put(json!({"pk": k.pk, "sk": "S", "round": round}))],
-                        vec![],
-                    )
-                    .await
-                    .expect("put");
-                    let got = t.get(&k).await.expect("get").map(|it| it["round"].clone());
-                    assert_eq!(got, Some(json!(round)), "read after ack must see the write");
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("join");
-    }
+    race(&t, 40, |t, i| async move {
+        for round in 0..5 {
+            let k = key(&format!("K{i}"), "S");
+            t.transact(
+                vec![put(json!({"pk": k.pk, "sk": "S", "round": round}))],
+                vec![],
+            )
+            .await
+            .expect("put");
+            let got = t.get(&k).await.expect("get").map(|it| it["round"].clone());
+            assert_eq!(got, Some(json!(round)), "read after ack must see the write");
+        }
+    })
+    .await;
 }
 
 /// The outbox: each event of a committed transaction is there exactly once, whole.
@@ -769,10 +743,7 @@ pub async fn events_commit_with_their_writes(f: &dyn StoreFixture) {
     want.sort_by(|x, y| x.event_id().cmp(y.event_id()));
     assert_eq!(got, want);
     // Outbox entries are not items of the table.
-    let q = Query {
-        partition: "R#r-1".into(),
-        ..Query::default()
-    };
+    let q = in_partition("R#r-1");
     assert_eq!(t.query(&q).await.expect("query").len(), 1);
 }
 
@@ -782,24 +753,14 @@ pub async fn events_commit_with_their_writes(f: &dyn StoreFixture) {
 pub async fn concurrent_increments_are_distinct_and_consecutive(f: &dyn StoreFixture) {
     let t = f.table("counters").await;
     let counter = key("SEQ#order", "SEQ");
-    let tasks: Vec<_> = (0..64)
-        .map(|_| {
-            let (t, counter) = (Arc::clone(&t), counter.clone());
-            tokio::spawn(async move { t.increment(&counter, "value", 1).await })
-        })
-        .collect();
-    let mut got = Vec::new();
-    for task in tasks {
-        got.push(task.await.expect("join").expect("increment"));
-    }
+    let mut got: Vec<i64> = race(&t, 64, |t, _| {
+        let counter = counter.clone();
+        async move { t.increment(&counter, "value", 1).await.expect("increment") }
+    })
+    .await;
     got.sort_unstable();
     assert_eq!(got, (1..=64).collect::<Vec<i64>>());
-    assert_eq!(
-        get(&t, "SEQ#order", "SEQ")
-            .await
-            .map(|i| i["value"].clone()),
-        Some(json!(64))
-    );
+    assert_eq!(attr(&t, "SEQ#order", "SEQ", "value").await, Some(json!(64)));
 
     t.transact(
         vec![put(json!({"pk": "C", "sk": "1", "n": 10, "keep": "yes"}))],

@@ -10,7 +10,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use time::Date;
 
-use crate::payment::PaymentStatus;
+use crate::payment::{PaymentFacts, PaymentStatus};
+use crate::place::PlaceFacts;
 use crate::reservation::{CancelReason, ReservationStatus};
 
 /// An event as committed to the outbox and published on the bus.
@@ -38,6 +39,10 @@ pub enum Event {
     /// Place catalogue changes, so the reservation context can price stays without reading the place table.
     PlaceRegistered(PlaceCatalogued),
     PlaceUpdated(PlaceCatalogued),
+    /// Rooms a reservation took on the nights of its stay (committed with the night writes).
+    RoomsHeld(RoomsChanged),
+    /// Rooms given back (cancel, rejection, timeout, compensation), committed with the night writes.
+    RoomsReleased(RoomsChanged),
 }
 
 /// The fields every event carries.
@@ -123,15 +128,11 @@ pub struct ReservationCanceled {
 pub struct PaymentEvent {
     #[serde(flatten)]
     pub meta: EventMeta,
-    pub reservation_id: String,
-    pub payment_id: String,
-    pub user_id: String,
-    pub amount: i64,
-    pub status: PaymentStatus,
+    /// The same facts the payment record carries.
+    #[serde(flatten)]
+    pub payment: PaymentFacts,
     /// The payment's own version: what the MyPage projection orders payment events by.
     pub payment_version: u64,
-    pub provider_ref: Option<String>,
-    pub decline_reason: Option<String>,
 }
 
 /// The rooms a reservation holds, as the place context's events carry them.
@@ -203,10 +204,20 @@ pub struct PlaceCatalogued {
     pub meta: EventMeta,
     pub place_id: String,
     pub owner_id: String,
-    pub name: String,
-    pub room_count: i64,
-    pub nightly_price: i64,
-    pub instant_book: bool,
+    /// The same facts the place itself carries; fields added later have defaults, so events
+    /// stored before them still parse (a missing required field is still refused).
+    #[serde(flatten)]
+    pub place: PlaceFacts,
+}
+
+/// RoomsHeld and RoomsReleased: what the search read model counts per night.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomsChanged {
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    #[serde(flatten)]
+    pub hold: HoldFacts,
 }
 
 /// Event names (`detail-type`), as in the seed's Kafka trace.
@@ -222,10 +233,12 @@ pub enum EventName {
     ReservationCanceled,
     PlaceRegistered,
     PlaceUpdated,
+    RoomsHeld,
+    RoomsReleased,
 }
 
 impl EventName {
-    pub const ALL: [EventName; 10] = [
+    pub const ALL: [EventName; 12] = [
         Self::ReservationPlaced,
         Self::PaymentApproved,
         Self::PaymentDeclined,
@@ -236,6 +249,8 @@ impl EventName {
         Self::ReservationCanceled,
         Self::PlaceRegistered,
         Self::PlaceUpdated,
+        Self::RoomsHeld,
+        Self::RoomsReleased,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -250,6 +265,8 @@ impl EventName {
             Self::ReservationCanceled => "ReservationCanceled",
             Self::PlaceRegistered => "PlaceRegistered",
             Self::PlaceUpdated => "PlaceUpdated",
+            Self::RoomsHeld => "RoomsHeld",
+            Self::RoomsReleased => "RoomsReleased",
         }
     }
 
@@ -269,7 +286,9 @@ impl EventName {
             Self::ReservationConfirmed
             | Self::ReservationCancelConfirmed
             | Self::PlaceRegistered
-            | Self::PlaceUpdated => "reserveplace.place",
+            | Self::PlaceUpdated
+            | Self::RoomsHeld
+            | Self::RoomsReleased => "reserveplace.place",
         }
     }
 }
@@ -287,6 +306,8 @@ impl Event {
             Self::ReservationCancelConfirmed(_) => EventName::ReservationCancelConfirmed,
             Self::PlaceRegistered(_) => EventName::PlaceRegistered,
             Self::PlaceUpdated(_) => EventName::PlaceUpdated,
+            Self::RoomsHeld(_) => EventName::RoomsHeld,
+            Self::RoomsReleased(_) => EventName::RoomsReleased,
         }
     }
 
@@ -301,6 +322,7 @@ impl Event {
             Self::ReservationConfirmed(e) => &e.meta,
             Self::ReservationCancelConfirmed(e) => &e.meta,
             Self::PlaceRegistered(e) | Self::PlaceUpdated(e) => &e.meta,
+            Self::RoomsHeld(e) | Self::RoomsReleased(e) => &e.meta,
         }
     }
 
@@ -312,9 +334,10 @@ impl Event {
             Self::ReservationCanceled(e) => Some(&e.reservation.reservation_id),
             Self::PaymentApproved(e)
             | Self::PaymentDeclined(e)
-            | Self::PaymentCancelApproved(e) => Some(&e.reservation_id),
+            | Self::PaymentCancelApproved(e) => Some(&e.payment.reservation_id),
             Self::ReservationConfirmed(e) => Some(&e.hold.reservation_id),
             Self::ReservationCancelConfirmed(e) => Some(&e.hold.reservation_id),
+            Self::RoomsHeld(e) | Self::RoomsReleased(e) => Some(&e.hold.reservation_id),
             Self::PlaceRegistered(_) | Self::PlaceUpdated(_) => None,
         }
     }
@@ -460,14 +483,16 @@ pub fn example(name: EventName, reservation_id: &str) -> DomainEvent {
     };
     let payment = |status| PaymentEvent {
         meta: meta.clone(),
-        reservation_id: reservation_id.to_string(),
-        payment_id: "payment-example".into(),
-        user_id: "user-example".into(),
-        amount: 10_000,
-        status,
+        payment: PaymentFacts {
+            payment_id: "payment-example".into(),
+            reservation_id: reservation_id.to_string(),
+            user_id: "user-example".into(),
+            amount: 10_000,
+            status,
+            provider_ref: None,
+            decline_reason: None,
+        },
         payment_version: 1,
-        provider_ref: None,
-        decline_reason: None,
     };
     let hold = HoldFacts {
         reservation_id: reservation_id.to_string(),
@@ -482,10 +507,22 @@ pub fn example(name: EventName, reservation_id: &str) -> DomainEvent {
         meta: meta.clone(),
         place_id: "place-example".into(),
         owner_id: "owner-example".into(),
-        name: "Example".into(),
-        room_count: 1,
-        nightly_price: 10_000,
-        instant_book: true,
+        place: PlaceFacts {
+            name: "Example".into(),
+            room_count: 1,
+            nightly_price: 10_000,
+            instant_book: true,
+            city: "Seoul".into(),
+            address: "1 Example-ro".into(),
+            description: String::new(),
+            guests: 2,
+            price_rules: vec![crate::place::PriceRule {
+                from: day(1),
+                to: day(3),
+                nightly_price: 12_000,
+                days: Some(vec![crate::place::Day::Sat]),
+            }],
+        },
     };
     let event = match name {
         EventName::ReservationPlaced => {
@@ -531,6 +568,14 @@ pub fn example(name: EventName, reservation_id: &str) -> DomainEvent {
         }
         EventName::PlaceRegistered => Event::PlaceRegistered(place),
         EventName::PlaceUpdated => Event::PlaceUpdated(place),
+        EventName::RoomsHeld => Event::RoomsHeld(RoomsChanged { meta, hold }),
+        EventName::RoomsReleased => Event::RoomsReleased(RoomsChanged {
+            meta,
+            hold: HoldFacts {
+                hold_version: 2,
+                ..hold
+            },
+        }),
     };
     DomainEvent::new(event)
 }
@@ -592,6 +637,11 @@ mod tests {
             "roomCount",
             "nightlyPrice",
             "instantBook",
+            "city",
+            "address",
+            "description",
+            "guests",
+            "priceRules",
         ];
         for name in EventName::ALL {
             let extra: Vec<&str> = match name {
@@ -608,6 +658,7 @@ mod tests {
                 EventName::ReservationConfirmed => [&hold[..], &["decidedBy"]].concat(),
                 EventName::ReservationCancelConfirmed => [&hold[..], &["reason"]].concat(),
                 EventName::PlaceRegistered | EventName::PlaceUpdated => place.to_vec(),
+                EventName::RoomsHeld | EventName::RoomsReleased => hold.to_vec(),
             };
             let mut want: Vec<String> =
                 common.iter().chain(&extra).map(|s| s.to_string()).collect();
@@ -644,7 +695,7 @@ mod tests {
             )
         );
         let detail = e.detail_json();
-        assert!(detail.starts_with(r#"{"eventId":"#), "{detail}");
+        assert!(detail.starts_with(r#"{"address":"#), "{detail}");
         assert!(detail.ends_with(r#","version":1}"#), "{detail}");
     }
 
@@ -658,6 +709,26 @@ mod tests {
             d.remove("userId");
         }
         assert!(serde_json::from_value::<DomainEvent>(wire).is_err());
+    }
+
+    /// A catalogue event stored before the place had a city, texts, guests and rules still
+    /// parses, with their defaults; one missing a field it always had does not.
+    #[test]
+    fn an_older_catalogue_event_parses_with_defaults() {
+        let old = json!({"detail-type": "PlaceUpdated", "source": "reserveplace.place", "time": "t",
+            "detail": {"eventId": "e", "occurredAt": "t", "version": 3, "placeId": "p", "ownerId": "o",
+                "name": "Cabin", "roomCount": 2, "nightlyPrice": 5000, "instantBook": false}});
+        let e: DomainEvent = serde_json::from_value(old.clone()).expect("old event");
+        let Event::PlaceUpdated(p) = e.event else {
+            panic!("not a PlaceUpdated: {e:?}");
+        };
+        assert_eq!((p.place.city.as_str(), p.place.guests), ("", 2));
+        assert!(p.place.price_rules.is_empty() && !p.place.instant_book);
+        let mut missing = old;
+        if let Some(d) = missing["detail"].as_object_mut() {
+            d.remove("roomCount");
+        }
+        assert!(serde_json::from_value::<DomainEvent>(missing).is_err());
     }
 
     #[test]

@@ -17,12 +17,7 @@ use crate::test_support::FixedClock;
 const NOW: i64 = 1_767_225_600; // 2026-01-01
 
 fn cabin(rooms: i64) -> RegisterPlace {
-    RegisterPlace {
-        name: "Cabin".into(),
-        room_count: rooms,
-        nightly_price: 100,
-        instant_book: true,
-    }
+    RegisterPlace::new("Cabin", rooms, 100)
 }
 
 fn catalogue(place_id: &str, owner: &str) -> CatalogPlace {
@@ -31,6 +26,7 @@ fn catalogue(place_id: &str, owner: &str) -> CatalogPlace {
         owner_id: owner.into(),
         name: "Cabin".into(),
         nightly_price: 100,
+        price_rules: vec![],
         version: 1,
     }
 }

@@ -12,6 +12,7 @@ mod records;
 pub mod reservation;
 mod retry;
 pub mod saga;
+pub mod search;
 pub mod seed;
 pub mod stay;
 pub mod store;

@@ -15,15 +15,12 @@ pub enum SagaError {
     Misconfigured(String),
 }
 
+pub type SagaResult<T = ()> = Result<T, SagaError>;
+
 #[async_trait]
 pub trait SagaCallbacks: Send + Sync {
-    async fn send_task_success(&self, token: &str, output: Value) -> Result<(), SagaError>;
-    async fn send_task_failure(
-        &self,
-        token: &str,
-        error: &str,
-        cause: &str,
-    ) -> Result<(), SagaError>;
+    async fn send_task_success(&self, token: &str, output: Value) -> SagaResult;
+    async fn send_task_failure(&self, token: &str, error: &str, cause: &str) -> SagaResult;
 }
 
 /// What a start found. Either way exactly one execution has this name.

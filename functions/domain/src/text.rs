@@ -9,21 +9,29 @@ pub fn is_invisible(c: char) -> bool {
     matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
 }
 
-/// 1 to `MAX_NAME_CHARS` characters, no control character (C0, DEL, C1: they corrupt logs,
-/// terminals and CSV exports), and something visible besides whitespace and invisible marks.
-pub fn validate_name(field: &str, name: &str) -> DomainResult<()> {
-    if name.chars().any(char::is_control) {
+/// At most `max` characters and no control character (C0, DEL, C1: they corrupt logs, terminals
+/// and CSV exports), except line breaks and tabs in `multiline` text.
+pub fn validate_text(field: &str, text: &str, max: usize, multiline: bool) -> DomainResult<()> {
+    let allowed = |c: char| multiline && matches!(c, '\n' | '\r' | '\t');
+    if text.chars().any(|c| c.is_control() && !allowed(c)) {
         return Err(DomainError::invalid(
             field,
             "must not contain control characters",
         ));
     }
-    if name.chars().count() > MAX_NAME_CHARS {
+    if text.chars().count() > max {
         return Err(DomainError::invalid(
             field,
-            format!("at most {MAX_NAME_CHARS} characters"),
+            format!("at most {max} characters"),
         ));
     }
+    Ok(())
+}
+
+/// 1 to `MAX_NAME_CHARS` characters, no control character, and something visible besides
+/// whitespace and invisible marks.
+pub fn validate_name(field: &str, name: &str) -> DomainResult<()> {
+    validate_text(field, name, MAX_NAME_CHARS, false)?;
     if name.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
         return Err(DomainError::invalid(field, "must not be blank"));
     }

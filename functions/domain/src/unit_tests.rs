@@ -34,10 +34,8 @@ async fn place_service(rooms: i64, instant: bool) -> (Arc<MemoryTable>, PlaceSer
             "owner",
             "p1".into(),
             RegisterPlace {
-                name: "Sea view".into(),
-                room_count: rooms,
-                nightly_price: 100,
                 instant_book: instant,
+                ..RegisterPlace::new("Sea view", rooms, 100)
             },
         )
         .await
@@ -78,6 +76,7 @@ async fn holds_are_all_or_nothing_and_idempotent() {
         table.event_names(),
         vec![
             "PlaceRegistered",
+            "RoomsHeld",
             "ReservationConfirmed",
             "ReservationCancelConfirmed"
         ]
@@ -150,6 +149,68 @@ async fn owner_decisions_race_the_timeout_safely() {
     );
 }
 
+/// Every change of the rooms held on nights commits its RoomsHeld / RoomsReleased in the same
+/// transaction (the search read model counts them); a change that moves no room commits none.
+#[tokio::test]
+async fn every_night_change_commits_its_rooms_event() {
+    use crate::events::Event;
+    let (table, svc, place) = place_service(2, false).await;
+    let s = |id: &str, rooms| stay(id, &place, "2026-02-27", "2026-03-02", rooms);
+    svc.hold_nights(&s("rejected", 1)).await.expect("hold");
+    svc.decide("owner", "rejected", false)
+        .await
+        .expect("reject");
+    svc.hold_nights(&s("late", 1)).await.expect("hold");
+    svc.expire_owner_decision("late").await.expect("timeout");
+    svc.hold_nights(&s("cancelled", 2)).await.expect("hold");
+    svc.release_nights(&s("cancelled", 2))
+        .await
+        .expect("release");
+    svc.release_nights(&s("cancelled", 2)).await.expect("again");
+    svc.hold_nights(&s("sold-out", 3)).await.expect("sold out");
+    svc.release_nights(&s("first", 1)).await.expect("tombstone");
+    svc.hold_nights(&s("first", 1)).await.expect("late hold");
+    svc.hold_nights(&s("confirmed", 1)).await.expect("hold");
+    svc.decide("owner", "confirmed", true)
+        .await
+        .expect("confirm");
+    let events = table.events();
+    let of = |id: &str| -> Vec<&str> {
+        events
+            .iter()
+            .filter(|e| e.reservation_id() == id)
+            .map(|e| e.detail_type())
+            .collect()
+    };
+    let released = ["RoomsHeld", "RoomsReleased", "ReservationCancelConfirmed"];
+    assert_eq!(of("rejected"), released);
+    assert_eq!(of("late"), released);
+    assert_eq!(of("cancelled"), ["RoomsHeld", "RoomsReleased"]);
+    assert_eq!(of("sold-out"), ["ReservationCancelConfirmed"]);
+    assert_eq!(of("first"), Vec::<&str>::new());
+    assert_eq!(of("confirmed"), ["RoomsHeld", "ReservationConfirmed"]);
+    let rooms: Vec<(&str, i64, u64)> = events
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::RoomsHeld(r) | Event::RoomsReleased(r)
+                if r.hold.reservation_id == "cancelled" =>
+            {
+                Some((e.detail_type(), r.hold.rooms, r.hold.hold_version))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rooms, [("RoomsHeld", 2, 1), ("RoomsReleased", 2, 2)]);
+    let nights = svc
+        .availability_from(&place, None, 2)
+        .await
+        .expect("nights");
+    assert!(
+        nights.iter().all(|n| n.held == 1),
+        "only the confirmed stay holds: {nights:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_decision_before_the_token_is_reported_to_the_callback_task() {
     let (_, svc, place) = place_service(1, false).await;
@@ -203,7 +264,7 @@ async fn lowering_the_room_count_below_a_held_night_is_refused() {
         .update("owner", &place, lower(3))
         .await
         .expect("same count");
-    assert_eq!(p.room_count, 3);
+    assert_eq!(p.facts.room_count, 3);
     let p = svc
         .update(
             "owner",
@@ -215,7 +276,7 @@ async fn lowering_the_room_count_below_a_held_night_is_refused() {
         )
         .await
         .expect("raise");
-    assert_eq!(p.room_count, 5);
+    assert_eq!(p.facts.room_count, 5);
     assert!(matches!(
         svc.update("someone", &place, lower(4)).await,
         Err(DomainError::Forbidden(_))
@@ -454,16 +515,7 @@ async fn a_cap_left_by_a_crashed_lowering_expires_and_the_owner_can_clear_it() {
     let clock = Arc::new(FixedClock::at(NOW));
     let svc = PlaceService::new(table.clone(), clock.clone(), 60);
     let (p, _) = svc
-        .register(
-            "owner",
-            "p1".into(),
-            RegisterPlace {
-                name: "Sea view".into(),
-                room_count: 5,
-                nightly_price: 100,
-                instant_book: true,
-            },
-        )
+        .register("owner", "p1".into(), RegisterPlace::new("Sea view", 5, 100))
         .await
         .expect("register");
     // Phase 1 of a lowering 5 -> 4 committed, then the process died.
@@ -502,7 +554,7 @@ async fn a_cap_left_by_a_crashed_lowering_expires_and_the_owner_can_clear_it() {
         ..Default::default()
     };
     let p = svc.update("owner", "p1", same).await.expect("update");
-    assert_eq!((p.room_count, p.pending_room_count), (5, None));
+    assert_eq!((p.facts.room_count, p.pending_room_count), (5, None));
 }
 
 #[test]

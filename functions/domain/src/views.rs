@@ -158,10 +158,10 @@ impl MyPageService {
             let key = Self::key(&r.reservation_id);
             upsert_newer(&self.table, key, set, "version", meta.version as i64).await
         } else if let Some(p) = event.payment() {
-            let id = required("reservationId", &p.reservation_id)?;
+            let id = required("reservationId", &p.payment.reservation_id)?;
             let mut set = Item::new();
             set.insert("reservationId".into(), json!(id));
-            set.insert("paymentStatus".into(), json!(p.status));
+            set.insert("paymentStatus".into(), json!(p.payment.status));
             set.insert("paymentVersion".into(), json!(p.payment_version));
             let version = p.payment_version as i64;
             upsert_newer(&self.table, Self::key(id), set, "paymentVersion", version).await

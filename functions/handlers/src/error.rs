@@ -70,17 +70,17 @@ impl From<DomainError> for StepError {
     }
 }
 
-/// A saga engine error of a step or consumer that has no use for `TaskGone` itself.
+/// A saga engine error of a step or consumer that has no use for `TaskGone` itself. The engine is
+/// a dependency like the store: its outage is transient and its misconfiguration permanent, as
+/// the domain's errors say.
 impl From<SagaError> for StepError {
     fn from(e: SagaError) -> Self {
-        match e {
-            SagaError::Unavailable(c) => Self::transient(c),
-            SagaError::Misconfigured(c) => {
-                tracing::error!(cause = %c, "step failed: the saga engine is misconfigured");
-                Self::misconfigured(c)
-            }
-            other @ SagaError::TaskGone(_) => Self::invalid(other.to_string()),
-        }
+        let as_domain = match e {
+            SagaError::Unavailable(c) => DomainError::Unavailable(c),
+            SagaError::Misconfigured(c) => DomainError::Misconfigured(c),
+            gone @ SagaError::TaskGone(_) => return Self::invalid(gone.to_string()),
+        };
+        as_domain.into()
     }
 }
 

@@ -46,19 +46,20 @@ macro_rules! step {
     };
 }
 
-/// All handlers: (handler name, handler).
+/// All handlers: (handler name, handler). A table, one handler a line (the layout is kept by
+/// hand: `tests/doc_tags.rs` reads each entry's full path here).
+#[rustfmt::skip]
 pub fn all() -> Vec<(&'static str, Handler)> {
     vec![
+        // Behind HTTP API routes.
         ("place-register", http!(http::place::register)),
         ("place-list", http!(http::place::list)),
         ("place-get", http!(http::place::get)),
         ("place-update", http!(http::place::update)),
+        ("place-quote", http!(http::place::quote)),
         ("owner-reservations", http!(http::owner::reservations)),
         ("owner-decision", http!(http::owner::decide)),
-        (
-            "seed-reservation-management",
-            http!(http::seed::reservation_management),
-        ),
+        ("seed-reservation-management", http!(http::seed::reservation_management)),
         ("reservation-place", http!(http::reservation::place)),
         ("reservation-get", http!(http::reservation::get)),
         ("reservation-cancel", http!(http::reservation::cancel)),
@@ -69,54 +70,28 @@ pub fn all() -> Vec<(&'static str, Handler)> {
         ("seed-mypage", http!(http::seed::mypage)),
         ("notification-list", http!(http::views::notifications)),
         ("loyalty-get", http!(http::views::loyalty)),
-        (
-            "reservation-catalogue",
-            event!(consumers::reservation_catalogue),
-        ),
+        ("search", http!(http::search::search)),
+        // Targets of EventBridge rules.
+        ("reservation-catalogue", event!(consumers::reservation_catalogue)),
         ("mypage-projector", event!(consumers::mypage_projector)),
-        (
-            "owner-view-projector",
-            event!(consumers::owner_view_projector),
-        ),
-        (
-            "notification-sender",
-            event!(consumers::notification_sender),
-        ),
+        ("owner-view-projector", event!(consumers::owner_view_projector)),
+        ("search-projection", event!(consumers::search_projection)),
+        ("notification-sender", event!(consumers::notification_sender)),
         ("loyalty-awarder", event!(consumers::loyalty_awarder)),
-        (
-            "payment-refund-on-cancel",
-            event!(consumers::payment_refund_on_cancel),
-        ),
-        (
-            "place-release-on-cancel",
-            event!(consumers::place_release_on_cancel),
-        ),
+        ("payment-refund-on-cancel", event!(consumers::payment_refund_on_cancel)),
+        ("place-release-on-cancel", event!(consumers::place_release_on_cancel)),
         ("place-resume-saga", event!(consumers::place_resume_saga)),
-        (
-            "reservation-saga-start",
-            event!(consumers::reservation_saga_start),
-        ),
+        ("reservation-saga-start", event!(consumers::reservation_saga_start)),
+        // Tasks of the state machine.
         ("payment-charge", step!(steps::payment_charge)),
         ("payment-refund", step!(steps::payment_refund)),
-        (
-            "reservation-record-payment",
-            step!(steps::reservation_record_payment),
-        ),
-        (
-            "reservation-await-owner",
-            step!(steps::reservation_await_owner),
-        ),
+        ("reservation-record-payment", step!(steps::reservation_record_payment)),
+        ("reservation-await-owner", step!(steps::reservation_await_owner)),
         ("reservation-confirm", step!(steps::reservation_confirm)),
-        (
-            "reservation-cancel-step",
-            step!(steps::reservation_cancel_step),
-        ),
+        ("reservation-cancel-step", step!(steps::reservation_cancel_step)),
         ("place-hold-nights", step!(steps::place_hold_nights)),
         ("place-release-nights", step!(steps::place_release_nights)),
-        (
-            "place-request-decision",
-            step!(steps::place_request_decision),
-        ),
+        ("place-request-decision", step!(steps::place_request_decision)),
         ("place-expire-decision", step!(steps::place_expire_decision)),
     ]
 }

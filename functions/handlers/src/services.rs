@@ -8,6 +8,7 @@ use reserveplace_domain::payment::{BreakerPolicy, PaymentProvider, PaymentServic
 use reserveplace_domain::place::PlaceService;
 use reserveplace_domain::reservation::ReservationService;
 use reserveplace_domain::saga::{SagaCallbacks, SagaStarter};
+use reserveplace_domain::search::SearchService;
 use reserveplace_domain::store::Table;
 use reserveplace_domain::views::{
     LoyaltyService, MyPageService, NotificationChannel, NotificationService, OwnerViewService,
@@ -68,6 +69,7 @@ pub struct Services {
     pub owner_view: OwnerViewService,
     pub notifications: NotificationService,
     pub loyalty: LoyaltyService,
+    pub search: SearchService,
     pub saga: Arc<dyn SagaCallbacks>,
     /// The state machine of `SAGA_STATE_MACHINE_ARN`; `None` for functions that start no saga.
     pub saga_starter: Option<Arc<dyn SagaStarter>>,
@@ -107,6 +109,7 @@ impl Services {
                 a.notifications.clone(),
             ),
             loyalty: LoyaltyService::new(table("LOYALTY_TABLE", "LoyaltyTable")),
+            search: SearchService::new(table("SEARCH_TABLE", "SearchTable"), a.clock.clone()),
             saga: a.saga.clone(),
             saga_starter: env
                 .get(SAGA_STATE_MACHINE_ARN)

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use reserveplace_functions::error::StepError;
+use reserveplace_functions::error::{StepError, StepResult};
 use reserveplace_functions::registry::{self, Handler};
 use reserveplace_functions::services::Services;
 use serde_json::Value;
@@ -136,39 +136,44 @@ async fn serve(name: &'static str, handler: Option<Handler>) -> Result<(), Error
             .await
         }
         Handler::Event(f) => {
-            lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| {
-                let services = services.clone();
-                async move {
-                    let span = tracing::info_span!(
-                        "event",
-                        function = name,
-                        reservation_id = correlation_id(&e.payload)
-                    );
-                    f(services, e.payload)
-                        .instrument(span)
-                        .await
-                        .map(|()| Value::Null)
-                        .map_err(step_error_diagnostic)
-                }
-            }))
+            let span = |name, p: &Value| {
+                tracing::info_span!("event", function = name, reservation_id = correlation_id(p))
+            };
+            run_json(services, name, span, move |s, p| async move {
+                f(s, p).await.map(|()| Value::Null)
+            })
             .await
         }
         Handler::Step(f) => {
-            lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| {
-                let services = services.clone();
-                async move {
-                    let span = tracing::info_span!(
-                        "step",
-                        function = name,
-                        reservation_id = correlation_id(&e.payload)
-                    );
-                    f(services, e.payload)
-                        .instrument(span)
-                        .await
-                        .map_err(step_error_diagnostic)
-                }
-            }))
-            .await
+            let span = |name, p: &Value| {
+                tracing::info_span!("step", function = name, reservation_id = correlation_id(p))
+            };
+            run_json(services, name, span, f).await
         }
     }
+}
+
+/// The Lambda loop of an event or a step handler: JSON in, JSON or a step error (as the
+/// diagnostic Step Functions matches) out, each invocation inside its `span`.
+async fn run_json<F, Fut>(
+    services: Arc<Services>,
+    name: &'static str,
+    span: fn(&'static str, &Value) -> tracing::Span,
+    f: F,
+) -> Result<(), Error>
+where
+    F: Fn(Arc<Services>, Value) -> Fut + Copy + Send + Sync + 'static,
+    Fut: std::future::Future<Output = StepResult<Value>> + Send,
+{
+    lambda_runtime::run(service_fn(move |e: LambdaEvent<Value>| {
+        let services = services.clone();
+        async move {
+            let span = span(name, &e.payload);
+            f(services, e.payload)
+                .instrument(span)
+                .await
+                .map_err(step_error_diagnostic)
+        }
+    }))
+    .await
 }

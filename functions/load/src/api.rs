@@ -33,6 +33,18 @@ impl Stay {
         }
     }
 
+    /// A stay for request `i` drawn at random (but the same for the same `i`): any of `places`,
+    /// checking in within the next 365 nights, 1 to 3 nights.
+    pub fn spread(i: usize, places: usize) -> Self {
+        let h = mix64(i as u64);
+        Stay {
+            place: (h % places.max(1) as u64) as usize,
+            check_in: OffsetDateTime::now_utc()
+                + time::Duration::days(1 + ((h >> 20) % 365) as i64),
+            nights: 1 + ((h >> 40) % 3) as i64,
+        }
+    }
+
     fn day(&self, extra: i64, sep: &str) -> String {
         let d = (self.check_in + time::Duration::days(extra)).date();
         format!(
@@ -51,6 +63,32 @@ impl Stay {
     pub fn seed(&self) -> (String, String) {
         (self.day(0, ""), self.day(self.nights, ""))
     }
+}
+
+/// SplitMix64's finalizer: well-spread bits from a counter, so a request number picks its random
+/// stay, city or place without shared state between workers.
+pub fn mix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The body of `POST /v1/places`.
+pub struct PlaceSpec {
+    pub name: String,
+    pub rooms: i64,
+    pub price: i64,
+    pub city: String,
+    pub guests: i64,
+    /// `priceRules`, as the API takes them.
+    pub rules: Value,
+}
+
+/// A search's answer: its items and the read units the server says it would cost on DynamoDB.
+pub struct Found {
+    pub items: usize,
+    pub read_units: Option<f64>,
 }
 
 fn status_failure(what: &str, status: reqwest::StatusCode) -> Failure {
@@ -85,8 +123,17 @@ impl Api {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<(u16, Value), Failure> {
+        self.exchange(req).await.map(|(status, _, v)| (status, v))
+    }
+
+    /// The status, headers and parsed body of a call that answered 1xx-3xx.
+    async fn exchange(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(u16, reqwest::header::HeaderMap, Value), Failure> {
         let resp = req.send().await.map_err(|e| transport(&e))?;
         let status = resp.status();
+        let headers = resp.headers().clone();
         let body = resp.bytes().await.map_err(|e| transport(&e))?;
         if status.is_client_error() || status.is_server_error() {
             return Err(status_failure("status", status));
@@ -96,17 +143,20 @@ impl Api {
         } else {
             serde_json::from_slice(&body).map_err(|_| "invalid JSON".to_string())?
         };
-        Ok((status.as_u16(), value))
+        Ok((status.as_u16(), headers, value))
     }
 
     /// `POST /v1/places` as `owner`; the new place's id. A 401 means the target is not in
     /// development mode.
-    pub async fn create_place(&self, owner: &str, i: usize, rooms: i64) -> Result<String, String> {
+    pub async fn create_place(&self, owner: &str, place: &PlaceSpec) -> Result<String, String> {
+        let body = json!({"name": place.name, "roomCount": place.rooms, "nightlyPrice": place.price,
+            "instantBook": true, "city": place.city, "guests": place.guests,
+            "priceRules": place.rules});
         let resp = self
             .http
             .post(format!("{}/v1/places", self.base))
             .bearer_auth(format!("dev:{owner}"))
-            .json(&json!({"name": format!("load place {i}"), "roomCount": rooms, "nightlyPrice": 10_000, "instantBook": true}))
+            .json(&body)
             .send()
             .await
             .map_err(|e| format!("cannot reach {}: {e}", self.base))?;
@@ -122,6 +172,23 @@ impl Api {
             .as_str()
             .map(str::to_string)
             .ok_or_else(|| format!("POST /v1/places answered {status}: {body}"))
+    }
+
+    /// `GET /v1/search?<query>` as `user`: how many items the first page has and the
+    /// `X-Read-Units` header.
+    pub async fn search(&self, user: &str, query: &str) -> Result<Found, Failure> {
+        let req = self
+            .http
+            .get(format!("{}/v1/search?{query}", self.base))
+            .bearer_auth(format!("dev:{user}"));
+        let (_, headers, v) = self.exchange(req).await?;
+        Ok(Found {
+            items: v["items"].as_array().map_or(0, Vec::len),
+            read_units: headers
+                .get("x-read-units")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok()),
+        })
     }
 
     /// `POST /v1/reservations`; the reservation id of its 202.
@@ -144,6 +211,18 @@ impl Api {
             .as_str()
             .map(str::to_string)
             .ok_or_else(|| "no reservationId".into())
+    }
+
+    /// Whether the reservation side's catalogue knows `place`: a reservation of a past night is
+    /// refused as invalid (422) for a known place, as unknown (404) otherwise.
+    pub async fn catalogued(&self, place: &str) -> bool {
+        let body = json!({"placeId": place, "checkIn": "2000-01-01", "checkOut": "2000-01-02"});
+        let req = self
+            .http
+            .post(format!("{}/v1/reservations", self.base))
+            .bearer_auth("dev:load-probe")
+            .json(&body);
+        matches!(self.send(req).await, Err(e) if e == "status 422")
     }
 
     /// `GET /v1/reservations/{id}`.

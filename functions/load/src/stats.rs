@@ -14,6 +14,28 @@ pub struct Stats {
     errors: BTreeMap<&'static str, u64>,
     /// Error kinds ("POST /v1/reservations: 503") and final statuses, counted.
     pub outcomes: BTreeMap<String, u64>,
+    /// Quantities per operation other than time (the read units of a search).
+    values: BTreeMap<&'static str, Summary>,
+}
+
+/// Count, sum and maximum of a quantity.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Serialize)]
+pub struct Summary {
+    pub count: u64,
+    pub sum: f64,
+    pub max: f64,
+}
+
+impl Summary {
+    fn add(&mut self, other: Summary) {
+        self.count += other.count;
+        self.sum += other.sum;
+        self.max = self.max.max(other.max);
+    }
+
+    pub fn mean(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum / self.count as f64)
+    }
 }
 
 fn histogram() -> Histogram<u64> {
@@ -29,6 +51,19 @@ impl Stats {
             .entry(metric)
             .or_insert_with(histogram)
             .record(micros.max(1));
+    }
+
+    /// One observation of a quantity (not a latency).
+    pub fn value(&mut self, name: &'static str, v: f64) {
+        self.values.entry(name).or_default().add(Summary {
+            count: 1,
+            sum: v,
+            max: v,
+        });
+    }
+
+    pub fn summary(&self, name: &str) -> Summary {
+        self.values.get(name).copied().unwrap_or_default()
     }
 
     pub fn error(&mut self, metric: &'static str, kind: &str) {
@@ -61,6 +96,9 @@ impl Stats {
         for (k, n) in other.outcomes {
             *self.outcomes.entry(k).or_default() += n;
         }
+        for (k, v) in other.values {
+            self.values.entry(k).or_default().add(v);
+        }
     }
 
     /// One row per metric; `per_sec` divides its count by `window` (the measured phase).
@@ -75,21 +113,14 @@ impl Stats {
         names
             .into_iter()
             .map(|name| {
-                let h = self.hists.get(name);
-                let q = |q: f64| {
-                    h.filter(|h| !h.is_empty())
-                        .map(|h| ms(h.value_at_quantile(q)))
-                };
+                let h = self.hists.get(name).filter(|h| !h.is_empty());
                 let count = h.map_or(0, Histogram::len);
                 Metric {
                     name: name.to_string(),
                     count,
                     errors: self.errors.get(name).copied().unwrap_or(0),
                     per_sec: (secs > 0.0).then(|| count as f64 / secs),
-                    p50_ms: q(0.5),
-                    p90_ms: q(0.9),
-                    p99_ms: q(0.99),
-                    max_ms: h.filter(|h| !h.is_empty()).map(|h| ms(h.max())),
+                    latency: h.map(Latency::of).unwrap_or_default(),
                 }
             })
             .collect()
@@ -107,10 +138,29 @@ pub struct Metric {
     pub errors: u64,
     /// Completed samples per second of the measured phase.
     pub per_sec: Option<f64>,
+    #[serde(flatten)]
+    pub latency: Latency,
+}
+
+/// A histogram's percentiles and maximum, in ms (none without samples).
+#[derive(Debug, Default, Serialize)]
+pub struct Latency {
     pub p50_ms: Option<f64>,
     pub p90_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     pub max_ms: Option<f64>,
+}
+
+impl Latency {
+    fn of(h: &Histogram<u64>) -> Self {
+        let q = |q: f64| Some(ms(h.value_at_quantile(q)));
+        Latency {
+            p50_ms: q(0.5),
+            p90_ms: q(0.9),
+            p99_ms: q(0.99),
+            max_ms: Some(ms(h.max())),
+        }
+    }
 }
 
 /// What `--json` prints: one object per run.
@@ -148,10 +198,10 @@ impl Report {
                 m.count,
                 m.errors,
                 m.per_sec.map_or_else(|| "-".into(), |v| format!("{v:.0}")),
-                f(m.p50_ms),
-                f(m.p90_ms),
-                f(m.p99_ms),
-                f(m.max_ms)
+                f(m.latency.p50_ms),
+                f(m.latency.p90_ms),
+                f(m.latency.p99_ms),
+                f(m.latency.max_ms)
             );
         }
         for (k, v) in &self.derived {
@@ -188,10 +238,25 @@ mod tests {
         assert_eq!((m[0].count, m[0].errors), (100, 1));
         assert_eq!(m[0].per_sec, Some(50.0));
         let near = |v: Option<f64>, want: f64| v.is_some_and(|v| (v - want).abs() < 0.1);
-        assert!(near(m[0].p50_ms, 50.0), "{:?}", m[0].p50_ms);
-        assert!(near(m[0].p99_ms, 99.0), "{:?}", m[0].p99_ms);
-        assert!(near(m[0].max_ms, 100.0), "{:?}", m[0].max_ms);
+        let l = &m[0].latency;
+        assert!(near(l.p50_ms, 50.0), "{:?}", l.p50_ms);
+        assert!(near(l.p99_ms, 99.0), "{:?}", l.p99_ms);
+        assert!(near(l.max_ms, 100.0), "{:?}", l.max_ms);
         assert_eq!(a.outcomes.get("CONFIRMED"), Some(&1));
         assert_eq!(a.outcomes.get("error get: status 503"), Some(&1));
+    }
+
+    #[test]
+    fn values_merge_into_count_mean_and_max() {
+        let mut a = Stats::default();
+        let mut b = Stats::default();
+        a.value("units", 1.5);
+        a.value("units", 0.5);
+        b.value("units", 4.0);
+        a.merge(b);
+        let s = a.summary("units");
+        assert_eq!((s.count, s.max), (3, 4.0));
+        assert_eq!(s.mean(), Some(2.0));
+        assert_eq!(a.summary("other").mean(), None);
     }
 }

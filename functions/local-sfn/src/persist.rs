@@ -6,6 +6,8 @@
 //! * `pk = TOKEN#<token>`, `sk = TOKEN`: one item per callback task attempt. Its `status` moves
 //!   from PENDING exactly once (conditional write), which arbitrates callback vs. timeout.
 
+use std::borrow::Cow;
+
 use reserveplace_domain::store::{Cond, Item, Key, StoreError, Write};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -78,42 +80,44 @@ pub(crate) enum Cursor {
     },
 }
 
-/// The execution record as written, borrowing the runner's state so a checkpoint serializes
-/// straight into the item without intermediate copies. [`ExecRecord`] reads it back.
-#[derive(Debug, Serialize)]
+/// The execution record: written borrowing the runner's state (`Cow::Borrowed`), so a checkpoint
+/// serializes straight into the item without intermediate copies, and read back owned.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct ExecItem<'a> {
-    pub execution_id: &'a str,
-    pub name: &'a str,
-    pub machine: &'a str,
+pub(crate) struct ExecRecord<'a> {
+    pub execution_id: Cow<'a, str>,
+    pub name: Cow<'a, str>,
+    pub machine: Cow<'a, str>,
     pub status: ExecutionStatus,
-    pub input: &'a Value,
+    pub input: Cow<'a, Value>,
     pub start_ms: i64,
-    pub start_time: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stop_time: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub output: Option<&'a Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cause: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cursor: Option<&'a Cursor>,
-    pub history: &'a [String],
+    pub start_time: Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_time: Option<Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Cow<'a, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<Cow<'a, Cursor>>,
+    pub history: Cow<'a, [String]>,
+    /// Absent in records written before the count existed.
+    #[serde(default)]
     pub history_events: u64,
     pub version: u64,
 }
 
-impl ExecItem<'_> {
+impl ExecRecord<'_> {
     pub fn to_item(&self) -> Result<Item, StoreError> {
-        let key = exec_key(self.execution_id);
+        let key = exec_key(&self.execution_id);
         let mut item = to_item(self, &key, "SfnExecution")?;
         // A sparse index entry: only RUNNING executions are listed for `resume_all`.
         if self.status == ExecutionStatus::Running {
             item.insert(
                 "gsi1pk".into(),
-                Value::String(running_partition(self.machine)),
+                Value::String(running_partition(&self.machine)),
             );
             item.insert(
                 "gsi1sk".into(),
@@ -122,34 +126,6 @@ impl ExecItem<'_> {
         }
         Ok(item)
     }
-}
-
-/// The execution record as read back.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ExecRecord {
-    pub execution_id: String,
-    pub name: String,
-    pub machine: String,
-    pub status: ExecutionStatus,
-    pub input: Value,
-    pub start_ms: i64,
-    pub start_time: String,
-    #[serde(default)]
-    pub stop_time: Option<String>,
-    #[serde(default)]
-    pub output: Option<Value>,
-    #[serde(default)]
-    pub error: Option<String>,
-    #[serde(default)]
-    pub cause: Option<String>,
-    #[serde(default)]
-    pub cursor: Option<Cursor>,
-    pub history: Vec<String>,
-    /// Absent in records written before the count existed.
-    #[serde(default)]
-    pub history_events: u64,
-    pub version: u64,
 }
 
 fn to_item(value: impl Serialize, key: &Key, kind: &str) -> Result<Item, StoreError> {
@@ -176,7 +152,7 @@ fn from_item<T: for<'de> Deserialize<'de>>(item: Item) -> Result<T, SfnError> {
     })
 }
 
-impl ExecRecord {
+impl ExecRecord<'static> {
     pub fn from_item(item: Item) -> Result<Self, SfnError> {
         from_item(item)
     }
@@ -301,20 +277,20 @@ mod tests {
         };
         let input = json!({"a": 1});
         let history = vec!["S".to_owned()];
-        let mut rec = ExecItem {
-            execution_id: "arn:x:exec",
-            name: "exec",
-            machine: "m",
+        let mut rec = ExecRecord {
+            execution_id: "arn:x:exec".into(),
+            name: "exec".into(),
+            machine: "m".into(),
             status: ExecutionStatus::Running,
-            input: &input,
+            input: Cow::Borrowed(&input),
             start_ms: 5,
-            start_time: "t",
+            start_time: "t".into(),
             stop_time: None,
             output: None,
             error: None,
             cause: None,
-            cursor: Some(&cursor),
-            history: &history,
+            cursor: Some(Cow::Borrowed(&cursor)),
+            history: Cow::Borrowed(&history),
             history_events: 7,
             version: 3,
         };
@@ -324,17 +300,17 @@ mod tests {
         assert_eq!(item["cursor"]["kind"], json!("callback"));
         assert_eq!(item["cursor"]["enteredMs"], json!(1));
         let back = ExecRecord::from_item(item).expect("parse");
-        assert_eq!(back.cursor, Some(cursor.clone()));
+        assert_eq!(back.cursor.as_deref(), Some(&cursor));
         assert_eq!(
-            (back.version, back.input, back.history),
-            (3, input.clone(), history.clone())
+            (back.version, back.input.as_ref(), back.history.as_ref()),
+            (3, &input, history.as_slice())
         );
 
         let output = json!(null);
         rec.status = ExecutionStatus::Succeeded;
         rec.cursor = None;
-        rec.output = Some(&output);
-        rec.stop_time = Some("u");
+        rec.output = Some(Cow::Borrowed(&output));
+        rec.stop_time = Some("u".into());
         let item = rec.to_item().expect("item");
         assert!(!item.contains_key("gsi1pk") && !item.contains_key("cursor"));
         assert_eq!(item["status"], json!("SUCCEEDED"));

@@ -702,6 +702,41 @@ async fn start_is_idempotent_by_name() {
     assert_eq!(by_id.name, "once");
 }
 
+/// What the saga starter reports (started or already started) comes from the start itself:
+/// of racing starts exactly one started the execution, and a start after it ended did not.
+#[tokio::test]
+async fn exactly_one_of_racing_starts_reports_it_started() {
+    let def =
+        json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "t", "End": true}}});
+    let invoker = TestInvoker::echo();
+    let interp = interpreter(&def, invoker.clone(), MemoryTable::new()).await;
+    let starts: Vec<_> = (0..8)
+        .map(|_| {
+            let interp = interp.clone();
+            tokio::spawn(async move { interp.start_execution_once("race", json!({"n": 1})).await })
+        })
+        .collect();
+    let mut started = 0;
+    for s in starts {
+        let (id, new) = s.await.expect("join").expect("start");
+        assert_eq!(id, interp.execution_id("race"));
+        started += usize::from(new);
+    }
+    assert_eq!(started, 1, "one start ran it, the others found it");
+    finish(&interp, "race").await;
+    assert_eq!(
+        interp.start_execution_once("race", json!({"n": 1})).await,
+        Ok((interp.execution_id("race"), false))
+    );
+    assert_eq!(
+        interp.start_execution_once("race", json!({"n": 2})).await,
+        Err(SfnError::ExecutionAlreadyExists(
+            interp.execution_id("race")
+        ))
+    );
+    assert_eq!(invoker.calls("t").len(), 1);
+}
+
 #[tokio::test]
 async fn execution_timeout_closes_the_pending_callback() {
     let mut def = callback_machine(None);

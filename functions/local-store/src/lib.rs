@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use reserveplace_domain::events::DomainEvent;
 use reserveplace_domain::store::{Item, Key, Query, StoreError, Table, Write, rules};
+use rusqlite::Connection;
 use tokio::sync::mpsc;
 
 use crate::checkpoint::{Checkpointer, WalLimits};
@@ -175,23 +176,30 @@ struct SqliteTable {
     name: Arc<str>,
 }
 
+impl SqliteTable {
+    /// Runs `read` on a reader connection, given this table's name.
+    async fn read<T, F>(&self, read: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &str) -> Result<T, StoreError> + Send + 'static,
+    {
+        let table = Arc::clone(&self.name);
+        self.db.readers.run(move |c| read(c, &table)).await
+    }
+}
+
 #[async_trait]
 impl Table for SqliteTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         rules::validate_key(key)?;
-        let (table, key) = (Arc::clone(&self.name), key.clone());
-        self.db
-            .readers
-            .run(move |c| reader::get(c, &table, &key))
-            .await
+        let key = key.clone();
+        self.read(move |c, table| reader::get(c, table, &key)).await
     }
 
     async fn query(&self, query: &Query) -> Result<Vec<Item>, StoreError> {
         rules::validate_query(query)?;
-        let (table, query) = (Arc::clone(&self.name), query.clone());
-        self.db
-            .readers
-            .run(move |c| reader::query(c, &table, &query))
+        let query = query.clone();
+        self.read(move |c, table| reader::query(c, table, &query))
             .await
     }
 

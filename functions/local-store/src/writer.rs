@@ -5,8 +5,10 @@
 //! transaction and commits once: one WAL fsync covers the whole group. A request that fails is
 //! rolled back to its savepoint, so it never affects the others of its group.
 
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use reserveplace_domain::store::{Item, Key, StoreError};
 use rusqlite::{Connection, params};
@@ -15,11 +17,16 @@ use tokio::sync::oneshot;
 use tracing::warn;
 
 use crate::checkpoint::WalSize;
-use crate::logic::{self, Outcome, PreparedEvent, PreparedTxn};
+use crate::logic::{self, Outcome, PreparedEvent, PreparedTxn, StoredItem};
 use crate::{OutboxEntry, sql_err, text};
 
 /// Upper bound of a group: keeps the commit latency of one group (and its memory) bounded.
 const MAX_GROUP: usize = 512;
+
+/// How long delivered marks may wait to join a group that commits anyway. A mark only saves a
+/// redelivery after a crash (consumers are idempotent), so it need not cost an fsync of its own,
+/// which would delay the commits of running sagas queued behind it.
+const MARK_DELAY: Duration = Duration::from_millis(50);
 
 pub(crate) type Reply = oneshot::Sender<Result<(), StoreError>>;
 pub(crate) type CounterReply = oneshot::Sender<Result<i64, StoreError>>;
@@ -133,14 +140,45 @@ fn run(
     subscribers: Subscribers,
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
-    while let Ok(first) = requests.recv() {
-        group.push(first);
+    // Delivered marks waiting for a group to ride along with, and until when they may wait.
+    let mut marks: Vec<Request> = Vec::new();
+    let mut marks_due = Instant::now();
+    loop {
+        let first = if marks.is_empty() {
+            requests.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        } else {
+            requests.recv_timeout(marks_due.saturating_duration_since(Instant::now()))
+        };
+        match first {
+            Ok(r) => group.push(r),
+            // Nothing else came within the delay: the marks commit on their own.
+            Err(RecvTimeoutError::Timeout) => {}
+            // Closing: what is still waiting commits before the connection closes.
+            Err(RecvTimeoutError::Disconnected) if marks.is_empty() => return,
+            Err(RecvTimeoutError::Disconnected) => {
+                commit_group(&conn, &mut marks, &subscribers);
+                return;
+            }
+        }
         while group.len() < MAX_GROUP {
             match requests.try_recv() {
                 Ok(r) => group.push(r),
                 Err(_) => break,
             }
         }
+        let only_marks = group
+            .iter()
+            .all(|r| matches!(r, Request::MarkDelivered { .. }));
+        if only_marks && !group.is_empty() && marks.len() < MAX_GROUP {
+            if marks.is_empty() {
+                marks_due = Instant::now() + MARK_DELAY;
+            }
+            marks.append(&mut group);
+            if Instant::now() < marks_due {
+                continue;
+            }
+        }
+        group.append(&mut marks);
         commit_group(&conn, &mut group, &subscribers);
         wal.restart_if_large(&conn);
     }
@@ -297,12 +335,17 @@ fn transact(
     let PreparedTxn {
         table,
         writes,
+        bodies,
         events,
     } = txn;
     let plan = logic::resolve(writes, |key| load(conn, &table, key))?;
-    for (key, outcome) in plan {
+    // A plan has one outcome per write, in order: a put's is its prepared body.
+    for ((key, outcome), body) in plan.into_iter().zip(bodies) {
         match outcome {
-            Outcome::Upsert(item) => upsert(conn, &table, &key, &item)?,
+            Outcome::Upsert(item) => match body {
+                Some(stored) => upsert(conn, &table, &key, &stored)?,
+                None => upsert(conn, &table, &key, &StoredItem::of(&item)?)?,
+            },
             Outcome::Remove => {
                 conn.prepare_cached("DELETE FROM items WHERE tbl = ?1 AND pk = ?2 AND sk = ?3")?
                     .execute(params![&*table, key.pk, key.sk])?;
@@ -337,13 +380,9 @@ fn load(conn: &Connection, table: &str, key: &Key) -> Result<Option<Item>, Failu
         .map_err(|e| Failure::Caller(StoreError::Misconfigured(format!("corrupt item: {e}"))))
 }
 
-fn upsert(conn: &Connection, table: &str, key: &Key, item: &Item) -> Result<(), Failure> {
-    let body = serde_json::to_string(item).map_err(|e| {
-        Failure::Caller(StoreError::Invalid(format!(
-            "item cannot be serialized: {e}"
-        )))
-    })?;
-    let (gsi1pk, gsi1sk) = logic::index_keys(item).unzip();
+fn upsert(conn: &Connection, table: &str, key: &Key, item: &StoredItem) -> Result<(), Failure> {
+    let (gsi1pk, gsi1sk) = item.gsi1.as_ref().map(|(p, s)| (p, s)).unzip();
+    let body = &item.body;
     conn.prepare_cached(
         "INSERT INTO items (tbl, pk, sk, gsi1pk, gsi1sk, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
          ON CONFLICT (tbl, pk, sk) DO UPDATE SET \
@@ -371,6 +410,13 @@ fn publish(subscribers: &Subscribers, entries: Vec<OutboxEntry>) {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     for entry in entries {
-        subs.retain(|s| s.send(entry.clone()).is_ok());
+        subs.retain(|s| !s.is_closed());
+        // The last subscriber (usually the only one) takes the entry; the others get copies.
+        if let Some((last, others)) = subs.split_last() {
+            for s in others {
+                let _ = s.send(entry.clone());
+            }
+            let _ = last.send(entry);
+        }
     }
 }

@@ -8,24 +8,19 @@ use std::time::{Duration, Instant};
 
 use reserveplace_domain::events::DomainEvent;
 use reserveplace_domain::store::Write;
-use reserveplace_local_store::{Database, OutboxEntry};
+use reserveplace_local_store::OutboxEntry;
 use reserveplace_wiring::{Rule, RuleMatcher, Target};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::faults::Faults;
-use crate::invoke::Functions;
-use crate::saga::Machines;
+use crate::parts::Parts;
 
 /// What the bus needs: the rules and their targets, the delivery faults and the store it reads
 /// the outbox from and keeps dead letters in.
 pub struct Bus {
     pub rules: Vec<Rule>,
     pub matcher: RuleMatcher,
-    pub functions: Arc<Functions>,
-    pub machines: Arc<Machines>,
-    pub faults: Arc<Faults>,
-    pub db: Arc<Database>,
+    pub parts: Arc<Parts>,
     /// Print every event on stdout.
     pub print_events: bool,
 }
@@ -70,18 +65,19 @@ fn dispatch(bus: &Arc<Bus>, entry: OutboxEntry, done: &mpsc::UnboundedSender<i64
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{line}");
     }
-    let envelope = entry.event.to_bus_envelope();
+    // One copy for all the deliveries; each attempt hands its function a clone of its own.
+    let envelope = Arc::new(entry.event.to_bus_envelope());
     let rules = bus.matcher.matching(&envelope);
     let bus = bus.clone();
     let done = done.clone();
     tokio::spawn(async move {
-        let (twice, jitter_ms) = bus.faults.delivery();
+        let (twice, jitter_ms) = bus.parts.faults.delivery();
         let copies = if twice { 2 } else { 1 };
         let deliveries = rules
             .into_iter()
             .flat_map(|i| (0..copies).map(move |_| i))
             .map(|i| {
-                let (bus, envelope) = (bus.clone(), envelope.clone());
+                let (bus, envelope) = (bus.clone(), Arc::clone(&envelope));
                 async move {
                     if jitter_ms > 0 {
                         // Random delays also reorder deliveries across events.
@@ -106,7 +102,7 @@ async fn futures_join<F: std::future::Future<Output = ()> + Send + 'static>(
 }
 
 /// Delivers one event to one rule's target until it succeeds or the rule's retry policy runs out.
-pub(crate) async fn deliver(bus: Arc<Bus>, rule_index: usize, envelope: Value) {
+pub(crate) async fn deliver(bus: Arc<Bus>, rule_index: usize, envelope: Arc<Value>) {
     let rule = &bus.rules[rule_index];
     let max_retries = rule.max_retries.unwrap_or(185);
     let max_age = Duration::from_secs(u64::from(rule.max_event_age_seconds.unwrap_or(86_400)));
@@ -115,8 +111,9 @@ pub(crate) async fn deliver(bus: Arc<Bus>, rule_index: usize, envelope: Value) {
     loop {
         let result = match &rule.target {
             Target::Function(name) => bus
+                .parts
                 .functions
-                .event(name, envelope.clone())
+                .event(name, Value::clone(&envelope))
                 .await
                 .map_err(|e| e.to_string()),
             // A rule that targets a state machine directly (this template's saga has a starter
@@ -128,8 +125,9 @@ pub(crate) async fn deliver(bus: Arc<Bus>, rule_index: usize, envelope: Value) {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string();
-                bus.machines
-                    .start_execution(machine, &name, envelope.clone())
+                bus.parts
+                    .machines
+                    .start_execution(machine, &name, Value::clone(&envelope))
                     .await
             }
         };
@@ -161,6 +159,7 @@ async fn dead_letter(bus: &Bus, rule: &str, envelope: &Value, error: &str) {
     item.insert("event".into(), envelope.clone());
     item.insert("error".into(), json!(error));
     if let Err(e) = bus
+        .parts
         .db
         .table("_DeadLetters")
         .transact(vec![Write::Put { item, cond: None }], vec![])
@@ -181,7 +180,7 @@ async fn mark_delivered(bus: Arc<Bus>, mut rx: mpsc::UnboundedReceiver<i64>) {
             }
         }
         let mut attempt = 0;
-        while let Err(e) = bus.db.mark_delivered(batch.clone()).await {
+        while let Err(e) = bus.parts.db.mark_delivered(batch.clone()).await {
             tracing::warn!(error = %e, "mark_delivered failed; retrying");
             tokio::time::sleep(backoff(attempt)).await;
             attempt += 1;

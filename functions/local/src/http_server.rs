@@ -17,15 +17,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::BodyExt;
 use reserveplace_functions::api::{ApiRequest, ApiResponse, MAX_BODY_BYTES, Problem};
-use reserveplace_local_store::Database;
 use reserveplace_wiring::{Route, Router as Routes};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::faults::{FaultSettings, Faults};
+use crate::faults::FaultSettings;
 use crate::identity::{Authenticator, Rejected};
-use crate::invoke::{Functions, InvokeError};
-use crate::saga::Machines;
+use crate::invoke::InvokeError;
+use crate::parts::Parts;
 
 /// Bodies up to this size are read and refused; beyond it the connection is dropped.
 const DRAIN_LIMIT: usize = 1024 * 1024;
@@ -36,11 +35,9 @@ const INDEX_HTML: &str = include_str!("../web/index.html");
 pub struct Backend {
     pub routes: Vec<Route>,
     pub router: Routes,
-    pub functions: Arc<Functions>,
-    pub faults: Arc<Faults>,
-    /// The event log of `/_local/events`.
-    pub db: Arc<Database>,
-    pub machines: Arc<Machines>,
+    /// The functions of the routes; for `/_local/*` the store's event log, the faults and the
+    /// executions.
+    pub parts: Arc<Parts>,
     /// Set once the runtime has resumed its executions and started its bus.
     pub ready: AtomicBool,
 }
@@ -90,6 +87,15 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
         "Method not allowed",
         format!("{method} {}", uri.path()),
     ))
+}
+
+/// The JSON body of one of the runtime's own routes; a malformed one is answered 400.
+async fn read_json<T: serde::de::DeserializeOwned>(
+    req: Request<Body>,
+    timeout: Duration,
+) -> Result<T, Response> {
+    let body = read_body(req.into_body(), MAX_BODY_BYTES, timeout).await?;
+    serde_json::from_slice(&body).map_err(|e| problem(Problem::malformed(e.to_string())))
 }
 
 /// The body, read within `timeout` and at most `limit` bytes; else the problem to answer.
@@ -181,13 +187,9 @@ struct MintRequest {
 
 /// Development mode only: a JWT for any user, so the web page can sign in.
 async fn mint_token(State(s): State<AppState>, req: Request<Body>) -> Response {
-    let body = match read_body(req.into_body(), MAX_BODY_BYTES, s.read_timeout).await {
-        Ok(b) => b,
-        Err(resp) => return resp,
-    };
-    let wanted: MintRequest = match serde_json::from_slice(&body) {
+    let wanted: MintRequest = match read_json(req, s.read_timeout).await {
         Ok(w) => w,
-        Err(e) => return problem(Problem::malformed(e.to_string())),
+        Err(resp) => return resp,
     };
     let ttl = wanted.ttl_seconds.unwrap_or(3600);
     match s.auth.issuer().mint(&wanted.sub, ttl) {
@@ -263,6 +265,7 @@ async fn events(
         }
     };
     match rt
+        .parts
         .db
         .event_log(q.get("reservationId").map(String::as_str))
         .await
@@ -284,21 +287,17 @@ async fn events(
 }
 
 async fn get_faults(State(rt): State<Arc<Backend>>) -> Response {
-    axum::Json(rt.faults.get()).into_response()
+    axum::Json(rt.parts.faults.get()).into_response()
 }
 
 async fn put_faults(State(s): State<AppState>, req: Request<Body>) -> Response {
     let rt = &s.rt;
-    let body = match read_body(req.into_body(), MAX_BODY_BYTES, s.read_timeout).await {
-        Ok(b) => b,
+    let settings: FaultSettings = match read_json(req, s.read_timeout).await {
+        Ok(s) => s,
         Err(resp) => return resp,
     };
-    let settings: FaultSettings = match serde_json::from_slice(&body) {
-        Ok(s) => s,
-        Err(e) => return problem(Problem::malformed(e.to_string())),
-    };
-    match rt.faults.set(settings) {
-        Ok(()) => axum::Json(rt.faults.get()).into_response(),
+    match rt.parts.faults.set(settings) {
+        Ok(()) => axum::Json(rt.parts.faults.get()).into_response(),
         Err(e) => problem(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-request",
@@ -316,7 +315,7 @@ async fn execution(
     let Ok(axum::extract::Path(name)) = name else {
         return problem(Problem::not_found("no such execution"));
     };
-    match rt.machines.describe_execution(&name).await {
+    match rt.parts.machines.describe_execution(&name).await {
         Ok(Some(view)) => axum::Json(view).into_response(),
         Ok(None) => problem(Problem::not_found(format!("execution {name}"))),
         Err(e) => problem(Problem::new(
@@ -366,7 +365,7 @@ async fn dispatch(State(s): State<AppState>, req: Request<Body>) -> Response {
     } else {
         None
     };
-    let call = match rt.functions.http(&rt.routes[route].function) {
+    let call = match rt.parts.functions.http(&rt.routes[route].function) {
         Ok(call) => call,
         Err(e) => return problem(refused(e)),
     };

@@ -3,7 +3,8 @@
 //! (one JSON line each); logs go to stderr.
 //!
 //! The modules depend on each other in one direction only: [`runtime`] assembles [`http_server`],
-//! [`bus`] and [`saga`], which all run functions through [`invoke`]; [`bind`] checks the template
+//! [`bus`] and [`saga`], which all run functions through [`invoke`] (the bus and the HTTP side share
+//! their handles as [`parts`]); [`bind`] checks the template
 //! against the handler registry; [`config`], [`faults`] and [`identity`] depend on nothing here
 //! but each other's types.
 pub mod bind;
@@ -13,6 +14,7 @@ pub mod faults;
 pub mod http_server;
 pub mod identity;
 pub mod invoke;
+pub mod parts;
 pub mod runtime;
 pub mod saga;
 pub mod serve;
@@ -44,7 +46,7 @@ pub async fn run(opts: config::Options) -> Result<(), String> {
         ));
     }
     let auth = Arc::new(identity::Authenticator::new(issuer(&opts)?, opts.dev));
-    let rt = runtime::Runtime::start(&opts)
+    let rt = runtime::Runtime::open(&opts)
         .await
         .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(opts.addr)
@@ -66,6 +68,8 @@ pub async fn run(opts: config::Options) -> Result<(), String> {
         "ReservePlace local runtime listening on http://{addr} (data: {})",
         opts.data_dir.display()
     );
+    // After the banner: a replay of undelivered events prints them, and the banner comes first.
+    rt.start_bus();
     let read_timeout = Duration::from_secs(opts.read_timeout_secs);
     let app = http_server::app(rt.http(), auth, read_timeout);
     serve::serve(listener, app, read_timeout, async {

@@ -2,16 +2,17 @@
 //! the HTTP side, the bus over the rule matcher, the saga interpreters and the embedded store. It
 //! only wires the parts together: each part gets just what it uses.
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use reserveplace_domain::clock::SystemClock;
 use reserveplace_functions::adapters::LogChannel;
 use reserveplace_functions::registry::Handler;
 use reserveplace_functions::services::{Adapters, Services};
 use reserveplace_local_sfn::{Interpreter, StateMachine, TaskInvoker};
-use reserveplace_local_store::Database;
+use reserveplace_local_store::{Database, OutboxEntry};
 use reserveplace_wiring::{FunctionDef, Router, RuleMatcher, Wiring};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::bind::bind_functions;
 use crate::bus::Bus;
@@ -19,6 +20,7 @@ use crate::config::Options;
 use crate::faults::Faults;
 use crate::http_server::Backend;
 use crate::invoke::{Functions, LocalFunction};
+use crate::parts::Parts;
 use crate::saga::{LambdaInvoker, LocalCallbacks, LocalStarter, Machines};
 
 /// The running system: the HTTP side to serve, with the bus and the saga behind it.
@@ -26,9 +28,16 @@ pub struct Runtime {
     backend: Arc<Backend>,
     bus: Arc<Bus>,
     machines: Arc<Machines>,
+    /// The undelivered backlog and the outbox subscription, until the bus takes them.
+    pending: Mutex<Option<(Vec<OutboxEntry>, UnboundedReceiver<OutboxEntry>)>>,
 }
 
 pub use crate::bind::StartError;
+
+/// Poisoning only means another thread panicked while holding the lock; the value stays usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// The embedded adapters behind the handlers' ports; the saga ports bind to `machines`.
 fn local_adapters(db: &Arc<Database>, faults: &Faults, machines: &Arc<Machines>) -> Adapters {
@@ -57,6 +66,15 @@ pub type TaskRunner<'a> = &'a dyn Fn(&str, LambdaInvoker) -> Arc<dyn TaskInvoker
 
 impl Runtime {
     pub async fn start(opts: &Options) -> Result<Runtime, StartError> {
+        let rt = Self::open(opts).await?;
+        rt.start_bus();
+        Ok(rt)
+    }
+
+    /// [`Runtime::start`] but for the bus, which waits for [`Runtime::start_bus`]: its replay of
+    /// undelivered events prints them on stdout, after whatever the caller prints first (where
+    /// it listens). The stored executions are running already.
+    pub async fn open(opts: &Options) -> Result<Runtime, StartError> {
         let wiring = Wiring::load(&opts.template_path(), &opts.parameter_overrides())
             .map_err(|e| StartError::Wiring(e.to_string()))?;
         let bound = bind_functions(&wiring)?;
@@ -73,7 +91,7 @@ impl Runtime {
             Arc::new(lambda)
         })
         .await?;
-        rt.run().await?;
+        rt.resume().await?;
         Ok(rt)
     }
 
@@ -127,34 +145,35 @@ impl Runtime {
         // the machine their function names.
         machines.bind(interpreters);
 
+        let parts = Arc::new(Parts {
+            functions,
+            machines: machines.clone(),
+            faults,
+            db,
+        });
         let bus = Arc::new(Bus {
             rules: wiring.rules,
             matcher,
-            functions: functions.clone(),
-            machines: machines.clone(),
-            faults: faults.clone(),
-            db: db.clone(),
+            parts: parts.clone(),
             print_events,
         });
         let backend = Arc::new(Backend {
             routes: wiring.routes,
             router,
-            functions,
-            faults,
-            db,
-            machines: machines.clone(),
+            parts,
             ready: AtomicBool::new(false),
         });
         Ok(Runtime {
             backend,
             bus,
             machines,
+            pending: Mutex::new(None),
         })
     }
 
-    /// Resumes the stored executions and starts the bus on the undelivered events.
-    async fn run(&self) -> Result<(), StartError> {
-        let db = &self.bus.db;
+    /// Resumes the stored executions; the undelivered events wait for the bus.
+    async fn resume(&self) -> Result<(), StartError> {
+        let db = &self.bus.parts.db;
         // Subscribe before reading the backlog so nothing committed in between is missed.
         let rx = db.subscribe_outbox();
         let backlog = db
@@ -175,9 +194,17 @@ impl Runtime {
                 tracing::info!(state_machine = %id, resumed, "resumed running executions");
             }
         }
-        tokio::spawn(crate::bus::run(self.bus.clone(), backlog, rx));
-        self.backend.ready.store(true, Ordering::Release);
+        *lock(&self.pending) = Some((backlog, rx));
         Ok(())
+    }
+
+    /// Starts the bus on the undelivered events (once; later calls do nothing) and reports the
+    /// runtime ready.
+    pub fn start_bus(&self) {
+        if let Some((backlog, rx)) = lock(&self.pending).take() {
+            tokio::spawn(crate::bus::run(self.bus.clone(), backlog, rx));
+        }
+        self.backend.ready.store(true, Ordering::Release);
     }
 
     /// The HTTP side, to serve with [`crate::http_server::app`].

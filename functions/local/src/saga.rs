@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
-use reserveplace_domain::saga::{SagaCallbacks, SagaError, SagaStart, SagaStarter};
+use reserveplace_domain::saga::{SagaCallbacks, SagaError, SagaResult, SagaStart, SagaStarter};
 use reserveplace_local_sfn::{Interpreter, SfnError, TaskError, TaskInvoker};
 use serde_json::{Value, json};
 
@@ -167,17 +167,12 @@ impl LocalCallbacks {
 
 #[async_trait]
 impl SagaCallbacks for LocalCallbacks {
-    async fn send_task_success(&self, token: &str, output: Value) -> Result<(), SagaError> {
+    async fn send_task_success(&self, token: &str, output: Value) -> SagaResult {
         self.on_owner(|i| i.send_task_success(token, output.clone()))
             .await
     }
 
-    async fn send_task_failure(
-        &self,
-        token: &str,
-        error: &str,
-        cause: &str,
-    ) -> Result<(), SagaError> {
+    async fn send_task_failure(&self, token: &str, error: &str, cause: &str) -> SagaResult {
         self.on_owner(|i| i.send_task_failure(token, error, cause))
             .await
     }
@@ -194,14 +189,9 @@ pub struct LocalStarter {
 impl SagaStarter for LocalStarter {
     async fn start_execution(&self, name: &str, input: Value) -> Result<SagaStart, SagaError> {
         let interpreter = self.machines.named(&self.machine)?;
-        let existed = interpreter
-            .describe_execution(name)
-            .await
-            .map_err(map_err)?
-            .is_some();
-        match interpreter.start_execution(name, input).await {
-            Ok(_) if existed => Ok(SagaStart::AlreadyStarted),
-            Ok(_) => Ok(SagaStart::Started),
+        match interpreter.start_execution_once(name, input).await {
+            Ok((_, true)) => Ok(SagaStart::Started),
+            Ok((_, false)) => Ok(SagaStart::AlreadyStarted),
             // Another input under this name: the same event published again (see the AWS adapter).
             Err(SfnError::ExecutionAlreadyExists(_)) => Ok(SagaStart::AlreadyStarted),
             Err(e) => Err(map_err(e)),

@@ -2,7 +2,7 @@
 //! starts the machine it names, through a starter function or as its own target, and every
 //! callback resumes the machine that issued its token, not whichever machine comes first.
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -122,7 +122,7 @@ fn placed(place: &str, reservation: &str) -> Value {
 async fn deliver(f: &Fixture, event: Value) {
     let rules = f.rt.bus.matcher.matching(&event);
     assert_eq!(rules.len(), 1, "one rule matches {event}");
-    crate::bus::deliver(f.rt.bus.clone(), rules[0], event).await;
+    crate::bus::deliver(f.rt.bus.clone(), rules[0], Arc::new(event)).await;
 }
 
 /// The machines that have an execution named `name`.
@@ -162,6 +162,7 @@ async fn each_rule_starts_the_machine_it_names() {
     deliver(&f, again).await;
     let dead =
         f.rt.bus
+            .parts
             .db
             .table("_DeadLetters")
             .query(&Query {
@@ -170,6 +171,7 @@ async fn each_rule_starts_the_machine_it_names() {
                 sk_prefix: None,
                 descending: false,
                 limit: None,
+                eventually_consistent: false,
             })
             .await
             .expect("dead letters");
@@ -211,6 +213,7 @@ async fn a_callback_resumes_the_machine_that_issued_its_token() {
     // The port the handlers hold (any function's services share it).
     let saga =
         f.rt.bus
+            .parts
             .functions
             .get("StartAlphaFunction")
             .expect("the function")

@@ -99,70 +99,47 @@ fn outcomes() -> Vec<Outcome> {
     };
     let refunded = || ev("payment", "PaymentCancelApproved", json!({}));
     let decided = |t: &'static str, by: &str| ev("place", t, json!({"decidedBy": by}));
-    let instant = [
-        placed(),
-        approved(),
-        paid(),
-        decided("ReservationConfirmed", "instant"),
-        confirmed(),
-    ];
-    let mut cancelled_by_customer: Vec<Published> = instant.into_iter().collect();
+    // The place context's own account of the nights (the search projection's input).
+    let held = || ev("place", "RoomsHeld", json!({}));
+    let released = || ev("place", "RoomsReleased", json!({}));
+    // Every outcome past the payment starts with these; an owner's turn adds `awaiting`.
+    let charged = |owner_asked: bool| {
+        let mut events = vec![placed(), approved(), paid()];
+        events.extend(owner_asked.then(awaiting));
+        events
+    };
+    let confirmed_by = |owner_asked: bool, by: &str| {
+        let mut events = charged(owner_asked);
+        events.extend([held(), decided("ReservationConfirmed", by), confirmed()]);
+        events
+    };
+    // Only a refusal after the owner's turn had its nights held (a sold-out hold held none).
+    let refused = |owner_asked: bool, by: &str, reason: &str| {
+        let mut events = charged(owner_asked);
+        if owner_asked {
+            events.extend([held(), released()]);
+        }
+        events.extend([decided("ReservationCancelConfirmed", by), refunded()]);
+        events.extend(cancelled(reason));
+        events
+    };
+    let mut cancelled_by_customer = confirmed_by(false, "instant");
     cancelled_by_customer.extend(cancelled("CUSTOMER_CANCELLED"));
-    cancelled_by_customer.push(refunded());
+    cancelled_by_customer.extend([released(), refunded()]);
     let mut declined = vec![placed(), ev("payment", "PaymentDeclined", json!({}))];
     declined.extend(cancelled("PAYMENT_DECLINED"));
-    let mut sold_out = vec![
-        placed(),
-        approved(),
-        paid(),
-        decided("ReservationCancelConfirmed", "system"),
-        refunded(),
-    ];
-    sold_out.extend(cancelled("SOLD_OUT"));
-    let mut rejected = vec![
-        placed(),
-        approved(),
-        paid(),
-        awaiting(),
-        decided("ReservationCancelConfirmed", "owner"),
-        refunded(),
-    ];
-    rejected.extend(cancelled("OWNER_REJECTED"));
-    let mut timed_out = vec![
-        placed(),
-        approved(),
-        paid(),
-        awaiting(),
-        decided("ReservationCancelConfirmed", "timeout"),
-        refunded(),
-    ];
-    timed_out.extend(cancelled("OWNER_TIMEOUT"));
     vec![
         Outcome {
             name: "confirmed (instant book)",
             http: vec!["reservation-place"],
             saga: path(&[CHARGED, CONFIRM]),
-            events: [
-                placed(),
-                approved(),
-                paid(),
-                decided("ReservationConfirmed", "instant"),
-                confirmed(),
-            ]
-            .into(),
+            events: confirmed_by(false, "instant"),
         },
         Outcome {
             name: "confirmed by the owner",
             http: vec!["reservation-place", "owner-decision"],
             saga: path(&[CHARGED, AWAIT, CONFIRM]),
-            events: vec![
-                placed(),
-                approved(),
-                paid(),
-                awaiting(),
-                decided("ReservationConfirmed", "owner"),
-                confirmed(),
-            ],
+            events: confirmed_by(true, "owner"),
         },
         Outcome {
             name: "declined payment",
@@ -177,13 +154,13 @@ fn outcomes() -> Vec<Outcome> {
             name: "sold out",
             http: vec!["reservation-place"],
             saga: path(&[CHARGED, &["SoldOut"], REFUND_CANCEL]),
-            events: sold_out,
+            events: refused(false, "system", "SOLD_OUT"),
         },
         Outcome {
             name: "owner rejected",
             http: vec!["reservation-place", "owner-decision"],
             saga: path(&[CHARGED, AWAIT, &["OwnerRejected"], REFUND_CANCEL]),
-            events: rejected,
+            events: refused(true, "owner", "OWNER_REJECTED"),
         },
         Outcome {
             name: "owner timed out",
@@ -194,7 +171,7 @@ fn outcomes() -> Vec<Outcome> {
                 &["ExpireOwnerDecision", "DecisionOutcome", "OwnerTimedOut"],
                 REFUND_CANCEL,
             ]),
-            events: timed_out,
+            events: refused(true, "timeout", "OWNER_TIMEOUT"),
         },
         Outcome {
             name: "cancelled by the customer",

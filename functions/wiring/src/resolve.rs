@@ -422,6 +422,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// `result` is refused with a message that says `why`.
+    fn assert_refused<T: std::fmt::Debug>(result: Result<T, String>, why: &str) {
+        let err = result.unwrap_err();
+        assert!(err.contains(why), "{err}");
+    }
+
     fn with_resolver<T>(f: impl FnOnce(&Resolver<'_>) -> T) -> T {
         let parameters = BTreeMap::from([("Stage".to_owned(), "dev".to_owned())]);
         let declared = BTreeSet::from(["Stage".to_owned(), "Secret".to_owned()]);
@@ -464,18 +470,17 @@ mod tests {
     #[test]
     fn reference_errors_say_why() {
         with_resolver(|r| {
-            let err = r.reference("Secret").unwrap_err();
-            assert!(err.contains("no Default"), "{err}");
-            let err = r.reference("Missing").unwrap_err();
-            assert!(err.contains("unresolved reference Missing"), "{err}");
-            let err = r.string(&json!({"Fn::ImportValue": "Shared"})).unwrap_err();
-            assert!(err.contains("Fn::ImportValue"), "{err}");
-            let err = r
-                .string(&json!({"Fn::If": ["Nope", "a", "b"]}))
-                .unwrap_err();
-            assert!(err.contains("unknown condition Nope"), "{err}");
-            let err = r.reference("Seed").unwrap_err();
-            assert!(err.contains("condition IsProd is false"), "{err}");
+            assert_refused(r.reference("Secret"), "no Default");
+            assert_refused(r.reference("Missing"), "unresolved reference Missing");
+            assert_refused(
+                r.string(&json!({"Fn::ImportValue": "Shared"})),
+                "Fn::ImportValue",
+            );
+            assert_refused(
+                r.string(&json!({"Fn::If": ["Nope", "a", "b"]})),
+                "unknown condition Nope",
+            );
+            assert_refused(r.reference("Seed"), "condition IsProd is false");
         });
     }
 
@@ -550,12 +555,15 @@ mod tests {
                     .as_deref(),
                 Ok(arn.as_str())
             );
-            let err = r.reference("Table.Alias").unwrap_err();
-            assert!(err.contains("not an AWS::Serverless::Function"), "{err}");
-            let err = r.reference("Missing.Alias").unwrap_err();
-            assert!(err.contains("unresolved reference Missing.Alias"), "{err}");
-            let err = r.reference("Seed.Alias").unwrap_err();
-            assert!(err.contains("condition IsProd is false"), "{err}");
+            assert_refused(
+                r.reference("Table.Alias"),
+                "not an AWS::Serverless::Function",
+            );
+            assert_refused(
+                r.reference("Missing.Alias"),
+                "unresolved reference Missing.Alias",
+            );
+            assert_refused(r.reference("Seed.Alias"), "condition IsProd is false");
         });
     }
 

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem, Update,
 };
 use reserveplace_domain::events::DomainEvent;
-use reserveplace_domain::store::rules::{self, validate_transaction};
+use reserveplace_domain::store::rules::{self, Op, PlannedWrite, validate_transaction};
 use reserveplace_domain::store::{Item, Key, Query, StoreError, Table, Write};
 
 use crate::classify::{ErrorClass, classify, describe};
@@ -79,109 +79,82 @@ where
     }
 }
 
+/// The guard and placeholders of a write request. The SDK's request builders (transaction items
+/// and single-item calls alike) share these setters by name, not through a trait.
+macro_rules! guarded {
+    ($builder:expr, $table:expr, $cond:expr, $names:expr, $values:expr) => {
+        $builder
+            .table_name($table)
+            .set_condition_expression($cond)
+            .set_expression_attribute_names($names)
+            .set_expression_attribute_values($values)
+    };
+}
+
 impl DynamoDbTable {
-    fn translate(&self, w: &Write) -> Result<TransactWriteItem, StoreError> {
+    fn translate(&self, w: &PlannedWrite) -> Result<TransactWriteItem, StoreError> {
         let mut e = Expr::default();
-        let built = match w {
-            Write::Put { item, cond } => {
-                let c = cond.as_ref().map(|c| e.cond(c)).transpose()?;
-                TransactWriteItem::builder().put(
-                    Put::builder()
-                        .table_name(&self.name)
-                        .set_item(Some(to_av_item(item)?))
-                        .set_condition_expression(c)
-                        .set_expression_attribute_names(e.names())
-                        .set_expression_attribute_values(e.values())
-                        .build()
-                        .map_err(build_error)?,
-                )
-            }
-            Write::Update {
-                key,
-                set,
-                add,
-                cond,
-            } => {
-                let u = e.update(set, add)?;
-                let c = cond.as_ref().map(|c| e.cond(c)).transpose()?;
-                TransactWriteItem::builder().update(
-                    Update::builder()
-                        .table_name(&self.name)
-                        .set_key(Some(key_av(key)))
-                        .update_expression(u)
-                        .set_condition_expression(c)
-                        .set_expression_attribute_names(e.names())
-                        .set_expression_attribute_values(e.values())
-                        .build()
-                        .map_err(build_error)?,
-                )
-            }
-            Write::Delete { key, cond } => {
-                let c = cond.as_ref().map(|c| e.cond(c)).transpose()?;
-                TransactWriteItem::builder().delete(
-                    Delete::builder()
-                        .table_name(&self.name)
-                        .set_key(Some(key_av(key)))
-                        .set_condition_expression(c)
-                        .set_expression_attribute_names(e.names())
-                        .set_expression_attribute_values(e.values())
-                        .build()
-                        .map_err(build_error)?,
-                )
-            }
-            Write::Check { key, cond } => {
-                let c = e.cond(cond)?;
-                TransactWriteItem::builder().condition_check(
-                    ConditionCheck::builder()
-                        .table_name(&self.name)
-                        .set_key(Some(key_av(key)))
-                        .condition_expression(c)
-                        .set_expression_attribute_names(e.names())
-                        .set_expression_attribute_values(e.values())
-                        .build()
-                        .map_err(build_error)?,
-                )
-            }
+        let update = match &w.op {
+            Op::Update { set, add } => Some(e.update(set, add)?),
+            _ => None,
+        };
+        let cond = w.cond.as_ref().map(|c| e.cond(c)).transpose()?;
+        let (names, values) = (e.names(), e.values());
+        let key = Some(key_av(&w.key));
+        let built = match &w.op {
+            Op::Put(item) => TransactWriteItem::builder().put(
+                guarded!(Put::builder(), &self.name, cond, names, values)
+                    .set_item(Some(to_av_item(item)?))
+                    .build()
+                    .map_err(build_error)?,
+            ),
+            Op::Update { .. } => TransactWriteItem::builder().update(
+                guarded!(Update::builder(), &self.name, cond, names, values)
+                    .set_key(key)
+                    .set_update_expression(update)
+                    .build()
+                    .map_err(build_error)?,
+            ),
+            Op::Delete => TransactWriteItem::builder().delete(
+                guarded!(Delete::builder(), &self.name, cond, names, values)
+                    .set_key(key)
+                    .build()
+                    .map_err(build_error)?,
+            ),
+            Op::Check => TransactWriteItem::builder().condition_check(
+                guarded!(ConditionCheck::builder(), &self.name, cond, names, values)
+                    .set_key(key)
+                    .build()
+                    .map_err(build_error)?,
+            ),
         };
         Ok(built.build())
     }
 
     /// A lone change without events: the single-item call costs half a transaction.
     async fn write_one(&self, t: TransactWriteItem) -> Result<(), StoreError> {
+        // The single-item call of a translated write, with the write's guard and placeholders.
+        macro_rules! send {
+            ($call:expr, $w:ident) => {
+                guarded!(
+                    $call,
+                    $w.table_name,
+                    $w.condition_expression,
+                    $w.expression_attribute_names,
+                    $w.expression_attribute_values
+                )
+                .send()
+                .await
+                .map_err(single_error)?
+            };
+        }
         if let Some(p) = t.put {
-            self.client
-                .put_item()
-                .table_name(p.table_name)
-                .set_item(Some(p.item))
-                .set_condition_expression(p.condition_expression)
-                .set_expression_attribute_names(p.expression_attribute_names)
-                .set_expression_attribute_values(p.expression_attribute_values)
-                .send()
-                .await
-                .map_err(single_error)?;
+            send!(self.client.put_item().set_item(Some(p.item)), p);
         } else if let Some(u) = t.update {
-            self.client
-                .update_item()
-                .table_name(u.table_name)
-                .set_key(Some(u.key))
-                .update_expression(u.update_expression)
-                .set_condition_expression(u.condition_expression)
-                .set_expression_attribute_names(u.expression_attribute_names)
-                .set_expression_attribute_values(u.expression_attribute_values)
-                .send()
-                .await
-                .map_err(single_error)?;
+            let call = self.client.update_item().set_key(Some(u.key));
+            send!(call.update_expression(u.update_expression), u);
         } else if let Some(d) = t.delete {
-            self.client
-                .delete_item()
-                .table_name(d.table_name)
-                .set_key(Some(d.key))
-                .set_condition_expression(d.condition_expression)
-                .set_expression_attribute_names(d.expression_attribute_names)
-                .set_expression_attribute_values(d.expression_attribute_values)
-                .send()
-                .await
-                .map_err(single_error)?;
+            send!(self.client.delete_item().set_key(Some(d.key)), d);
         }
         Ok(())
     }
@@ -244,8 +217,9 @@ impl Table for DynamoDbTable {
                 .query()
                 .table_name(&self.name)
                 .set_index_name(q.index.then(|| INDEX_NAME.to_owned()))
-                // Index reads are eventually consistent on DynamoDB; base-table reads need not be.
-                .consistent_read(!q.index)
+                // Index reads are eventually consistent on DynamoDB; base-table reads need not be,
+                // unless the caller says an eventually consistent read is enough.
+                .consistent_read(!q.index && !q.eventually_consistent)
                 .key_condition_expression(&key_cond)
                 .set_expression_attribute_names(e.names())
                 .set_expression_attribute_values(e.values())
@@ -271,7 +245,7 @@ impl Table for DynamoDbTable {
         writes: Vec<Write>,
         events: Vec<DomainEvent>,
     ) -> Result<(), StoreError> {
-        validate_transaction(&writes, &events)?;
+        let writes = rules::plan_transaction(writes, &events)?;
         if writes.is_empty() && events.is_empty() {
             return Ok(());
         }
@@ -279,7 +253,7 @@ impl Table for DynamoDbTable {
         for w in &writes {
             items.push(self.translate(w)?);
         }
-        if events.is_empty() && items.len() == 1 && !matches!(writes[0], Write::Check { .. }) {
+        if events.is_empty() && items.len() == 1 && writes[0].op != Op::Check {
             return self.write_one(items.remove(0)).await;
         }
         let mut request = items;
@@ -309,18 +283,19 @@ impl Table for DynamoDbTable {
         validate_transaction(&[rules::increment_write(key, attr, by)], &[])?;
         let mut e = Expr::default();
         let update = e.update(&Item::new(), &add)?;
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.name)
-            .set_key(Some(key_av(key)))
-            .update_expression(update)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .map_err(sdk_error)?;
+        let out = guarded!(
+            self.client.update_item(),
+            &self.name,
+            None,
+            e.names(),
+            e.values()
+        )
+        .set_key(Some(key_av(key)))
+        .update_expression(update)
+        .return_values(ReturnValue::UpdatedNew)
+        .send()
+        .await
+        .map_err(sdk_error)?;
         match out.attributes.as_ref().and_then(|a| a.get(attr)) {
             Some(AttributeValue::N(n)) => n.parse::<i64>().map_err(|_| {
                 StoreError::Invalid(format!("`{attr}` = {n} does not fit a 64-bit integer"))

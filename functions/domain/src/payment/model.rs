@@ -15,18 +15,26 @@ pub enum PaymentStatus {
     Voided,
 }
 
+/// What a payment is: the payment record and its events carry this one type, so they cannot drift.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Payment {
+pub struct PaymentFacts {
     pub payment_id: String,
     pub reservation_id: String,
     pub user_id: String,
+    /// The reservation's amount, in integer minor units.
     pub amount: i64,
     pub status: PaymentStatus,
-    #[serde(default)]
+    /// The provider's reference of the charge (absent until it was approved).
     pub provider_ref: Option<String>,
-    #[serde(default)]
     pub decline_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Payment {
+    #[serde(flatten)]
+    pub facts: PaymentFacts,
     /// Why it was refunded or voided (the reservation's cancel reason), so a replayed saga ends the
     /// same way as the run that compensated.
     #[serde(default)]

@@ -52,14 +52,8 @@ fn payment_event(
 ) -> DomainEvent {
     DomainEvent::new(kind(PaymentEvent {
         meta: EventMeta::new(reservation_version, &p.updated_at),
-        reservation_id: p.reservation_id.clone(),
-        payment_id: p.payment_id.clone(),
-        user_id: p.user_id.clone(),
-        amount: p.amount,
-        status: p.status,
+        payment: p.facts.clone(),
         payment_version: p.version,
-        provider_ref: p.provider_ref.clone(),
-        decline_reason: p.decline_reason.clone(),
     }))
 }
 
@@ -88,7 +82,7 @@ impl PaymentService {
     }
 
     fn settled(p: &Payment) -> ChargeResult {
-        let outcome = match p.status {
+        let outcome = match p.facts.status {
             PaymentStatus::Approved => ChargeOutcome::Approved,
             PaymentStatus::Declined => ChargeOutcome::Declined,
             PaymentStatus::Refunded | PaymentStatus::Voided => ChargeOutcome::Cancelled,
@@ -100,7 +94,7 @@ impl PaymentService {
         });
         ChargeResult {
             outcome,
-            payment_id: Some(p.payment_id.clone()),
+            payment_id: Some(p.facts.payment_id.clone()),
             reason,
         }
     }
@@ -108,13 +102,15 @@ impl PaymentService {
     fn new_payment(&self, req: &ChargeRequest, status: PaymentStatus) -> Payment {
         let now = self.clock.now_rfc3339();
         Payment {
-            payment_id: uuid::Uuid::now_v7().to_string(),
-            reservation_id: req.reservation_id.clone(),
-            user_id: req.user_id.clone(),
-            amount: req.amount,
-            status,
-            provider_ref: None,
-            decline_reason: None,
+            facts: PaymentFacts {
+                payment_id: uuid::Uuid::now_v7().to_string(),
+                reservation_id: req.reservation_id.clone(),
+                user_id: req.user_id.clone(),
+                amount: req.amount,
+                status,
+                provider_ref: None,
+                decline_reason: None,
+            },
             refund_reason: None,
             version: 1,
             created_at: now.clone(),
@@ -149,12 +145,12 @@ impl PaymentService {
         let mut payment = match result {
             Ok(ProviderCharge::Approved { provider_ref }) => {
                 let mut p = self.new_payment(req, PaymentStatus::Approved);
-                p.provider_ref = Some(provider_ref);
+                p.facts.provider_ref = Some(provider_ref);
                 p
             }
             Ok(ProviderCharge::Declined { reason }) => {
                 let mut p = self.new_payment(req, PaymentStatus::Declined);
-                p.decline_reason = Some(reason);
+                p.facts.decline_reason = Some(reason);
                 p
             }
             Err(ProviderError::Unavailable(why)) => {
@@ -169,7 +165,7 @@ impl PaymentService {
                 return Err(DomainError::Unavailable(format!("payment provider: {why}")));
             }
         };
-        let kind = if payment.status == PaymentStatus::Approved {
+        let kind = if payment.facts.status == PaymentStatus::Approved {
             Event::PaymentApproved
         } else {
             Event::PaymentDeclined
@@ -189,14 +185,14 @@ impl PaymentService {
                     .get(&req.reservation_id)
                     .await?
                     .ok_or_else(|| DomainError::Unavailable("payment vanished".into()))?;
-                if existing.status != PaymentStatus::Voided
-                    || payment.status != PaymentStatus::Approved
+                if existing.facts.status != PaymentStatus::Voided
+                    || payment.facts.status != PaymentStatus::Approved
                 {
                     // A concurrent replay recorded the same idempotent charge first.
                     return Ok(Self::settled(&existing));
                 }
                 // Cancelled while we were charging: give the money back and record both facts.
-                let provider_ref = payment.provider_ref.clone().unwrap_or_default();
+                let provider_ref = payment.facts.provider_ref.clone().unwrap_or_default();
                 self.provider
                     .refund(&req.reservation_id, &provider_ref, req.amount)
                     .await
@@ -204,7 +200,7 @@ impl PaymentService {
                 payment.version = existing.version + 1;
                 payment.refund_reason = existing.refund_reason.clone();
                 let approved = payment_event(Event::PaymentApproved, &payment, req.version);
-                payment.status = PaymentStatus::Refunded;
+                payment.facts.status = PaymentStatus::Refunded;
                 payment.version += 1;
                 payment.updated_at = self.clock.now_rfc3339();
                 let refunded = payment_event(Event::PaymentCancelApproved, &payment, req.version);
@@ -219,7 +215,7 @@ impl PaymentService {
                 {
                     Ok(()) => Ok(ChargeResult {
                         outcome: ChargeOutcome::Cancelled,
-                        payment_id: Some(payment.payment_id),
+                        payment_id: Some(payment.facts.payment_id),
                         reason: payment.refund_reason,
                     }),
                     Err(StoreError::ConditionFailed { .. }) => Err(DomainError::Unavailable(
@@ -249,7 +245,7 @@ impl PaymentService {
                     RefundResult { refunded: false },
                 ));
             };
-            match p.status {
+            match p.facts.status {
                 PaymentStatus::Refunded => {
                     return Ok(Attempt::Done(RefundResult { refunded: true }));
                 }
@@ -258,18 +254,18 @@ impl PaymentService {
                 }
                 PaymentStatus::Approved => {}
             }
-            let provider_ref = p.provider_ref.clone().unwrap_or_default();
+            let provider_ref = p.facts.provider_ref.clone().unwrap_or_default();
             self.provider
-                .refund(&p.reservation_id, &provider_ref, p.amount)
+                .refund(&p.facts.reservation_id, &provider_ref, p.facts.amount)
                 .await
                 .map_err(|e| DomainError::Unavailable(e.to_string()))?;
             let mut next = p.clone();
-            next.status = PaymentStatus::Refunded;
+            next.facts.status = PaymentStatus::Refunded;
             next.refund_reason = Some(reason.to_string());
             next.version += 1;
             next.updated_at = self.clock.now_rfc3339();
             let put = Write::Put {
-                item: to_item(&Payment::key(&p.reservation_id), None, &next),
+                item: to_item(&Payment::key(&p.facts.reservation_id), None, &next),
                 cond: Some(Cond::Eq("status".into(), json!(PaymentStatus::Approved))),
             };
             let event = payment_event(Event::PaymentCancelApproved, &next, req.version);

@@ -4,6 +4,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::model::*;
+use super::pricing::{PriceRule, validate_price, validate_rules};
 use super::service::PlaceService;
 use crate::error::{DomainError, DomainResult};
 use crate::events::{DomainEvent, Event, EventMeta, PlaceCatalogued};
@@ -13,26 +14,19 @@ use crate::records;
 use crate::retry::{Attempt, until_committed};
 use crate::seed;
 use crate::store::{Cond, Query, StoreError, Write};
+use crate::text::validate_text;
 
 pub const MAX_ROOMS: i64 = 10_000;
-/// 100,000,000 minor units a night: with at most 30 nights and 100 rooms an amount stays below
-/// 3×10^11, so amounts and loyalty points can never overflow a 64-bit integer anywhere.
-pub const MAX_PRICE: i64 = 100_000_000;
+pub const MAX_CITY_CHARS: usize = 60;
+pub const MAX_ADDRESS_CHARS: usize = 200;
+pub const MAX_DESCRIPTION_CHARS: usize = 1_000;
+pub const MAX_GUESTS: i64 = 20;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RegisterPlace {
-    pub name: String,
-    pub room_count: i64,
-    pub nightly_price: i64,
-    #[serde(default = "default_true")]
-    pub instant_book: bool,
-}
+/// `POST /v1/places`: the owner's facts, the same type the place and its events carry.
+pub type RegisterPlace = PlaceFacts;
 
-fn default_true() -> bool {
-    true
-}
-
+/// `PATCH /v1/places/{placeId}`. The city is fixed at registration, so it is no field here (an
+/// unknown field is refused); `priceRules` replaces the whole list.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdatePlace {
@@ -40,23 +34,70 @@ pub struct UpdatePlace {
     pub room_count: Option<i64>,
     pub nightly_price: Option<i64>,
     pub instant_book: Option<bool>,
+    pub address: Option<String>,
+    pub description: Option<String>,
+    pub guests: Option<i64>,
+    pub price_rules: Option<Vec<PriceRule>>,
 }
 
-fn validate_place(name: &str, room_count: i64, nightly_price: i64) -> DomainResult<()> {
-    crate::text::validate_name("name", name)?;
-    if !(0..=MAX_ROOMS).contains(&room_count) {
+impl UpdatePlace {
+    /// `facts` with this patch applied (not yet validated).
+    fn apply(&self, facts: &mut PlaceFacts) {
+        let text = |patch: &Option<String>, current: &mut String| {
+            if let Some(t) = patch {
+                *current = t.clone();
+            }
+        };
+        text(&self.name, &mut facts.name);
+        text(&self.address, &mut facts.address);
+        text(&self.description, &mut facts.description);
+        facts.room_count = self.room_count.unwrap_or(facts.room_count);
+        facts.nightly_price = self.nightly_price.unwrap_or(facts.nightly_price);
+        facts.instant_book = self.instant_book.unwrap_or(facts.instant_book);
+        facts.guests = self.guests.unwrap_or(facts.guests);
+        if let Some(rules) = &self.price_rules {
+            facts.price_rules = rules.clone();
+        }
+    }
+}
+
+/// Trims what is compared and searched by its trimmed form (the name, the city).
+fn normalized(mut facts: PlaceFacts) -> PlaceFacts {
+    facts.name = facts.name.trim().to_string();
+    facts.city = facts.city.trim().to_string();
+    facts
+}
+
+/// Checks the facts as the client sent them (so a control character is refused even where
+/// trimming would drop it); the city's length counts once trimmed, and "" means none.
+fn validate_place(facts: &PlaceFacts) -> DomainResult<()> {
+    crate::text::validate_name("name", &facts.name)?;
+    if !(0..=MAX_ROOMS).contains(&facts.room_count) {
         return Err(DomainError::invalid(
             "roomCount",
             format!("must be between 0 and {MAX_ROOMS}"),
         ));
     }
-    if !(0..=MAX_PRICE).contains(&nightly_price) {
+    validate_price("nightlyPrice", facts.nightly_price)?;
+    if !facts.city.is_empty() && facts.city.trim().is_empty() {
+        return Err(DomainError::invalid("city", "must not be blank"));
+    }
+    validate_text("city", &facts.city, usize::MAX, false)?;
+    validate_text("city", facts.city.trim(), MAX_CITY_CHARS, false)?;
+    validate_text("address", &facts.address, MAX_ADDRESS_CHARS, false)?;
+    validate_text(
+        "description",
+        &facts.description,
+        MAX_DESCRIPTION_CHARS,
+        true,
+    )?;
+    if !(1..=MAX_GUESTS).contains(&facts.guests) {
         return Err(DomainError::invalid(
-            "nightlyPrice",
-            format!("must be an integer amount from 0 to {MAX_PRICE}"),
+            "guests",
+            format!("must be between 1 and {MAX_GUESTS}"),
         ));
     }
-    Ok(())
+    validate_rules(&facts.price_rules)
 }
 
 /// `kind` is `Event::PlaceRegistered` or `Event::PlaceUpdated`.
@@ -65,10 +106,7 @@ fn catalogue_event(kind: fn(PlaceCatalogued) -> Event, place: &Place) -> DomainE
         meta: EventMeta::new(place.version, &place.updated_at),
         place_id: place.place_id.clone(),
         owner_id: place.owner_id.clone(),
-        name: place.name.clone(),
-        room_count: place.room_count,
-        nightly_price: place.nightly_price,
-        instant_book: place.instant_book,
+        place: place.facts.clone(),
     }))
 }
 
@@ -150,12 +188,7 @@ impl PlaceService {
             Ok(()) => Ok((place, true)),
             Err(StoreError::ConditionFailed { failed }) if failed.contains(&1) => {
                 let existing: Place = records::replayed(&*self.table, &record, Place::key).await?;
-                let same = existing.owner_id == owner_id
-                    && existing.name == place.name
-                    && existing.room_count == place.room_count
-                    && existing.nightly_price == place.nightly_price
-                    && existing.instant_book == place.instant_book;
-                if !same {
+                if existing.owner_id != owner_id || existing.facts != place.facts {
                     return Err(DomainError::Conflict(
                         "the Idempotency-Key was already used for a different request".into(),
                     ));
@@ -172,15 +205,13 @@ impl PlaceService {
         place_id: String,
         cmd: RegisterPlace,
     ) -> DomainResult<Place> {
-        validate_place(&cmd.name, cmd.room_count, cmd.nightly_price)?;
+        validate_place(&cmd)?;
+        let facts = normalized(cmd);
         let now = self.clock.now_rfc3339();
         Ok(Place {
             place_id,
             owner_id: owner_id.to_string(),
-            name: cmd.name.trim().to_string(),
-            room_count: cmd.room_count,
-            nightly_price: cmd.nightly_price,
-            instant_book: cmd.instant_book,
+            facts,
             pending_room_count: None,
             pending_since_ms: None,
             created_at: now.clone(),
@@ -214,8 +245,6 @@ impl PlaceService {
 
     /// Changes a place. Lowering the room count never leaves a night above it: first every new hold
     /// is capped by `pendingRoomCount`, then the count is lowered only if no night holds more.
-    /// Changes a place. Lowering the room count never leaves a night above it: first every new hold
-    /// is capped by `pendingRoomCount`, then the count is lowered only if no night holds more.
     pub async fn update(
         &self,
         owner_id: &str,
@@ -229,25 +258,15 @@ impl PlaceService {
             move |_| async move {
                 let place = self.owned_place(owner_id, place_id).await?;
                 let mut next = place.clone();
-                if let Some(n) = &patch.name {
-                    next.name = n.trim().to_string();
-                }
-                if let Some(p) = patch.nightly_price {
-                    next.nightly_price = p;
-                }
-                if let Some(i) = patch.instant_book {
-                    next.instant_book = i;
-                }
-                if let Some(r) = patch.room_count {
-                    next.room_count = r;
-                }
-                validate_place(&next.name, next.room_count, next.nightly_price)?;
+                patch.apply(&mut next.facts);
+                validate_place(&next.facts)?;
+                next.facts = normalized(next.facts);
                 // Nothing to change — unless a crashed lowering left its cap behind: rewriting the
                 // place clears it.
                 if next.described() == place.described() && place.pending_room_count.is_none() {
                     return Ok(Attempt::Done(place));
                 }
-                if next.room_count < place.room_count {
+                if next.facts.room_count < place.facts.room_count {
                     return self.lower_room_count(&place, next).await;
                 }
                 Ok(self.replace(&place, next))
@@ -273,7 +292,7 @@ impl PlaceService {
     }
 
     async fn lower_room_count(&self, place: &Place, next: Place) -> DomainResult<Attempt<Place>> {
-        let new_count = next.room_count;
+        let new_count = next.facts.room_count;
         let key = Place::key(&place.place_id);
         // Phase 1: cap new holds (they check the place version, so in-flight ones retry).
         let phase1 = Write::Update {
@@ -299,7 +318,7 @@ impl PlaceService {
         // Every night, past ones included: the seed facade books any date, and the invariant
         // "no night above its room count" has no exception.
         let nights = self
-            .availability_from(&place.place_id, None, place.room_count)
+            .availability_from(&place.place_id, None, place.facts.room_count)
             .await?;
         let busiest = nights.iter().map(|n| n.held).max().unwrap_or(0);
         // Holds ignore a cap once it is stale; a lowering that took that long must not commit.

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::model::*;
-use super::service::{PlaceService, hold_facts};
+use super::service::{NightChange, PlaceService, hold_facts};
 use crate::error::{DomainError, DomainResult};
 use crate::events::{
     DecidedBy, DomainEvent, Event, HoldCancelReason, ReservationCancelConfirmed,
@@ -26,25 +26,32 @@ fn awaits_owner(hold: &Hold) -> bool {
     hold.state == HoldState::Held && hold.decision == OwnerDecision::Pending
 }
 
-/// ReservationCancelConfirmed for a hold someone released.
-fn released_event(
-    hold: &Hold,
-    at: &str,
-    reason: HoldCancelReason,
-    by: DecidedBy,
-) -> DomainResult<DomainEvent> {
-    let (meta, facts) = hold_facts(hold, at)?;
-    Ok(DomainEvent::new(Event::ReservationCancelConfirmed(
-        ReservationCancelConfirmed {
-            meta,
-            hold: facts,
-            reason,
-            decided_by: Some(by),
-        },
-    )))
-}
-
 impl PlaceService {
+    /// Settles `hold` as `next` (released): its rooms given back (RoomsReleased) and the
+    /// ReservationCancelConfirmed saying who released it and why, to commit together.
+    fn release_decided(
+        &self,
+        hold: &Hold,
+        next: &mut Hold,
+        reason: HoldCancelReason,
+        by: DecidedBy,
+    ) -> DomainResult<NightChange> {
+        next.state = HoldState::Released;
+        let mut change = self.transition(hold, next, true)?;
+        let (meta, facts) = hold_facts(next, &next.updated_at)?;
+        change
+            .events
+            .push(DomainEvent::new(Event::ReservationCancelConfirmed(
+                ReservationCancelConfirmed {
+                    meta,
+                    hold: facts,
+                    reason,
+                    decided_by: Some(by),
+                },
+            )));
+        Ok(change)
+    }
+
     async fn must_get_hold(&self, reservation_id: &str) -> DomainResult<Hold> {
         self.get_hold(reservation_id)
             .await?
@@ -119,30 +126,26 @@ impl PlaceService {
                     "reservation {reservation_id} is not awaiting the owner (decision: {decided})"
                 )));
             }
-            let now = self.clock.now_rfc3339();
             let mut next = hold.clone();
             next.decision = wanted;
-            if !confirm {
-                next.state = HoldState::Released;
-            }
-            let delta = if confirm { 0 } else { -hold.rooms };
-            let writes = self.transition(&hold, &mut next, delta)?;
-            let event = if confirm {
-                let (meta, facts) = hold_facts(&next, &now)?;
-                DomainEvent::new(Event::ReservationConfirmed(ReservationConfirmed {
-                    meta,
-                    hold: facts,
-                    decided_by: DecidedBy::Owner,
-                }))
+            let change = if confirm {
+                let mut change = self.transition(&hold, &mut next, false)?;
+                let (meta, facts) = hold_facts(&next, &next.updated_at)?;
+                change
+                    .events
+                    .push(DomainEvent::new(Event::ReservationConfirmed(
+                        ReservationConfirmed {
+                            meta,
+                            hold: facts,
+                            decided_by: DecidedBy::Owner,
+                        },
+                    )));
+                change
             } else {
-                released_event(
-                    &next,
-                    &now,
-                    HoldCancelReason::OwnerRejected,
-                    DecidedBy::Owner,
-                )?
+                let (reason, by) = (HoldCancelReason::OwnerRejected, DecidedBy::Owner);
+                self.release_decided(&hold, &mut next, reason, by)?
             };
-            Ok(Attempt::commit(writes, vec![event], next))
+            Ok(Attempt::commit(change.writes, change.events, next))
         })
         .await
     }
@@ -159,22 +162,15 @@ impl PlaceService {
                     decision: settled_decision(&hold),
                 }));
             }
-            let now = self.clock.now_rfc3339();
             let mut next = hold.clone();
-            next.state = HoldState::Released;
             next.decision = OwnerDecision::TimedOut;
             next.task_token = None;
-            let writes = self.transition(&hold, &mut next, -hold.rooms)?;
-            let event = released_event(
-                &next,
-                &now,
-                HoldCancelReason::OwnerTimeout,
-                DecidedBy::Timeout,
-            )?;
+            let (reason, by) = (HoldCancelReason::OwnerTimeout, DecidedBy::Timeout);
+            let change = self.release_decided(&hold, &mut next, reason, by)?;
             let result = DecisionResult {
                 decision: OwnerDecision::TimedOut,
             };
-            Ok(Attempt::commit(writes, vec![event], result))
+            Ok(Attempt::commit(change.writes, change.events, result))
         })
         .await
     }

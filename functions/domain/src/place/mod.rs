@@ -1,13 +1,19 @@
 //! Place & inventory context (the seed's `management`): places, their night inventory, the holds of
 //! each reservation and the owner's decision on request-to-book stays.
 mod catalogue;
+#[cfg(test)]
+mod catalogue_tests;
 mod decision;
 mod model;
 mod nights;
+pub mod pricing;
+mod quote;
 mod service;
 
 pub use catalogue::*;
 pub use decision::*;
 pub use model::*;
 pub use nights::*;
+pub use pricing::{Day, MAX_PRICE, NightPrice, PriceRule, Prices};
+pub use quote::*;
 pub use service::PlaceService;

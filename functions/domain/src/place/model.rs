@@ -1,23 +1,78 @@
 use serde::{Deserialize, Serialize};
 
+use super::pricing::PriceRule;
 use crate::store::Key;
 
 /// A lowering of the room count finishes within milliseconds; a cap older than this was abandoned.
 pub const STALE_CAP_MS: i64 = 2_000;
 
+/// What an owner says about a place: the body of `POST /v1/places`, and the catalogue facts a
+/// `Place` and its PlaceRegistered / PlaceUpdated events carry (one type, so they cannot drift).
+/// Fields added later have defaults: places and events stored before them still read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlaceFacts {
+    pub name: String,
+    /// Rooms sellable per night.
+    pub room_count: i64,
+    /// Integer minor units (e.g. KRW); a night no price rule covers costs this.
+    pub nightly_price: i64,
+    /// true: confirmed right after payment; false: the owner confirms within a timeout.
+    #[serde(default = "default_true")]
+    pub instant_book: bool,
+    /// Fixed at registration ("" = not findable by search).
+    #[serde(default)]
+    pub city: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub description: String,
+    /// The guests one room sleeps.
+    #[serde(default = "default_guests")]
+    pub guests: i64,
+    /// Prices of some nights; the last rule covering a night wins (see `pricing::night_price`).
+    #[serde(default)]
+    pub price_rules: Vec<PriceRule>,
+}
+
+impl PlaceFacts {
+    /// A place of that name, size and price, instantly bookable, with nothing else said about it.
+    pub fn new(name: impl Into<String>, room_count: i64, nightly_price: i64) -> Self {
+        Self {
+            name: name.into(),
+            room_count,
+            nightly_price,
+            instant_book: true,
+            city: String::new(),
+            address: String::new(),
+            description: String::new(),
+            guests: DEFAULT_GUESTS,
+            price_rules: vec![],
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+pub const DEFAULT_GUESTS: i64 = 2;
+
+fn default_guests() -> i64 {
+    DEFAULT_GUESTS
+}
+
 /// An accommodation an owner sells.
+///
+/// `facts` is flattened: the stored item and the JSON answer keep one flat object. Unknown
+/// attributes (the item's keys) are ignored here; `PlaceFacts` refuses them only as a request body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Place {
     pub place_id: String,
     pub owner_id: String,
-    pub name: String,
-    /// Rooms sellable per night.
-    pub room_count: i64,
-    /// Integer minor units (e.g. KRW).
-    pub nightly_price: i64,
-    /// true: confirmed right after payment; false: the owner confirms within a timeout.
-    pub instant_book: bool,
+    #[serde(flatten)]
+    pub facts: PlaceFacts,
     /// A lower room count being applied: new holds respect it already (see `PlaceService::update`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_room_count: Option<i64>,
@@ -34,8 +89,8 @@ impl Place {
     /// The room ceiling a new hold must respect at `now_ms`.
     pub fn ceiling(&self, now_ms: i64) -> i64 {
         match (self.pending_room_count, self.pending_since_ms) {
-            (Some(p), Some(since)) if now_ms - since < STALE_CAP_MS => p.min(self.room_count),
-            _ => self.room_count,
+            (Some(p), Some(since)) if now_ms - since < STALE_CAP_MS => p.min(self.facts.room_count),
+            _ => self.facts.room_count,
         }
     }
 

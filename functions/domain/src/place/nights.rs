@@ -8,7 +8,7 @@ use time::Date;
 
 use super::decision::settled_decision;
 use super::model::*;
-use super::service::{PlaceService, hold_facts, night_writes};
+use super::service::{PlaceService, Rooms, hold_facts, night_change};
 use crate::error::{DomainError, DomainResult};
 use crate::events::{
     DecidedBy, DomainEvent, Event, HoldCancelReason, ReservationCancelConfirmed,
@@ -155,7 +155,7 @@ impl PlaceService {
                 return Ok(Attempt::Done(unknown.await?));
             };
             let ceiling = place.ceiling(self.clock.now_millis());
-            if ceiling < place.room_count {
+            if ceiling < place.facts.room_count {
                 // A room-count change is being applied (milliseconds, or until a crashed one's cap
                 // goes stale): wait for it rather than refuse a stay the final count may allow.
                 return Err(DomainError::Unavailable(
@@ -166,7 +166,7 @@ impl PlaceService {
                 let sold_out = self.record_sold_out(hold, &now, HoldCancelReason::SoldOut);
                 return Ok(Attempt::Done(sold_out.await?));
             }
-            let instant = place.instant_book;
+            let instant = place.facts.instant_book;
             if instant {
                 hold.decision = OwnerDecision::Confirmed;
                 hold.instant_book = true;
@@ -181,19 +181,19 @@ impl PlaceService {
                     cond: Cond::Eq("version".into(), json!(place.version)),
                 },
             ];
-            writes.extend(night_writes(&hold, stay.rooms, Some(ceiling))?);
-            let events = if instant {
+            let nights = night_change(&hold, Rooms::Hold { ceiling }, &now)?;
+            writes.extend(nights.writes);
+            let mut events = nights.events;
+            if instant {
                 let (meta, facts) = hold_facts(&hold, &now)?;
-                vec![DomainEvent::new(Event::ReservationConfirmed(
+                events.push(DomainEvent::new(Event::ReservationConfirmed(
                     ReservationConfirmed {
                         meta,
                         hold: facts,
                         decided_by: DecidedBy::Instant,
                     },
-                ))]
-            } else {
-                vec![]
-            };
+                )));
+            }
             if let Ok(mut t) = tried.lock() {
                 *t = Some((hold, now));
             }
@@ -283,8 +283,8 @@ impl PlaceService {
             let token = (next.decision == OwnerDecision::Cancelled)
                 .then(|| hold.task_token.clone())
                 .flatten();
-            let writes = self.transition(&hold, &mut next, -hold.rooms)?;
-            Ok(Attempt::commit(writes, vec![], token))
+            let change = self.transition(&hold, &mut next, true)?;
+            Ok(Attempt::commit(change.writes, change.events, token))
         })
         .await
     }

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::model::*;
 use crate::clock::Clock;
 use crate::error::DomainResult;
-use crate::events::{EventMeta, HoldFacts};
+use crate::events::{DomainEvent, Event, EventMeta, HoldFacts, RoomsChanged};
 use crate::item::to_item;
 use crate::stay::{Stay, parse_date};
 use crate::store::{Cond, Item, Table, Write};
@@ -27,25 +27,46 @@ impl PlaceService {
         }
     }
 
-    /// The conditional writes of a hold transition from `current` to `next`, with the matching
-    /// night updates; `next` gets its new version and time.
+    /// The conditional writes of a hold transition from `current` to `next`; with `release`, the
+    /// night updates giving its rooms back and their RoomsReleased. `next` gets its new version and
+    /// time.
     pub(super) fn transition(
         &self,
         current: &Hold,
         next: &mut Hold,
-        night_delta: i64,
-    ) -> DomainResult<Vec<Write>> {
+        release: bool,
+    ) -> DomainResult<NightChange> {
         next.version = current.version + 1;
         next.updated_at = self.clock.now_rfc3339();
-        let mut writes = vec![Write::Put {
+        let put = Write::Put {
             item: to_item(&Hold::key(&next.reservation_id), None, &*next),
             cond: Some(Cond::Eq("version".into(), json!(current.version))),
-        }];
-        if night_delta != 0 {
-            writes.extend(night_writes(current, night_delta, None)?);
-        }
-        Ok(writes)
+        };
+        let mut change = if release {
+            night_change(next, Rooms::Release, &next.updated_at)?
+        } else {
+            NightChange::default()
+        };
+        change.writes.insert(0, put);
+        Ok(change)
     }
+}
+
+/// Which way a change moves a hold's rooms on its nights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Rooms {
+    /// Take them, no night going above this ceiling.
+    Hold {
+        ceiling: i64,
+    },
+    Release,
+}
+
+/// Writes and the events committed with them.
+#[derive(Debug, Default)]
+pub(super) struct NightChange {
+    pub writes: Vec<Write>,
+    pub events: Vec<DomainEvent>,
 }
 
 /// What a hold event says about `hold` (at its current version), occurring at `at`.
@@ -64,14 +85,23 @@ pub(super) fn hold_facts(hold: &Hold, at: &str) -> DomainResult<(EventMeta, Hold
     ))
 }
 
-/// `delta` rooms on every night of the hold; with a `ceiling`, no night may go above it.
-pub(super) fn night_writes(
-    hold: &Hold,
-    delta: i64,
-    ceiling: Option<i64>,
-) -> DomainResult<Vec<Write>> {
+/// The hold's rooms taken or given back on every night of its stay, and the RoomsHeld or
+/// RoomsReleased that reports it: every change of the rooms held on a night goes through here, so
+/// the search read model sees each one, in the same transaction. `hold` is the hold as it is after
+/// the change (its event carries that version).
+pub(super) fn night_change(hold: &Hold, rooms: Rooms, at: &str) -> DomainResult<NightChange> {
+    let (delta, ceiling) = match rooms {
+        Rooms::Hold { ceiling } => (hold.rooms, Some(ceiling)),
+        Rooms::Release => (-hold.rooms, None),
+    };
+    let (meta, facts) = hold_facts(hold, at)?;
+    let changed = RoomsChanged { meta, hold: facts };
+    let event = DomainEvent::new(match rooms {
+        Rooms::Hold { .. } => Event::RoomsHeld(changed),
+        Rooms::Release => Event::RoomsReleased(changed),
+    });
     let stay = Stay::parse(&hold.check_in, &hold.check_out)?;
-    Ok(stay
+    let writes = stay
         .night_dates()
         .into_iter()
         .map(|night| Write::Update {
@@ -86,5 +116,9 @@ pub(super) fn night_writes(
                 ])
             }),
         })
-        .collect())
+        .collect();
+    Ok(NightChange {
+        writes,
+        events: vec![event],
+    })
 }

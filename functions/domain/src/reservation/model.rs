@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::events::PlaceCatalogued;
+use crate::place::{PriceRule, Prices};
 use crate::store::Key;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,7 +73,8 @@ pub struct Reservation {
     pub check_out: String,
     pub nights: i64,
     pub rooms: i64,
-    /// Integer minor units: nightlyPrice x nights x rooms (the seed facade: the client's amount).
+    /// Integer minor units: the sum of the nights' prices (`place::pricing`) x rooms (the seed
+    /// facade: the client's amount).
     pub amount: i64,
     pub status: ReservationStatus,
     #[serde(default)]
@@ -94,7 +96,8 @@ impl Reservation {
     }
 }
 
-/// The reservation context's copy of the place catalogue, fed by PlaceRegistered / PlaceUpdated.
+/// The reservation context's copy of the place catalogue, fed by PlaceRegistered / PlaceUpdated:
+/// what a booking needs (who owns the place, its name, what its nights cost).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CatalogPlace {
@@ -102,6 +105,9 @@ pub struct CatalogPlace {
     pub owner_id: String,
     pub name: String,
     pub nightly_price: i64,
+    /// Copies written before places had rules have none.
+    #[serde(default)]
+    pub price_rules: Vec<PriceRule>,
     pub version: u64,
 }
 
@@ -110,14 +116,21 @@ impl From<&PlaceCatalogued> for CatalogPlace {
         Self {
             place_id: p.place_id.clone(),
             owner_id: p.owner_id.clone(),
-            name: p.name.clone(),
-            nightly_price: p.nightly_price,
+            name: p.place.name.clone(),
+            nightly_price: p.place.nightly_price,
+            price_rules: p.place.price_rules.clone(),
             version: p.meta.version,
         }
     }
 }
 
 impl CatalogPlace {
+    pub fn prices(&self) -> Prices<'_> {
+        Prices {
+            nightly_price: self.nightly_price,
+            rules: &self.price_rules,
+        }
+    }
     pub fn key(place_id: &str) -> Key {
         Key::new(format!("CATALOG#{place_id}"), "PLACE")
     }

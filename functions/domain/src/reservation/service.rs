@@ -13,10 +13,11 @@ use crate::events::{
 };
 use crate::idempotency;
 use crate::item::to_item;
+use crate::place::pricing::stay_total;
 use crate::records;
 use crate::retry::{Attempt, until_committed};
 use crate::seed;
-use crate::stay::{Stay, parse_date};
+use crate::stay::Stay;
 use crate::store::{Cond, Key, StoreError, Table, Write};
 /// A booking of a place the catalogue copy does not know yet re-reads it after these pauses
 /// (2 s in all) before answering 404: the copy follows the place context by an event, so a client
@@ -76,16 +77,17 @@ fn same_request(existing: &Reservation, wanted: &Reservation) -> bool {
         && existing.rooms == wanted.rooms
 }
 
-/// The reservation as its events carry it (its dates were validated when it was placed).
+/// The reservation as its events carry it (its stay was validated when it was placed).
 fn snapshot(r: &Reservation) -> DomainResult<ReservationSnapshot> {
+    let stay = Stay::parse(&r.check_in, &r.check_out)?;
     Ok(ReservationSnapshot {
         reservation_id: r.reservation_id.clone(),
         user_id: r.user_id.clone(),
         place_id: r.place_id.clone(),
         place_name: r.place_name.clone(),
         owner_id: r.owner_id.clone(),
-        check_in: parse_date("checkIn", &r.check_in)?,
-        check_out: parse_date("checkOut", &r.check_out)?,
+        check_in: stay.check_in,
+        check_out: stay.check_out,
         nights: r.nights,
         rooms: r.rooms,
         amount: r.amount,
@@ -248,11 +250,8 @@ impl ReservationService {
         }
         let place = self.catalogue_or_wait(&cmd.place_id, &cmd.place_id).await?;
         stay.ensure_bookable(self.clock.now().date())?;
-        let amount = place
-            .nightly_price
-            .checked_mul(stay.nights())
-            .and_then(|a| a.checked_mul(cmd.rooms))
-            .ok_or_else(|| DomainError::invalid("rooms", "the amount is too large"))?;
+        // The quote computes it the same way, so the amount charged is the amount quoted.
+        let amount = stay_total(place.prices(), &stay, cmd.rooms)?;
         let now = self.clock.now_rfc3339();
         let r = Reservation {
             reservation_id: (self.ids)(),

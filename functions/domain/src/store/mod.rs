@@ -88,6 +88,10 @@ pub struct Query {
     /// Newest first (descending sort key).
     pub descending: bool,
     pub limit: Option<usize>,
+    /// An eventually consistent read is enough (half the read units on DynamoDB; a read model that
+    /// is eventually consistent anyway). Base-table reads are strongly consistent otherwise; index
+    /// reads are always eventually consistent. The embedded stores always read the latest commit.
+    pub eventually_consistent: bool,
 }
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]

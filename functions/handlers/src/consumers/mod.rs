@@ -60,6 +60,13 @@ pub async fn owner_view_projector(svc: &Services, event: Value) -> StepResult<()
     Ok(())
 }
 
+/// [search-projection] PlaceRegistered / PlaceUpdated / RoomsHeld / RoomsReleased → the search read
+/// model: each city's catalogue and the rooms held per day.
+pub async fn search_projection(svc: &Services, event: Value) -> StepResult<()> {
+    svc.search.apply(&received(event)?.event).await?;
+    Ok(())
+}
+
 fn status_changed(event: Value) -> StepResult<ReservationStatusChanged> {
     match received(event)?.event {
         Event::ReservationStatusChanged(e) => Ok(e),

@@ -2,5 +2,6 @@
 pub mod owner;
 pub mod place;
 pub mod reservation;
+pub mod search;
 pub mod seed;
 pub mod views;

@@ -52,7 +52,7 @@ pub async fn get(svc: &Services, req: ApiRequest) -> ApiResult {
     };
     let nights = svc
         .places
-        .availability_from(id, from, place.room_count)
+        .availability_from(id, from, place.facts.room_count)
         .await?;
     Ok(ApiResponse::json(
         StatusCode::OK,
@@ -67,4 +67,13 @@ pub async fn update(svc: &Services, req: ApiRequest) -> ApiResult {
     let patch: UpdatePlace = req.json()?;
     let place = svc.places.update(owner, id, patch).await?;
     Ok(ApiResponse::json(StatusCode::OK, &place))
+}
+
+/// [place-quote] `GET /v1/places/{placeId}/quote` — each night's price and free rooms, and the
+/// stay's total (what a reservation of it would cost).
+pub async fn quote(svc: &Services, req: ApiRequest) -> ApiResult {
+    req.user()?;
+    let id = req.param("placeId")?;
+    let quote = svc.places.quote(id, &req.query).await?;
+    Ok(ApiResponse::json(StatusCode::OK, &quote))
 }

@@ -5,6 +5,8 @@
 //! `placeId` name the facade's users and places (`reserveplace_domain::seed`), never a `/v1` user
 //! or place, and it shows only its own numbered orders.
 use http::StatusCode;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reserveplace_domain::error::DomainError;
 use reserveplace_domain::place::{RegisterPlace, UpdatePlace};
 use reserveplace_domain::reservation::SeedReservation;
 use reserveplace_domain::seed;
@@ -19,27 +21,14 @@ use crate::services::Services;
 pub const SEED_OWNER: &str = seed::OWNER;
 
 fn field<'a>(body: &'a Map<String, Value>, name: &str) -> Result<&'a Value, Problem> {
-    body.get(name).filter(|v| !v.is_null()).ok_or_else(|| {
-        let mut p = Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-request",
-            "The request breaks a rule",
-            format!("{name} is required"),
-        );
-        p.field = Some(name.to_string());
-        p
-    })
+    body.get(name)
+        .filter(|v| !v.is_null())
+        .ok_or_else(|| invalid(name, "is required"))
 }
 
+/// The 422 problem naming `name`, as every other route answers a broken rule.
 fn invalid(name: &str, detail: &str) -> Problem {
-    let mut p = Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid-request",
-        "The request breaks a rule",
-        format!("{name}: {detail}"),
-    );
-    p.field = Some(name.to_string());
-    p
+    DomainError::invalid(name, detail).into()
 }
 
 /// A string, or a number written as one.
@@ -80,6 +69,18 @@ fn seed_date(body: &Map<String, Value>, name: &str) -> Result<String, Problem> {
 }
 
 /// Numeric-looking ids are answered as numbers, as the seed did.
+/// The characters a path segment keeps as they are (RFC 3986 unreserved); the seed's ids are any
+/// text, and a `Location` header must stay a valid URI reference.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+fn segment(id: &str) -> String {
+    utf8_percent_encode(id, SEGMENT).to_string()
+}
+
 fn id_value(id: &str) -> Value {
     id.parse::<i64>()
         .map(Value::from)
@@ -109,18 +110,13 @@ pub async fn reservation_management(svc: &Services, req: ApiRequest) -> ApiResul
             "must be 1 to 128 characters, without '#'",
         ));
     }
-    let cmd = RegisterPlace {
-        name,
-        room_count: stock,
-        nightly_price: 0,
-        instant_book: true,
-    };
+    let cmd = RegisterPlace::new(name, stock, 0);
     let internal = seed::place_id(&place_id);
     let (place, created) = svc
         .places
         .register(SEED_OWNER, internal.clone(), cmd)
         .await?;
-    let place = if created || place.room_count == stock {
+    let place = if created || place.facts.room_count == stock {
         place
     } else {
         svc.places
@@ -141,9 +137,9 @@ pub async fn reservation_management(svc: &Services, req: ApiRequest) -> ApiResul
     };
     Ok(ApiResponse::json(
         status,
-        &json!({ "placeId": id_value(&place_id), "stock": place.room_count, "orderId": null }),
+        &json!({ "placeId": id_value(&place_id), "stock": place.facts.room_count, "orderId": null }),
     )
-    .with_header("location", format!("/reservationManagements/{place_id}")))
+    .with_header("location", format!("/reservationManagements/{}", segment(&place_id))))
 }
 
 /// [seed-accommodation] `POST /accommodations {placeNm, status, usrId, strDt, endDt, qty, amount, placeId}`:

@@ -1,20 +1,32 @@
 //! Read-side routes: MyPage, notifications, loyalty and the payment of a reservation.
 use http::StatusCode;
+use serde::Serialize;
 use serde_json::json;
 
 use crate::api::{ApiRequest, ApiResponse, ApiResult, Problem};
 use crate::services::Services;
 
+/// The caller's own record as 200, else 404: someone else's is reported as absent, not forbidden.
+fn own<T: Serialize>(
+    record: Option<T>,
+    is_mine: impl FnOnce(&T) -> bool,
+    missing: impl FnOnce() -> String,
+) -> ApiResult {
+    match record {
+        Some(r) if is_mine(&r) => Ok(ApiResponse::json(StatusCode::OK, &r)),
+        _ => Err(Problem::not_found(missing())),
+    }
+}
+
 /// [mypage-get] `GET /v1/mypages/{reservationId}`
 pub async fn mypage_get(svc: &Services, req: ApiRequest) -> ApiResult {
     let user = req.user()?;
     let id = req.param("reservationId")?;
-    match svc.mypages.get(id).await? {
-        Some(row) if row.user_id == user => Ok(ApiResponse::json(StatusCode::OK, &row)),
-        _ => Err(Problem::not_found(format!(
-            "mypage {id} does not exist (yet)"
-        ))),
-    }
+    own(
+        svc.mypages.get(id).await?,
+        |r| r.user_id == user,
+        || format!("mypage {id} does not exist (yet)"),
+    )
 }
 
 /// [mypage-list] `GET /v1/mypages`
@@ -42,10 +54,9 @@ pub async fn loyalty(svc: &Services, req: ApiRequest) -> ApiResult {
 pub async fn payment(svc: &Services, req: ApiRequest) -> ApiResult {
     let user = req.user()?;
     let id = req.param("reservationId")?;
-    match svc.payments.get(id).await? {
-        Some(p) if p.user_id == user => Ok(ApiResponse::json(StatusCode::OK, &p)),
-        _ => Err(Problem::not_found(format!(
-            "no payment for reservation {id}"
-        ))),
-    }
+    own(
+        svc.payments.get(id).await?,
+        |p| p.facts.user_id == user,
+        || format!("no payment for reservation {id}"),
+    )
 }

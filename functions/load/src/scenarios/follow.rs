@@ -5,12 +5,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{
-    ACCEPT, FOLLOW, SAGA_SERVER, is_final, now, outcome, places, report, server_saga, user,
-};
+use super::{ACCEPT, FOLLOW, SAGA_SERVER, is_final, measure, outcome, places, server_saga, user};
 use crate::Args;
 use crate::api::{Api, Stay};
-use crate::driver::{self, Op};
+use crate::driver::Op;
 use crate::stats::{Report, Stats};
 
 struct FollowOp {
@@ -75,19 +73,17 @@ impl Op for FollowOp {
 }
 
 pub async fn run(args: &Args, api: &Api, name: &str) -> Result<Report, String> {
-    let places = places(args, api).await?;
+    let places = places(args, api, false).await?;
     let op = Arc::new(FollowOp {
         api: api.clone(),
         places,
         run: std::process::id(),
         poll: Duration::from_millis(args.poll_ms()),
-        timeout: Duration::from_secs(args.timeout_secs),
+        timeout: Duration::from_secs(args.load.timeout_secs),
     });
-    let bar = driver::progress(name, args.requests(), args.show_progress());
-    let started_at = now();
-    let (stats, took) = driver::run(op, args.pace(), args.budget(), &bar).await;
-    bar.finish_and_clear();
-    let mut r = report(args, name, started_at, &stats, took);
+    let m = measure(args, name, op).await;
+    let stats = &m.stats;
+    let mut r = m.report(args, name);
     let attempted = stats.count(ACCEPT) + errors_of(&r, ACCEPT);
     if attempted > 0 {
         r.derived.insert(

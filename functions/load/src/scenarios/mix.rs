@@ -1,17 +1,15 @@
-//! `mix`: reserve and read operations interleaved by weight (`--mix reserve=1,read=4`).
-//!
-//! Extension point: `search` (places of a city with rooms free on every night, cheapest first)
-//! does not exist in the API yet. It is parsed as a kind with its own metric so a script can ask
-//! for it; a weight above 0 is refused until `Kind::Search` gets an operation in `MixOp::run`.
+//! `mix`: reserve, read and search operations interleaved by weight
+//! (`--mix reserve=1,read=4,search=1`). Searches look for stays in the cities of the places the
+//! reservations go to (`--places` over `--cities`).
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::read::{BY_ID, BY_USER, ReadOp, prepare};
 use super::reserve::ReserveOp;
-use super::{ACCEPT, await_sagas, now, report};
+use super::search::{self, SEARCH, SearchOp};
+use super::{ACCEPT, measure};
 use crate::Args;
 use crate::api::Api;
-use crate::driver::{self, Op};
+use crate::driver::Op;
 use crate::stats::{Report, Stats};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,9 +40,6 @@ fn weights(spec: &str) -> Result<Vec<(Kind, u32)>, String> {
             .trim()
             .parse()
             .map_err(|_| format!("--mix: weight of {name} must be a whole number"))?;
-        if kind == Kind::Search && w > 0 {
-            return Err("--mix: search does not exist in the API yet (weight must be 0)".into());
-        }
         if w > 0 {
             out.push((kind, w));
         }
@@ -59,6 +54,7 @@ struct MixOp {
     slots: Vec<Kind>,
     reserve: Arc<ReserveOp>,
     read: ReadOp,
+    search: SearchOp,
 }
 
 impl Op for MixOp {
@@ -66,8 +62,7 @@ impl Op for MixOp {
         match self.slots[i % self.slots.len()] {
             Kind::Reserve => self.reserve.run(i, stats).await,
             Kind::Read => self.read.run(i / self.slots.len(), stats).await,
-            // Refused by `weights`; an operation goes here once the API has search.
-            Kind::Search => stats.error("search", "not built yet"),
+            Kind::Search => self.search.run(i, stats).await,
         }
     }
 }
@@ -86,29 +81,20 @@ pub async fn run(args: &Args, api: &Api) -> Result<Report, String> {
             api: api.clone(),
             targets,
         },
+        search: SearchOp {
+            api: api.clone(),
+            cities: args.world.cities,
+        },
     });
-    let bar = driver::progress("mix", args.requests(), args.show_progress());
-    let started_at = now();
-    let (mut stats, took) = driver::run(op, args.pace(), args.budget(), &bar).await;
-    bar.set_message("waiting for the sagas");
-    let ids = reserve.taken();
-    let waited = await_sagas(
-        api,
-        &ids,
-        Duration::from_secs(args.timeout_secs),
-        &mut stats,
-    )
-    .await;
-    bar.finish_and_clear();
-    waited?;
-    let mut r = report(args, "mix", started_at, &stats, took);
-    let secs = took.as_secs_f64().max(1e-9);
+    let mut m = measure(args, "mix", op).await;
+    m.settle(args, api, &reserve).await?;
+    let mut r = m.report(args, "mix");
     r.derived.insert(
         "operations per second".into(),
-        (stats.count(ACCEPT) + stats.count(BY_ID) + stats.count(BY_USER)) as f64 / secs,
+        m.per_sec(&[ACCEPT, BY_ID, BY_USER, SEARCH]),
     );
-    r.notes
-        .push(format!("mix {} (search: not built yet)", args.mix));
+    search::derive(&mut r, &m.stats);
+    r.notes.push(format!("mix {}", args.mix));
     Ok(r)
 }
 
@@ -122,7 +108,10 @@ mod tests {
             weights("reserve=1, read=4,search=0"),
             Ok(vec![(Kind::Reserve, 1), (Kind::Read, 4)])
         );
-        assert!(weights("search=1").is_err(), "search is not built yet");
+        assert_eq!(
+            weights("reserve=1,read=4,search=1"),
+            Ok(vec![(Kind::Reserve, 1), (Kind::Read, 4), (Kind::Search, 1)])
+        );
         assert!(weights("read=0").is_err());
         assert!(weights("write=1").is_err());
     }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::reserve::ReserveOp;
-use super::{await_sagas, now, places, report};
+use super::{await_sagas, measure, places};
 use crate::Args;
 use crate::api::Api;
 use crate::driver::{self, Budget, Op, Pace};
@@ -39,15 +39,28 @@ impl Op for ReadOp {
     }
 }
 
-/// Makes `args.setup_reservations` reservations and waits for their sagas, unmeasured.
+/// Makes `args.world.setup_reservations` reservations in new places and waits for their sagas,
+/// unmeasured.
 pub async fn prepare(
     args: &Args,
     api: &Api,
 ) -> Result<(Arc<ReserveOp>, Vec<(String, String)>), String> {
-    let op = Arc::new(ReserveOp::new(api, places(args, api).await?));
-    let bar = driver::progress("setup", Some(args.setup_reservations), args.show_progress());
+    let op = Arc::new(ReserveOp::new(api, places(args, api, false).await?));
+    let targets = book(args, api, &op).await?;
+    Ok((op, targets))
+}
+
+/// Runs `op` for `args.world.setup_reservations` reservations and waits for their sagas; the
+/// accepted ones.
+pub async fn book(
+    args: &Args,
+    api: &Api,
+    op: &Arc<ReserveOp>,
+) -> Result<Vec<(String, String)>, String> {
+    let n = args.world.setup_reservations.max(1);
+    let bar = driver::progress("setup", Some(n), args.show_progress());
     let budget = Budget {
-        total: Some(args.setup_reservations.max(1)),
+        total: Some(n),
         duration: None,
     };
     let (mut stats, _) =
@@ -57,7 +70,7 @@ pub async fn prepare(
     await_sagas(
         api,
         &targets,
-        Duration::from_secs(args.timeout_secs),
+        Duration::from_secs(args.load.timeout_secs),
         &mut stats,
     )
     .await?;
@@ -67,7 +80,7 @@ pub async fn prepare(
             stats.outcomes
         ));
     }
-    Ok((op, targets))
+    Ok(targets)
 }
 
 pub async fn run(args: &Args, api: &Api) -> Result<Report, String> {
@@ -76,14 +89,11 @@ pub async fn run(args: &Args, api: &Api) -> Result<Report, String> {
         api: api.clone(),
         targets,
     });
-    let bar = driver::progress("read", args.requests(), args.show_progress());
-    let started_at = now();
-    let (stats, took) = driver::run(op, args.pace(), args.budget(), &bar).await;
-    bar.finish_and_clear();
-    let mut r = report(args, "read", started_at, &stats, took);
+    let m = measure(args, "read", op).await;
+    let mut r = m.report(args, "read");
     r.derived.insert(
         "reads per second (both kinds)".into(),
-        (stats.count(BY_ID) + stats.count(BY_USER)) as f64 / took.as_secs_f64().max(1e-9),
+        m.per_sec(&[BY_ID, BY_USER]),
     );
     Ok(r)
 }
@@ -109,14 +119,11 @@ pub async fn get(args: &Args, api: &Api) -> Result<Report, String> {
         api: api.clone(),
         path: args.path.clone(),
     });
-    let bar = driver::progress("get", args.requests(), args.show_progress());
-    let started_at = now();
-    let (stats, took) = driver::run(op, args.pace(), args.budget(), &bar).await;
-    bar.finish_and_clear();
-    let mut r = report(args, "get", started_at, &stats, took);
+    let m = measure(args, "get", op).await;
+    let mut r = m.report(args, "get");
     r.derived.insert(
         "reads per second (both kinds)".into(),
-        stats.count(REFERENCE) as f64 / took.as_secs_f64().max(1e-9),
+        m.per_sec(&[REFERENCE]),
     );
     r.notes.push(format!("GET {}{}", api.base(), args.path));
     Ok(r)

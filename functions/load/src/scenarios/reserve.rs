@@ -1,18 +1,20 @@
 //! `reserve`: many reservations as fast as they are accepted (or at `--rate`), then every saga
 //! awaited and measured on the server's clock: the saga throughput.
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::{ACCEPT, await_sagas, now, places, report, user};
+use super::{ACCEPT, measure, places, user};
 use crate::Args;
 use crate::api::{Api, Stay};
-use crate::driver::{self, Op};
+use crate::driver::Op;
 use crate::stats::{Report, Stats};
 
 pub struct ReserveOp {
     pub api: Api,
     pub places: Vec<String>,
     pub run: u32,
+    /// The stay of request `i` over that many places (`Stay::of` or `Stay::spread`).
+    pub stays: fn(usize, usize) -> Stay,
     /// Every accepted reservation, with its user, to follow up.
     pub accepted: Mutex<Vec<(String, String)>>,
 }
@@ -23,6 +25,7 @@ impl ReserveOp {
             api: api.clone(),
             places,
             run: std::process::id(),
+            stays: Stay::of,
             accepted: Mutex::new(Vec::new()),
         }
     }
@@ -38,7 +41,7 @@ impl ReserveOp {
 impl Op for ReserveOp {
     async fn run(&self, i: usize, stats: &mut Stats) {
         let who = user(self.run, i);
-        let stay = Stay::of(i, self.places.len());
+        let stay = (self.stays)(i, self.places.len());
         let t = Instant::now();
         match self
             .api
@@ -57,26 +60,13 @@ impl Op for ReserveOp {
 }
 
 pub async fn run(args: &Args, api: &Api) -> Result<Report, String> {
-    let places = places(args, api).await?;
-    let op = Arc::new(ReserveOp::new(api, places));
-    let bar = driver::progress("reserve", args.requests(), args.show_progress());
-    let started_at = now();
-    let (mut stats, took) = driver::run(op.clone(), args.pace(), args.budget(), &bar).await;
-    bar.set_message("waiting for the sagas");
-    let ids = op.taken();
-    let span = await_sagas(
-        api,
-        &ids,
-        Duration::from_secs(args.timeout_secs),
-        &mut stats,
-    )
-    .await;
-    bar.finish_and_clear();
-    let span = span?;
-    let mut r = report(args, "reserve", started_at, &stats, took);
+    let op = Arc::new(ReserveOp::new(api, places(args, api, false).await?));
+    let mut m = measure(args, "reserve", op.clone()).await;
+    let (ids, span) = m.settle(args, api, &op).await?;
+    let mut r = m.report(args, "reserve");
     r.derived.insert(
         "accepted per second (client clock)".into(),
-        stats.count(ACCEPT) as f64 / took.as_secs_f64().max(1e-9),
+        m.per_sec(&[ACCEPT]),
     );
     if let Some((first, last)) = span {
         let secs = (last - first).as_seconds_f64();

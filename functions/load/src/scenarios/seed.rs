@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{now, report};
+use super::measure;
 use crate::Args;
 use crate::api::{Api, Stay};
-use crate::driver::{self, Op};
+use crate::driver::Op;
 use crate::stats::{Report, Stats};
 
 const ACCEPT: &str = "POST /accommodations (client)";
@@ -59,9 +59,9 @@ impl Op for SeedOp {
 
 pub async fn run(args: &Args, api: &Api) -> Result<Report, String> {
     let mut places = Vec::new();
-    for k in 0..args.places.max(1) {
+    for k in 0..args.places() {
         let id = format!("bench-{}-{k}", std::process::id());
-        api.seed_place(&id, args.rooms).await?;
+        api.seed_place(&id, args.world.rooms).await?;
         places.push(id);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -69,13 +69,11 @@ pub async fn run(args: &Args, api: &Api) -> Result<Report, String> {
         api: api.clone(),
         places,
         poll: Duration::from_millis(args.poll_ms()),
-        timeout: Duration::from_secs(args.timeout_secs),
+        timeout: Duration::from_secs(args.load.timeout_secs),
     });
-    let bar = driver::progress("seed-follow", args.requests(), args.show_progress());
-    let started_at = now();
-    let (stats, took) = driver::run(op, args.pace(), args.budget(), &bar).await;
-    bar.finish_and_clear();
-    let mut r = report(args, "seed-follow", started_at, &stats, took);
+    let mut r = measure(args, "seed-follow", op)
+        .await
+        .report(args, "seed-follow");
     r.notes.push(
         "the seed's published figure: 595 ms from ReservationPlaced to ReservationStatusChanged (its Kafka trace)"
             .into(),

@@ -21,7 +21,7 @@ const STORE_RETRIES: u32 = 4;
 pub(super) struct Stop;
 
 impl Interpreter {
-    pub(super) async fn load(&self, id: &str) -> Result<Option<ExecRecord>, SfnError> {
+    pub(super) async fn load(&self, id: &str) -> Result<Option<ExecRecord<'static>>, SfnError> {
         match self.store.get(&exec_key(id)).await? {
             Some(item) => ExecRecord::from_item(item).map(Some),
             None => Ok(None),

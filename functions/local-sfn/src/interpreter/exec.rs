@@ -1,6 +1,7 @@
 //! One execution's in-memory state, owned by its runner: what it records as it goes (history,
 //! quota counters, the live view) and how it is serialized and ended.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use reserveplace_domain::store::{Item, StoreError};
@@ -12,7 +13,7 @@ use super::ExecutionView;
 use crate::asl::STATES_TIMEOUT;
 use crate::clock::{format_ms, now_ms};
 use crate::error::TaskError;
-use crate::persist::{Cursor, ExecItem, ExecRecord, ExecutionStatus};
+use crate::persist::{Cursor, ExecRecord, ExecutionStatus};
 use crate::quota::HistoryEvents;
 
 /// In-memory state of one execution, owned by its runner.
@@ -107,15 +108,15 @@ impl Exec {
         }
     }
 
-    pub(super) fn from_record(rec: ExecRecord) -> Self {
+    pub(super) fn from_record(rec: ExecRecord<'_>) -> Self {
         let view = rec.view();
         Exec {
-            id: rec.execution_id,
-            name: rec.name,
-            input: rec.input,
+            id: rec.execution_id.into_owned(),
+            name: rec.name.into_owned(),
+            input: rec.input.into_owned(),
             start_ms: rec.start_ms,
-            start_time: rec.start_time,
-            history: rec.history,
+            start_time: rec.start_time.into_owned(),
+            history: rec.history.into_owned(),
             events: HistoryEvents(rec.history_events),
             version: rec.version,
             view: Arc::new(watch::Sender::new(view)),
@@ -129,20 +130,20 @@ impl Exec {
         cursor: Option<&Cursor>,
         closing: Option<&Closing>,
     ) -> Result<Item, StoreError> {
-        ExecItem {
-            execution_id: &self.id,
-            name: &self.name,
-            machine,
+        ExecRecord {
+            execution_id: Cow::Borrowed(&self.id),
+            name: Cow::Borrowed(&self.name),
+            machine: Cow::Borrowed(machine),
             status: closing.map_or(ExecutionStatus::Running, |c| c.status),
-            input: &self.input,
+            input: Cow::Borrowed(&self.input),
             start_ms: self.start_ms,
-            start_time: &self.start_time,
-            stop_time: closing.map(|c| c.stop_time.as_str()),
-            output: closing.and_then(|c| c.output.as_ref()),
-            error: closing.and_then(|c| c.error.as_deref()),
-            cause: closing.and_then(|c| c.cause.as_deref()),
-            cursor,
-            history: &self.history,
+            start_time: Cow::Borrowed(&self.start_time),
+            stop_time: closing.map(|c| Cow::Borrowed(c.stop_time.as_str())),
+            output: closing.and_then(|c| c.output.as_ref()).map(Cow::Borrowed),
+            error: closing.and_then(|c| c.error.as_deref()).map(Cow::Borrowed),
+            cause: closing.and_then(|c| c.cause.as_deref()).map(Cow::Borrowed),
+            cursor: cursor.map(Cow::Borrowed),
+            history: Cow::Borrowed(&self.history),
             history_events: self.events.0,
             version: self.version + 1,
         }

@@ -11,6 +11,7 @@
 //! * `run`: the state loop of one execution (entering, exiting, quotas, the execution timeout);
 //! * `states`: what each state type does (pass, choice, wait, task, callback).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -171,6 +172,18 @@ impl Interpreter {
         name: &str,
         input: Value,
     ) -> Result<String, SfnError> {
+        self.start_execution_once(name, input)
+            .await
+            .map(|(id, _)| id)
+    }
+
+    /// [`Interpreter::start_execution`], also telling whether this call started the execution
+    /// (`false`: it existed already with this input), without a read of the store to find out.
+    pub async fn start_execution_once(
+        self: &Arc<Self>,
+        name: &str,
+        input: Value,
+    ) -> Result<(String, bool), SfnError> {
         if !valid_name(name) {
             return Err(SfnError::InvalidName(name.to_owned()));
         }
@@ -190,7 +203,7 @@ impl Interpreter {
             free
         };
         if !claimed {
-            return self.existing(&id, &exec.input).await;
+            return self.existing(&id, &exec.input).await.map(|id| (id, false));
         }
         let cursor = Cursor::Enter {
             state: self.machine.start_at.clone(),
@@ -201,12 +214,12 @@ impl Interpreter {
                 exec.version += 1;
                 debug!(execution = name, machine = %self.machine_name, "execution started");
                 self.spawn(exec, cursor);
-                Ok(id)
+                Ok((id, true))
             }
             Err(e) => {
                 lock(&self.running).remove(&id);
                 if e.is_condition_failed() {
-                    self.existing(&id, &exec.input).await
+                    self.existing(&id, &exec.input).await.map(|id| (id, false))
                 } else {
                     Err(e.into())
                 }
@@ -342,7 +355,7 @@ impl Interpreter {
             if rec.status != ExecutionStatus::Running || rec.machine != self.machine_name {
                 continue;
             }
-            let Some(cursor) = rec.cursor.clone() else {
+            let Some(cursor) = rec.cursor.clone().map(Cow::into_owned) else {
                 error!(execution = %rec.name, "RUNNING execution without a checkpoint cursor");
                 continue;
             };

@@ -131,11 +131,11 @@ impl Interpreter {
             }
         };
         exec.version = rec.version;
-        if let Some(Cursor::Callback { token, .. }) = rec.cursor {
+        if let Some(Cursor::Callback { token, .. }) = rec.cursor.as_deref() {
             let timeout = Err(TaskError::new(STATES_TIMEOUT, "the execution timed out"));
             // Losing this race to a callback is fine: the execution ends anyway.
             let _ = self
-                .resolve_pending(&token, TokenStatus::TimedOut, &timeout)
+                .resolve_pending(token, TokenStatus::TimedOut, &timeout)
                 .await;
         }
         Ok(Ending::TimedOut)

@@ -27,30 +27,33 @@ pub struct ExecutionView {
     pub stop_time: Option<String>,
 }
 
-impl ExecRecord {
+impl ExecRecord<'_> {
     pub(super) fn view(&self) -> ExecutionView {
         let running = self.status == ExecutionStatus::Running;
+        let owned = |s: &Option<std::borrow::Cow<'_, str>>| s.as_deref().map(str::to_owned);
         ExecutionView {
-            execution_id: self.execution_id.clone(),
-            name: self.name.clone(),
+            execution_id: self.execution_id.to_string(),
+            name: self.name.to_string(),
             status: self.status,
-            input: self.input.clone(),
+            input: self.input.as_ref().clone(),
             output: match self.status {
                 // A stored `null` output reads back as absent.
-                ExecutionStatus::Succeeded => Some(self.output.clone().unwrap_or(Value::Null)),
+                ExecutionStatus::Succeeded => {
+                    Some(self.output.as_deref().cloned().unwrap_or(Value::Null))
+                }
                 _ => None,
             },
-            error: self.error.clone(),
-            cause: self.cause.clone(),
+            error: owned(&self.error),
+            cause: owned(&self.cause),
             current_state: if running {
                 self.history.last().cloned()
             } else {
                 None
             },
-            history: self.history.clone(),
+            history: self.history.to_vec(),
             history_events: self.history_events,
-            start_time: self.start_time.clone(),
-            stop_time: self.stop_time.clone(),
+            start_time: self.start_time.to_string(),
+            stop_time: owned(&self.stop_time),
         }
     }
 }

@@ -1,0 +1,92 @@
+//! Where the search read model keeps its items (one table, laid out for DynamoDB's Query):
+//! - the catalogue of a city: `SEARCH#CITY#<cityKey>` / `PLACE#<placeId>`, the place's search facts;
+//! - rooms held per month: `SEARCH#CITY#<cityKey>#MONTH#<YYYY-MM>` / `PLACE#<placeId>`, numbers
+//!   `d01`..`d31` = rooms held that day;
+//! - the city of each place: `SEARCH#PLACE#<placeId>` / `PLACE` (a hold event names no city);
+//! - one marker per reservation: `SEARCH#HOLD#<reservationId>` / `HOLD`, PENDING, HELD or RELEASED;
+//! - the holds waiting for their place's catalogue event: `SEARCH#PENDING#<placeId>` / `HOLD#<reservationId>`.
+use time::{Date, Duration};
+
+use crate::stay::Stay;
+use crate::store::Key;
+
+const PLACE_PREFIX: &str = "PLACE#";
+
+/// The lowercased, trimmed city. `#` and `%` are escaped so no city's key can run into the
+/// `#MONTH#` suffix of another's partitions.
+pub fn city_key(city: &str) -> String {
+    city.trim()
+        .to_lowercase()
+        .replace('%', "%25")
+        .replace('#', "%23")
+}
+
+pub fn catalogue_partition(city_key: &str) -> String {
+    format!("SEARCH#CITY#{city_key}")
+}
+
+pub fn catalogue_key(city_key: &str, place_id: &str) -> Key {
+    Key::new(catalogue_partition(city_key), place_sk(place_id))
+}
+
+/// `YYYY-MM` of a day.
+pub fn month_of(day: Date) -> String {
+    format!("{:04}-{:02}", day.year(), u8::from(day.month()))
+}
+
+pub fn month_partition(city_key: &str, month: &str) -> String {
+    format!("SEARCH#CITY#{city_key}#MONTH#{month}")
+}
+
+pub fn month_key(city_key: &str, month: &str, place_id: &str) -> Key {
+    Key::new(month_partition(city_key, month), place_sk(place_id))
+}
+
+/// The attribute of a month item counting the rooms held on `day`: `d01`..`d31`.
+pub fn day_attr(day: Date) -> String {
+    format!("d{:02}", day.day())
+}
+
+pub fn place_city_key(place_id: &str) -> Key {
+    Key::new(format!("SEARCH#PLACE#{place_id}"), "PLACE")
+}
+
+pub fn hold_marker_key(reservation_id: &str) -> Key {
+    Key::new(format!("SEARCH#HOLD#{reservation_id}"), "HOLD")
+}
+
+/// The holds of a place that arrived before its catalogue event (one item per reservation).
+pub fn pending_partition(place_id: &str) -> String {
+    format!("SEARCH#PENDING#{place_id}")
+}
+
+pub fn pending_key(place_id: &str, reservation_id: &str) -> Key {
+    Key::new(
+        pending_partition(place_id),
+        format!("HOLD#{reservation_id}"),
+    )
+}
+
+fn place_sk(place_id: &str) -> String {
+    format!("{PLACE_PREFIX}{place_id}")
+}
+
+/// The place id of a catalogue or month item's sort key.
+pub fn place_of_sk(sk: &str) -> Option<&str> {
+    sk.strip_prefix(PLACE_PREFIX)
+}
+
+/// The nights of a stay, grouped by the calendar month they fall in, in order (one or two groups
+/// for a stay of at most 30 nights).
+pub fn nights_by_month(stay: &Stay) -> Vec<(String, Vec<Date>)> {
+    let mut groups: Vec<(String, Vec<Date>)> = Vec::new();
+    for i in 0..stay.nights() {
+        let night = stay.check_in + Duration::days(i);
+        let month = month_of(night);
+        match groups.last_mut() {
+            Some((m, nights)) if *m == month => nights.push(night),
+            _ => groups.push((month, vec![night])),
+        }
+    }
+    groups
+}

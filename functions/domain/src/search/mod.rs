@@ -1,0 +1,45 @@
+//! Search: the places of a city with rooms free on every night of a stay. A read model built only
+//! from the place context's events (PlaceRegistered, PlaceUpdated, RoomsHeld, RoomsReleased), laid
+//! out so that one search is one Query of the city's catalogue and one per calendar month of the
+//! stay (`keys.rs`; the design and its cost: `docs/design.md`, "Search read model"). It is
+//! eventually consistent: a quote and a hold read the place context's own night items instead.
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Clock;
+use crate::place::PlaceFacts;
+use crate::store::Table;
+
+pub mod keys;
+mod projection;
+mod query;
+pub mod read_units;
+#[cfg(test)]
+mod tests;
+
+pub use projection::{HoldMarker, MarkerState};
+pub use query::{DEFAULT_LIMIT, MAX_LIMIT, SearchHit, SearchPage, SearchRequest};
+pub use read_units::ReadUnits;
+
+/// A place as the city's catalogue item holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchPlace {
+    pub place_id: String,
+    #[serde(flatten)]
+    pub facts: PlaceFacts,
+    /// The place version of the catalogue event applied last.
+    pub place_version: u64,
+}
+
+pub struct SearchService {
+    table: Arc<dyn Table>,
+    clock: Arc<dyn Clock>,
+}
+
+impl SearchService {
+    pub fn new(table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Self {
+        Self { table, clock }
+    }
+}
