@@ -87,7 +87,8 @@ bench:
 # The web page in a real browser: Debian's Chromium (installed if missing; never a downloaded
 # browser) driven by playwright-core, against a fresh local runtime (debug build) at 1280 and
 # 390 px: the booking flows, axe-core on every view, the phone layout; screenshots in
-# target/web-artifacts/ (tests/web/web_test.cjs). CHROMIUM=<path> uses another Chromium build
+# target/web-artifacts/ (a Korean font, fonts-nanum, is installed if none is, so that the Korean
+# screenshots show words rather than empty boxes) (tests/web/web_test.cjs). CHROMIUM=<path> uses another Chromium build
 # already installed (e.g. a CI image's Chrome) instead.
 CHROMIUM ?= /usr/bin/chromium
 .PHONY: web-test
@@ -96,6 +97,8 @@ web-test:
 	  $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium; }
 	command -v npm >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends nodejs npm; }
+	fc-list :lang=ko 2>/dev/null | grep -q . || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends fonts-nanum; }
 	cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
 	cargo build -p reserveplace-local
 	CHROMIUM=$(CHROMIUM) node tests/web/web_test.cjs --bin target/debug/reserveplace-local

@@ -344,10 +344,12 @@ async function scenario(browser, base, vp) {
   await tab2.locator("#signout").click();
   await tab2.waitForSelector('section[data-view="signin"]:not([hidden])');
 
-  // The owner's calendar shows the night free again after the cancel.
+  // The owner's calendar shows the night free again after the cancel. The refund may reach the
+  // guest's page before the saga has released the nights: the calendar polls, so wait for it.
   await owner.goto(`${base}/#/owner/place/${encodeURIComponent(placeId)}`);
   await owner.waitForSelector("#cal li[data-night]");
   await showMonthOf(owner, s.checkIn);
+  await owner.waitForSelector(`#cal li[data-night="${s.checkIn}"][data-held="0"]`, { timeout: WAIT }).catch(() => {});
   const night = await owner.locator(`#cal li[data-night="${s.checkIn}"]`).getAttribute("data-held");
   check(night === "0", `${tag}: the calendar still holds ${s.checkIn} after the cancel (${night})`);
   await visit(owner, vp, "owner-calendar");
