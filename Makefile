@@ -87,9 +87,9 @@ bench:
 # The web page in a real browser: Debian's Chromium (installed if missing; never a downloaded
 # browser) driven by playwright-core, against a fresh local runtime (debug build) at 1280 and
 # 390 px: the booking flows, axe-core on every view, the phone layout; screenshots in
-# target/web-artifacts/ (a Korean font, fonts-nanum, is installed if none is, so that the Korean
-# screenshots show words rather than empty boxes) (tests/web/web_test.cjs). CHROMIUM=<path> uses another Chromium build
-# already installed (e.g. a CI image's Chrome) instead.
+# target/web-artifacts/ (tests/web/web_test.cjs). fonts-nanum is installed when no Korean font
+# is, so the Korean screenshots show words rather than empty boxes. CHROMIUM=<path> uses another
+# Chromium build already installed (e.g. a CI image's Chrome) instead.
 CHROMIUM ?= /usr/bin/chromium
 .PHONY: web-test
 web-test:

@@ -344,8 +344,8 @@ async function scenario(browser, base, vp) {
   await tab2.locator("#signout").click();
   await tab2.waitForSelector('section[data-view="signin"]:not([hidden])');
 
-  // The owner's calendar shows the night free again after the cancel. The refund may reach the
-  // guest's page before the saga has released the nights: the calendar polls, so wait for it.
+  // The owner's calendar shows the night free again after the cancel. Refund and release are
+  // separate consumers of the cancel, so the refund can show first: the calendar polls, wait for it.
   await owner.goto(`${base}/#/owner/place/${encodeURIComponent(placeId)}`);
   await owner.waitForSelector("#cal li[data-night]");
   await showMonthOf(owner, s.checkIn);
