@@ -23,7 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Port 0: the OS picks a free loopback port; the runtime prints where it listens as its first line.
+# Port 0: the OS picks a free loopback port; the runtime says where it listens in a JSON line on
+# stderr (its "url").
 dev=()
 if "$bin" --help 2>/dev/null | grep -q -- '--dev'; then dev=(--dev); fi
 RUST_LOG=warn "$bin" "${dev[@]}" --addr 127.0.0.1:0 --data-dir "$work/data" \
@@ -31,7 +32,7 @@ RUST_LOG=warn "$bin" "${dev[@]}" --addr 127.0.0.1:0 --data-dir "$work/data" \
 pid=$!
 url=""
 for _ in $(seq 1 600); do
-    url="$(head -n1 "$work/stdout" 2>/dev/null | grep -o 'http://[^ ]*' || true)"
+    url="$(grep -o '"url":"http://[^"]*"' "$work/stderr" 2>/dev/null | head -n1 | sed 's/"url":"//; s/"$//' || true)"
     [ -n "$url" ] && curl -fsS "$url/health" >/dev/null 2>&1 && break
     kill -0 "$pid" 2>/dev/null || { cat "$work/stderr" >&2; echo "api-fuzz: runtime exited" >&2; exit 1; }
     url=""

@@ -430,13 +430,15 @@ fn a_non_loopback_bind_without_dev_mode_warns_on_stderr() {
             let _ = tx.send(line);
         }
     });
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut banner = String::new();
-    let _ = stdout.read_line(&mut banner);
-    let mut warned = None;
+    let (mut banner, mut warned) = (String::new(), None);
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
-        if line.contains("warning") {
+        let json: serde_json::Value = serde_json::from_str(&line).expect("stderr is JSON lines");
+        if line.contains("listening on http://") {
+            banner = json["url"].as_str().unwrap_or_default().to_string();
+        } else if line.contains("warning") {
             warned = Some(line);
+        }
+        if !banner.is_empty() && warned.is_some() {
             break;
         }
     }

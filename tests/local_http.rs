@@ -40,7 +40,7 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
     let rt = Local::start("header-timeout", &["--read-timeout-secs", "1"]).await;
     for sent in [
         &b"GET /health HT"[..],
-        &b"GET /health HTTP/1.1\r\nHost: x\r\n"[..],
+        &b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n"[..],
         &b""[..],
     ] {
         let (_, took, closed) = stall(&rt, sent, Duration::from_secs(6)).await;
@@ -61,7 +61,7 @@ async fn a_client_that_never_finishes_its_body_gets_408() {
     for path in ["/v1/places", "/_local/faults"] {
         let method = if path == "/v1/places" { "POST" } else { "PUT" };
         let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev:olivia\r\n\
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer dev:olivia\r\n\
              Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"name\""
         );
         let (answer, took, closed) = stall(&rt, head.as_bytes(), Duration::from_secs(6)).await;

@@ -45,7 +45,8 @@ start() {
   PIDS+=("$!")
   LAST_PID=$!
   for _ in $(seq 1 300); do
-    ADDR=$(grep -o 'listening on http://[0-9.:]*' "$log" | head -1 | sed 's|listening on http://||' || true)
+    # The local runtime says it on stderr (a JSON line), the reference server on stdout.
+    ADDR=$(cat "$log" "$log.err" 2>/dev/null | grep -o 'listening on http://[0-9.:]*' | head -1 | sed 's|listening on http://||' || true)
     [ -n "$ADDR" ] && return 0
     kill -0 "$LAST_PID" 2>/dev/null || { cat "$log.err" >&2; echo "$1 exited" >&2; exit 1; }
     sleep 0.1

@@ -26,7 +26,7 @@ pub struct Local {
     pub auth: Auth,
     /// JWTs minted so far, per user (`Auth::Jwt`).
     tokens: Mutex<HashMap<String, String>>,
-    /// Every line the runtime printed on stdout after its banner (the event trace).
+    /// Every line the runtime printed on stdout (the event trace).
     pub stdout: Arc<Mutex<Vec<String>>>,
     pub base: String,
     pub data_dir: PathBuf,
@@ -88,33 +88,40 @@ fn spawn(
         .args(args)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start reserveplace-local");
     let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
+    let stderr = child.stderr.take().expect("stderr");
     let printed = Arc::new(Mutex::new(Vec::new()));
     let sink = printed.clone();
+    // Every stdout line is an event; keep them all, and keep draining so the runtime never
+    // blocks on a full pipe.
     std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(first)) = lines.next() {
-            let _ = tx.send(first);
-        }
-        // Keep draining so the runtime never blocks on a full pipe.
-        for line in lines.map_while(Result::ok) {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if let Ok(mut v) = sink.lock() {
                 v.push(line);
+            }
+        }
+    });
+    // The banner is a JSON line on stderr; the rest of stderr (logs) is passed on.
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("listening on http://") {
+                let _ = tx.send(line);
+            } else {
+                eprintln!("{line}");
             }
         }
     });
     let banner = rx
         .recv_timeout(Duration::from_secs(60))
         .expect("runtime printed where it listens");
-    let url = banner
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in banner: {banner}"))
-        .to_string();
+    let url = serde_json::from_str::<Value>(&banner)
+        .ok()
+        .and_then(|b| b["url"].as_str().map(str::to_string))
+        .unwrap_or_else(|| panic!("the banner is not a JSON line with its url: {banner}"));
     (child, url, printed)
 }
 

@@ -36,14 +36,18 @@ const check = (ok, msg) => { if (!ok) fail(msg); };
 async function startRuntime() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "rp-web-"));
   const child = spawn(BIN, ["--dev", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--template",
-    path.join(ROOT, "template.yaml"), "--quiet-events"], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, RUST_LOG: "warn" } });
-  const lines = readline.createInterface({ input: child.stdout });
+    path.join(ROOT, "template.yaml"), "--quiet-events"], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, RUST_LOG: "warn" } });
+  // The banner is a JSON line on stderr with the `url`; the rest of stderr (logs) is passed on.
+  const lines = readline.createInterface({ input: child.stderr });
   const base = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("the runtime did not say where it listens")), 60000);
     child.once("exit", (code) => reject(new Error("the runtime exited: " + code)));
-    lines.once("line", (l) => { clearTimeout(timer); const m = /http:\/\/\S+/.exec(l); m ? resolve(m[0]) : reject(new Error("no address in: " + l)); });
+    lines.on("line", (l) => {
+      let url = null;
+      try { url = JSON.parse(l).url; } catch (_) { /* a log line */ }
+      if (url) { clearTimeout(timer); resolve(url); } else { console.error(l); }
+    });
   });
-  lines.on("line", () => {}); // keep draining stdout
   for (let i = 0; i < 600; i++) {
     const ok = await fetch(base + "/health").then((r) => r.ok).catch(() => false);
     if (ok) return { base, child, dataDir };
@@ -245,8 +249,12 @@ async function scenario(browser, base, vp) {
 
   // Customer 1 reserves: the first answer is lost (the server did book), so the page says so by
   // the button; then a double-click. All attempts carry one Idempotency-Key: one reservation.
-  const keys = [];
-  c1.on("request", (r) => { if (r.method() === "POST" && r.url().endsWith("/v1/reservations")) keys.push(r.headers()["idempotency-key"]); });
+  const keys = [], tokens = [];
+  c1.on("request", (r) => {
+    if (r.method() !== "POST" || !r.url().endsWith("/v1/reservations")) return;
+    keys.push(r.headers()["idempotency-key"]);
+    tokens.push(r.postDataJSON().priceToken);
+  });
   await c1.route("**/v1/reservations", async (route) => { await route.fetch(); await route.abort("connectionreset"); }, { times: 1 });
   await c1.locator("#reserve").click();
   const err = c1.locator("#f-reserve .form-err");
@@ -262,6 +270,9 @@ async function scenario(browser, base, vp) {
   await tripCard(c1, rid).locator('[data-status="AWAITING_OWNER"]').waitFor({ timeout: WAIT });
   const mine = await apiAs(base, await tokenOf(c1), "/v1/mypages");
   check(mine.items.length === 1 && mine.items[0].reservationId === rid, `${tag}: customer 1 has ${mine.items.length} reservations, not 1`);
+  // The page books with the quote's priceToken, so the amount is the total it showed.
+  check(tokens.length >= 2 && tokens.every((k) => /^[0-9a-f]{32}$/.test(k || "") && k === tokens[0]), `${tag}: reservation POSTs sent price tokens ${JSON.stringify(tokens)}`);
+  check(mine.items[0].amount === total, `${tag}: charged ${mine.items[0].amount}, quoted ${total}`);
   check((await tripCard(c1, rid).textContent()).includes("waiting for the host"), `${tag}: the trip does not say it waits for the host`);
   await visit(c1, vp, "trips-waiting");
 

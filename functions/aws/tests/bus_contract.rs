@@ -118,6 +118,13 @@ fn cases() -> Vec<(
             vec![MYPAGE],
         ),
         (
+            "voided",
+            "reserveplace.payment",
+            "PaymentVoided",
+            json!({}),
+            vec![MYPAGE],
+        ),
+        (
             "owner-confirmed",
             "reserveplace.place",
             "ReservationConfirmed",

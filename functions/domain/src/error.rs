@@ -14,6 +14,9 @@ pub enum DomainError {
     /// The request conflicts with the current state (e.g. deciding an already decided stay).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A booking's quote no longer holds and the price differs now: `total` is today's.
+    #[error("price changed: {detail}")]
+    PriceChanged { detail: String, total: i64 },
     /// Transient infrastructure failure; retrying may succeed.
     #[error("unavailable: {0}")]
     Unavailable(String),

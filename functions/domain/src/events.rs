@@ -34,6 +34,8 @@ pub enum Event {
     PaymentApproved(PaymentEvent),
     PaymentDeclined(PaymentEvent),
     PaymentCancelApproved(PaymentEvent),
+    /// Nothing was charged and nothing will be: a compensation or cancel came first (status VOIDED).
+    PaymentVoided(PaymentEvent),
     ReservationConfirmed(ReservationConfirmed),
     ReservationCancelConfirmed(ReservationCancelConfirmed),
     /// Place catalogue changes, so the reservation context can price stays without reading the place table.
@@ -122,7 +124,7 @@ pub struct ReservationCanceled {
     pub previous_status: ReservationStatus,
 }
 
-/// PaymentApproved, PaymentDeclined and PaymentCancelApproved (status REFUNDED).
+/// PaymentApproved, PaymentDeclined, PaymentCancelApproved (status REFUNDED) and PaymentVoided.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentEvent {
@@ -229,6 +231,7 @@ pub enum EventName {
     ReservationConfirmed,
     ReservationCancelConfirmed,
     PaymentCancelApproved,
+    PaymentVoided,
     ReservationStatusChanged,
     ReservationCanceled,
     PlaceRegistered,
@@ -238,13 +241,14 @@ pub enum EventName {
 }
 
 impl EventName {
-    pub const ALL: [EventName; 12] = [
+    pub const ALL: [EventName; 13] = [
         Self::ReservationPlaced,
         Self::PaymentApproved,
         Self::PaymentDeclined,
         Self::ReservationConfirmed,
         Self::ReservationCancelConfirmed,
         Self::PaymentCancelApproved,
+        Self::PaymentVoided,
         Self::ReservationStatusChanged,
         Self::ReservationCanceled,
         Self::PlaceRegistered,
@@ -261,6 +265,7 @@ impl EventName {
             Self::ReservationConfirmed => "ReservationConfirmed",
             Self::ReservationCancelConfirmed => "ReservationCancelConfirmed",
             Self::PaymentCancelApproved => "PaymentCancelApproved",
+            Self::PaymentVoided => "PaymentVoided",
             Self::ReservationStatusChanged => "ReservationStatusChanged",
             Self::ReservationCanceled => "ReservationCanceled",
             Self::PlaceRegistered => "PlaceRegistered",
@@ -280,9 +285,10 @@ impl EventName {
             Self::ReservationPlaced
             | Self::ReservationStatusChanged
             | Self::ReservationCanceled => "reserveplace.reservation",
-            Self::PaymentApproved | Self::PaymentDeclined | Self::PaymentCancelApproved => {
-                "reserveplace.payment"
-            }
+            Self::PaymentApproved
+            | Self::PaymentDeclined
+            | Self::PaymentCancelApproved
+            | Self::PaymentVoided => "reserveplace.payment",
             Self::ReservationConfirmed
             | Self::ReservationCancelConfirmed
             | Self::PlaceRegistered
@@ -302,6 +308,7 @@ impl Event {
             Self::PaymentApproved(_) => EventName::PaymentApproved,
             Self::PaymentDeclined(_) => EventName::PaymentDeclined,
             Self::PaymentCancelApproved(_) => EventName::PaymentCancelApproved,
+            Self::PaymentVoided(_) => EventName::PaymentVoided,
             Self::ReservationConfirmed(_) => EventName::ReservationConfirmed,
             Self::ReservationCancelConfirmed(_) => EventName::ReservationCancelConfirmed,
             Self::PlaceRegistered(_) => EventName::PlaceRegistered,
@@ -318,7 +325,8 @@ impl Event {
             Self::ReservationCanceled(e) => &e.meta,
             Self::PaymentApproved(e)
             | Self::PaymentDeclined(e)
-            | Self::PaymentCancelApproved(e) => &e.meta,
+            | Self::PaymentCancelApproved(e)
+            | Self::PaymentVoided(e) => &e.meta,
             Self::ReservationConfirmed(e) => &e.meta,
             Self::ReservationCancelConfirmed(e) => &e.meta,
             Self::PlaceRegistered(e) | Self::PlaceUpdated(e) => &e.meta,
@@ -334,7 +342,8 @@ impl Event {
             Self::ReservationCanceled(e) => Some(&e.reservation.reservation_id),
             Self::PaymentApproved(e)
             | Self::PaymentDeclined(e)
-            | Self::PaymentCancelApproved(e) => Some(&e.payment.reservation_id),
+            | Self::PaymentCancelApproved(e)
+            | Self::PaymentVoided(e) => Some(&e.payment.reservation_id),
             Self::ReservationConfirmed(e) => Some(&e.hold.reservation_id),
             Self::ReservationCancelConfirmed(e) => Some(&e.hold.reservation_id),
             Self::RoomsHeld(e) | Self::RoomsReleased(e) => Some(&e.hold.reservation_id),
@@ -352,12 +361,13 @@ impl Event {
         }
     }
 
-    /// The payment's facts, for the three payment events.
+    /// The payment's facts, for the payment events.
     pub fn payment(&self) -> Option<&PaymentEvent> {
         match self {
             Self::PaymentApproved(e)
             | Self::PaymentDeclined(e)
-            | Self::PaymentCancelApproved(e) => Some(e),
+            | Self::PaymentCancelApproved(e)
+            | Self::PaymentVoided(e) => Some(e),
             _ => None,
         }
     }
@@ -553,6 +563,7 @@ pub fn example(name: EventName, reservation_id: &str) -> DomainEvent {
         EventName::PaymentCancelApproved => {
             Event::PaymentCancelApproved(payment(PaymentStatus::Refunded))
         }
+        EventName::PaymentVoided => Event::PaymentVoided(payment(PaymentStatus::Voided)),
         EventName::ReservationConfirmed => Event::ReservationConfirmed(ReservationConfirmed {
             meta,
             hold,
@@ -654,7 +665,8 @@ mod tests {
                 }
                 EventName::PaymentApproved
                 | EventName::PaymentDeclined
-                | EventName::PaymentCancelApproved => payment.to_vec(),
+                | EventName::PaymentCancelApproved
+                | EventName::PaymentVoided => payment.to_vec(),
                 EventName::ReservationConfirmed => [&hold[..], &["decidedBy"]].concat(),
                 EventName::ReservationCancelConfirmed => [&hold[..], &["reason"]].concat(),
                 EventName::PlaceRegistered | EventName::PlaceUpdated => place.to_vec(),

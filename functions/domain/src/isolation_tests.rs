@@ -31,8 +31,18 @@ fn catalogue(place_id: &str, owner: &str) -> CatalogPlace {
     }
 }
 
+/// The reservation service over one table that is also the place context's (as the local
+/// runtime's store would be if both contexts shared it).
 fn reservations(table: Arc<MemoryTable>) -> ReservationService {
-    ReservationService::new(table, Arc::new(FixedClock::at(NOW)))
+    ReservationService::new(table.clone(), table, Arc::new(FixedClock::at(NOW)))
+}
+
+/// A `/v1` place in the place context's table, which `/v1` bookings read.
+async fn v1_place(table: &Arc<MemoryTable>, place_id: &str) {
+    PlaceService::new(table.clone(), Arc::new(FixedClock::at(NOW)), 60)
+        .register("olivia", place_id.into(), cabin(1))
+        .await
+        .expect("register");
 }
 
 fn booking(place: &str) -> PlaceReservation {
@@ -41,6 +51,7 @@ fn booking(place: &str) -> PlaceReservation {
         check_in: "2026-02-01".into(),
         check_out: "2026-02-02".into(),
         rooms: 1,
+        price_token: None,
     }
 }
 
@@ -94,9 +105,7 @@ async fn idempotent_place_ids_are_random_and_the_key_is_per_owner() {
 async fn idempotent_reservation_ids_are_random_and_stable() {
     let table = Arc::new(MemoryTable::default());
     let svc = reservations(table.clone());
-    svc.apply_catalogue(catalogue("p1", "olivia"))
-        .await
-        .expect("catalogue");
+    v1_place(&table, "p1").await;
     let (r, created) = svc
         .place("alice", booking("p1"), Some("trip"))
         .await
@@ -128,9 +137,7 @@ async fn idempotent_reservation_ids_are_random_and_stable() {
 async fn the_seed_facade_and_v1_never_reach_each_others_places_or_users() {
     let table = Arc::new(MemoryTable::default());
     let svc = reservations(table.clone());
-    svc.apply_catalogue(catalogue("p1", "olivia"))
-        .await
-        .expect("v1 place");
+    v1_place(&table, "p1").await;
     svc.apply_catalogue(catalogue(&seed::place_id("1"), seed::OWNER))
         .await
         .expect("seed place");
@@ -211,22 +218,22 @@ impl Sleeper for CatalogueArrives {
 }
 
 #[tokio::test]
-async fn a_booking_waits_for_the_catalogue_copy_of_a_new_place() {
+async fn a_seed_booking_waits_for_the_catalogue_copy_of_a_new_place() {
     let table = Arc::new(MemoryTable::default());
     let late = Arc::new(CatalogueArrives {
         table: table.clone(),
-        place_id: "p1".into(),
+        place_id: seed::place_id("1"),
         pauses: AtomicUsize::new(0),
     });
     let svc = reservations(table.clone()).with_catalogue_wait(late.clone());
-    let (r, _) = svc
-        .place("alice", booking("p1"), None)
+    let r = svc
+        .place_seed(seed_booking("alice", "1", 100))
         .await
         .expect("waited");
     assert_eq!(r.amount, 100);
     assert_eq!(late.pauses.load(Ordering::SeqCst), 1);
     // A place that never comes: 404 after a bounded number of re-reads.
-    let r = svc.place("alice", booking("nope"), None).await;
+    let r = svc.place_seed(seed_booking("alice", "nope", 100)).await;
     assert!(matches!(r, Err(DomainError::NotFound { .. })));
     assert_eq!(
         late.pauses.load(Ordering::SeqCst),

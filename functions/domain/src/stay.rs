@@ -16,9 +16,20 @@ pub struct Stay {
 
 pub fn parse_date(field: &str, s: &str) -> Result<Date, DomainError> {
     let fmt = format_description!("[year]-[month]-[day]");
-    // `time` accepts only the exact width here, so "2024-2-1" and "20240201" are rejected.
-    Date::parse(s, &fmt)
-        .map_err(|_| DomainError::invalid(field, format!("'{s}' is not a date YYYY-MM-DD")))
+    // Exactly `\d{4}-\d{2}-\d{2}`, as openapi.yaml says: `time` alone would also take a signed
+    // or longer year ("+2027-05-01"), which no client means and no answer may echo.
+    let shaped = s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    shaped
+        .then(|| Date::parse(s, &fmt).ok())
+        .flatten()
+        .ok_or_else(|| DomainError::invalid(field, format!("'{s}' is not a date YYYY-MM-DD")))
 }
 
 pub fn format_date(d: Date) -> String {
@@ -112,6 +123,27 @@ impl Stay {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_exactly_four_two_two_digits() {
+        for bad in [
+            "+2027-05-01",
+            "-2027-01-01",
+            "+02027-05-01",
+            "02027-05-01",
+            "2027-5-01",
+            "20270501",
+            "2027-05-01 ",
+            "２０２７-05-01",
+            "2027-02-30",
+        ] {
+            assert!(parse_date("d", bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            format_date(parse_date("d", "2027-05-01").expect("ok")),
+            "2027-05-01"
+        );
+    }
 
     #[test]
     fn nights_are_half_open() {

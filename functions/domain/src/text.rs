@@ -4,9 +4,38 @@ use crate::error::{DomainError, DomainResult};
 
 pub const MAX_NAME_CHARS: usize = 200;
 
-/// Format characters that render as nothing; a name made only of them and spaces looks empty.
+/// Characters that render as nothing or as a blank: format characters (zero-width space and
+/// joiners, word joiner and invisible operators, BOM, soft hyphen, combining grapheme joiner,
+/// variation selectors, tags), fillers (Hangul U+115F, U+1160, U+3164, U+FFA0; Khmer U+17B4/5;
+/// Mongolian U+180E) and the blank braille pattern U+2800. A name made only of them and
+/// whitespace looks empty.
 pub fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200D}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2800}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{E0000}'..='\u{E007F}'
+            | '\u{E0100}'..='\u{E01EF}'
+    )
+}
+
+/// Bidirectional embedding, override and isolate controls (U+202A–U+202E, U+2066–U+2069): they
+/// reorder the text around them, so "abc\u{202E}fdp.exe" shows as another name than it is. The
+/// plain direction marks (LRM, RLM, ALM) only nudge neutral characters and stay allowed in text.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// At most `max` characters and no control character (C0, DEL, C1: they corrupt logs, terminals
@@ -17,6 +46,12 @@ pub fn validate_text(field: &str, text: &str, max: usize, multiline: bool) -> Do
         return Err(DomainError::invalid(
             field,
             "must not contain control characters",
+        ));
+    }
+    if text.chars().any(is_bidi_control) {
+        return Err(DomainError::invalid(
+            field,
+            "must not contain bidirectional controls (U+202A-U+202E, U+2066-U+2069)",
         ));
     }
     if text.chars().count() > max {
@@ -38,6 +73,27 @@ pub fn validate_name(field: &str, name: &str) -> DomainResult<()> {
     Ok(())
 }
 
+/// Why a user id (a JWT `sub`) is refused, if it is: one user must have one spelling, so a
+/// subject is 1 to 128 characters with no control, bidirectional-control or invisible character,
+/// no direction mark, and no whitespace at either end (" alice" and "alice\u{202E}" are not
+/// other users: they are refused).
+pub fn subject_problem(sub: &str) -> Option<&'static str> {
+    if sub.is_empty() || sub.chars().count() > 128 {
+        Some("the subject must be 1 to 128 characters")
+    } else if sub.starts_with(char::is_whitespace) || sub.ends_with(char::is_whitespace) {
+        Some("the subject must not start or end with whitespace")
+    } else if sub.chars().any(|c| {
+        c.is_control()
+            || is_bidi_control(c)
+            || is_invisible(c)
+            || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}')
+    }) {
+        Some("the subject must not contain control, invisible or bidirectional characters")
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,6 +110,13 @@ mod tests {
             "\u{200B}",
             "\u{FEFF}",
             " \u{200C}\u{200D}\u{2060} ",
+            "\u{3164}\u{3164}",
+            "\u{2800}",
+            "\u{E0041}\u{E0042}",
+            "\u{115F}\u{1160} \u{FFA0}",
+            "\u{00AD}\u{034F}\u{FE0F}",
+            "abc\u{202E}fdp.exe",
+            "\u{2066}isolated\u{2069}",
         ] {
             assert!(validate_name("name", bad).is_err(), "{bad:?}");
         }
@@ -68,6 +131,25 @@ mod tests {
         assert_eq!(wide.len(), 3 * MAX_NAME_CHARS);
         for good in ["Sea view", " padded ", "a\u{200B}b", wide.as_str(), "🏠"] {
             assert!(validate_name("name", good).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn one_spelling_per_subject() {
+        for bad in [
+            "",
+            " alice",
+            "alice ",
+            "alice\u{202E}",
+            "al\u{200B}ice",
+            "a\u{200F}",
+            "a\tb",
+            "\u{3164}",
+        ] {
+            assert!(subject_problem(bad).is_some(), "{bad:?}");
+        }
+        for good in ["alice", "alice smith", "olivia-2", "한국", "auth0|123"] {
+            assert_eq!(subject_problem(good), None, "{good:?}");
         }
     }
 }

@@ -63,6 +63,8 @@ pub struct Problem {
     pub title: &'static str,
     pub detail: String,
     pub field: Option<String>,
+    /// Members a client acts on besides the detail, e.g. the new `total` of a changed price.
+    pub extensions: serde_json::Map<String, Value>,
 }
 
 impl Problem {
@@ -78,6 +80,7 @@ impl Problem {
             title,
             detail: detail.into(),
             field: None,
+            extensions: serde_json::Map::new(),
         }
     }
     pub fn malformed(detail: impl Into<String>) -> Self {
@@ -132,8 +135,11 @@ impl Problem {
             "status": self.status.as_u16(),
             "detail": self.detail,
         });
-        if let (Some(f), Some(obj)) = (self.field, body.as_object_mut()) {
-            obj.insert("field".into(), Value::String(f));
+        if let Some(obj) = body.as_object_mut() {
+            if let Some(f) = self.field {
+                obj.insert("field".into(), Value::String(f));
+            }
+            obj.extend(self.extensions);
         }
         let mut resp = ApiResponse::json(self.status, &body);
         resp.headers = vec![("content-type".into(), "application/problem+json".into())];
@@ -153,7 +159,18 @@ impl From<DomainError> for Problem {
                 title: "The request breaks a rule",
                 detail: format!("{field}: {detail}"),
                 field: Some(field),
+                extensions: serde_json::Map::new(),
             },
+            DomainError::PriceChanged { detail, total } => {
+                let mut p = Problem::new(
+                    StatusCode::CONFLICT,
+                    "price-changed",
+                    "The price changed",
+                    detail,
+                );
+                p.extensions.insert("total".into(), json!(total));
+                p
+            }
             DomainError::NotFound { what } => Problem::not_found(format!("{what} does not exist")),
             DomainError::Forbidden(d) => {
                 Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not yours", d)
@@ -187,11 +204,20 @@ pub type ApiResult = Result<ApiResponse, Problem>;
 
 impl ApiRequest {
     pub fn user(&self) -> Result<&str, Problem> {
-        self.user
+        let user = self
+            .user
             .as_deref()
             // Ids under the seed facade's prefix are its own world's: no /v1 caller can be one.
             .filter(|u| !u.is_empty() && !reserveplace_domain::seed::is_seed_id(u))
-            .ok_or_else(Problem::unauthenticated)
+            .ok_or_else(Problem::unauthenticated)?;
+        // A subject with another spelling of a user ("alice " for "alice") would be another user.
+        match reserveplace_domain::text::subject_problem(user) {
+            None => Ok(user),
+            Some(why) => Err(Problem {
+                detail: why.to_string(),
+                ..Problem::unauthenticated()
+            }),
+        }
     }
 
     pub fn param(&self, name: &str) -> Result<&str, Problem> {
@@ -233,7 +259,7 @@ impl ApiRequest {
         if self.body.iter().all(u8::is_ascii_whitespace) {
             return Err(Problem::malformed("a JSON body is required"));
         }
-        let mut value: Value =
+        let StrictValue(mut value) =
             serde_json::from_slice(&self.body).map_err(|e| Problem::malformed(e.to_string()))?;
         integral_floats_to_integers(&mut value);
         Ok(value)
@@ -276,6 +302,69 @@ fn check_json_content_type(value: Option<&str>) -> Result<(), Problem> {
         }
     }
     Ok(())
+}
+
+/// A JSON value whose objects never repeat a key. `{"rooms":1,"rooms":100}` is refused: parsers
+/// disagree on which one counts (most keep the last, some the first), so a client could see
+/// another request than the one this server would act on.
+struct StrictValue(Value);
+
+impl<'de> serde::Deserialize<'de> for StrictValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key '{}'",
+                    key.escape_debug()
+                )));
+            }
+            let StrictValue(v) = map.next_value()?;
+            object.insert(key, v);
+        }
+        Ok(Value::Object(object))
+    }
 }
 
 /// JSON has one number type: `2.0` is the integer 2 to JSON Schema (`type: integer`), so it must
@@ -357,6 +446,27 @@ mod tests {
         for secret in ["ResourceNotFound", "PlaceTable", "Table"] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }
+    }
+
+    #[test]
+    fn a_repeated_key_is_refused_at_any_depth() {
+        for body in [
+            &br#"{"rooms":1,"rooms":100}"#[..],
+            br#"{"a":{"b":1,"b":1}}"#,
+            br#"[{"x":true,"y":null,"x":false}]"#,
+        ] {
+            let mut req = with_type(Some("application/json"));
+            req.body = Bytes::copy_from_slice(body);
+            let e = req.json_value().expect_err("refused");
+            assert_eq!(e.status, StatusCode::BAD_REQUEST);
+            assert!(e.detail.contains("duplicate key"), "{}", e.detail);
+        }
+        let mut req = with_type(Some("application/json"));
+        req.body = Bytes::from_static(br#"{"a":{"b":[1,"x",null,{"b":2}]},"b":false}"#);
+        assert_eq!(
+            req.json_value().expect("distinct keys"),
+            json!({"a":{"b":[1,"x",null,{"b":2}]},"b":false})
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub struct Config {
     pub owner_timeout_seconds: u64,
     pub breaker: BreakerPolicy,
     pub payment_timeout_ms: u64,
+    pub quote_validity_seconds: u64,
 }
 
 impl Config {
@@ -36,6 +37,11 @@ impl Config {
                 open_for_ms: (num("PAYMENT_OPEN_SECONDS", 10) * 1000) as i64,
             },
             payment_timeout_ms: num("PAYMENT_TIMEOUT_MILLIS", 2_000),
+            quote_validity_seconds: num(
+                "QUOTE_VALIDITY_SECONDS",
+                reserveplace_domain::place::DEFAULT_QUOTE_VALIDITY_SECONDS,
+            )
+            .clamp(1, 86_400),
         }
     }
 }
@@ -90,9 +96,11 @@ impl Services {
                 table("PLACE_TABLE", "PlaceTable"),
                 a.clock.clone(),
                 config.owner_timeout_seconds,
-            ),
+            )
+            .with_quote_validity(config.quote_validity_seconds),
             reservations: ReservationService::new(
                 table("RESERVATION_TABLE", "ReservationTable"),
+                table("PLACE_TABLE", "PlaceTable"),
                 a.clock.clone(),
             )
             .with_catalogue_wait(Arc::new(crate::adapters::TokioSleeper)),

@@ -43,12 +43,39 @@ const STATEMENT_CACHE: usize = 64;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Opens the single write connection, creating the file and schema.
+/// The store holds every user's reservations and payments: its file is readable by its owner
+/// only (0600), as the signing key beside it. SQLite gives the `-wal` and `-shm` files it creates
+/// the database file's mode; files of an earlier run are narrowed too.
+fn owner_only(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let failed = |p: &Path, e: std::io::Error| {
+        StoreError::Unavailable(format!("cannot restrict {}: {e}", p.display()))
+    };
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| failed(path, e))?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let file = Path::new(&file);
+        if file.exists() {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| failed(file, e))?;
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| {
             StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
         })?;
     }
+    owner_only(path)?;
     let conn = Connection::open(path).map_err(sql_err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(sql_err)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);

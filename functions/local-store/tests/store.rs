@@ -184,3 +184,28 @@ async fn data_and_undelivered_outbox_survive_reopen() {
         .expect("mark");
     assert_eq!(db.undelivered_outbox().await.expect("undelivered").len(), 1);
 }
+
+#[tokio::test]
+async fn the_store_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = Scratch::new();
+    // A file an earlier version left world-readable is narrowed on open.
+    std::fs::write(scratch.db_path(), b"").expect("old file");
+    std::fs::set_permissions(scratch.db_path(), std::fs::Permissions::from_mode(0o644))
+        .expect("chmod");
+    let db = scratch.open();
+    let t = db.table("T");
+    t.transact(vec![put(json!({"pk": "a", "sk": "1"}))], vec![])
+        .await
+        .expect("write");
+    let mut seen = 0;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", scratch.db_path().display()));
+        if let Ok(meta) = std::fs::metadata(&file) {
+            seen += 1;
+            let mode = meta.permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{} is {mode:o}", file.display());
+        }
+    }
+    assert!(seen >= 2, "the database and its WAL exist");
+}

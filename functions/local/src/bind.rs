@@ -18,6 +18,8 @@ pub enum StartError {
     StateMachine(String, String),
     #[error("{0}")]
     Drift(String),
+    #[error("faults: {0}")]
+    Faults(String),
 }
 
 /// Checks that the template and the handler registry describe the same functions, each used the

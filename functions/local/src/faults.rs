@@ -29,13 +29,51 @@ pub struct StepFault {
     /// The Lambda error the state machine sees, e.g. `States.Timeout`, `Lambda.Unknown`.
     pub error: String,
     /// Fail only this many invocations (counted from when the fault is set); every one if absent.
+    /// Read back, it is how many are left.
     pub calls: Option<u32>,
     /// Run the handler (its effect commits), then fail: a timeout or crash after the write.
     pub after_effect: bool,
 }
 
+/// What fault settings may name: the template's contexts (`Tags.context`) and functions (logical
+/// ids). A misspelt name would otherwise be accepted and inject nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Known {
+    pub contexts: BTreeSet<String>,
+    pub functions: BTreeSet<String>,
+}
+
+impl Known {
+    /// Names `settings` uses that are not known, as "down: paymnt" lines; empty when all are.
+    fn unknown(&self, settings: &FaultSettings) -> Result<(), String> {
+        let bad_down: Vec<&String> = settings
+            .down
+            .iter()
+            .filter(|c| !self.contexts.contains(*c))
+            .collect();
+        if !bad_down.is_empty() {
+            return Err(format!(
+                "down: unknown context {bad_down:?}; the contexts are {:?}",
+                self.contexts
+            ));
+        }
+        let bad_steps: Vec<&String> = settings
+            .steps
+            .keys()
+            .filter(|f| !self.functions.contains(*f))
+            .collect();
+        if !bad_steps.is_empty() {
+            return Err(format!(
+                "steps: unknown function {bad_steps:?} (name a function by its logical id, e.g. PlaceHoldNightsFunction)"
+            ));
+        }
+        Ok(())
+    }
+}
+
 pub struct Faults {
     pub provider: Arc<SimulatedProvider>,
+    known: Known,
     down: RwLock<BTreeSet<String>>,
     delivery: RwLock<(bool, u64)>,
     /// Each step fault with how many invocations it has failed.
@@ -43,13 +81,17 @@ pub struct Faults {
 }
 
 impl Faults {
-    pub fn new(initial: FaultSettings) -> Arc<Self> {
-        Arc::new(Self {
+    /// The faults to start with, refused when they name what `known` does not have.
+    pub fn new(initial: FaultSettings, known: Known) -> Result<Arc<Self>, String> {
+        known.unknown(&initial)?;
+        initial.payment.validate()?;
+        Ok(Arc::new(Self {
+            known,
             provider: SimulatedProvider::new(initial.payment),
             down: RwLock::new(initial.down),
             delivery: RwLock::new((initial.duplicate_deliveries, initial.jitter_ms)),
             steps: Mutex::new(counted(initial.steps)),
-        })
+        }))
     }
 
     pub fn is_down(&self, context: Option<&str>) -> bool {
@@ -85,12 +127,17 @@ impl Faults {
             steps: self
                 .steps
                 .lock()
-                .map(|s| s.iter().map(|(k, (f, _))| (k.clone(), f.clone())).collect())
+                .map(|s| {
+                    s.iter()
+                        .map(|(k, (f, failed))| (k.clone(), left(f, *failed)))
+                        .collect()
+                })
                 .unwrap_or_default(),
         }
     }
 
     pub fn set(&self, settings: FaultSettings) -> Result<(), String> {
+        self.known.unknown(&settings)?;
         settings.payment.validate()?;
         if settings.jitter_ms > 60_000 {
             return Err("jitterMs is at most 60000".into());
@@ -109,6 +156,14 @@ impl Faults {
             *s = counted(settings.steps);
         }
         Ok(())
+    }
+}
+
+/// A step fault as `GET /_local/faults` shows it: `calls` is how many failures are still to come.
+fn left(fault: &StepFault, failed: u32) -> StepFault {
+    StepFault {
+        calls: fault.calls.map(|max| max.saturating_sub(failed)),
+        ..fault.clone()
     }
 }
 

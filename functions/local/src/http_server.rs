@@ -70,14 +70,73 @@ pub fn app(rt: Arc<Backend>, auth: Arc<Authenticator>, read_timeout: Duration) -
             .route("/_local/executions/{name}", get(execution))
             .route("/_local/token", post(mint_token));
     }
-    router
+    let router = router
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(dispatch)
         .with_state(AppState {
             rt,
             auth,
             read_timeout,
-        })
+        });
+    if dev {
+        router.layer(axum::middleware::from_fn(loopback_only))
+    } else {
+        router
+    }
+}
+
+/// Development mode answers anybody who reaches it as anybody, so "bound to loopback" must hold
+/// for the name too: a page on another site can rebind its own name to 127.0.0.1 (DNS
+/// rebinding) and would then be same-origin with this server. Such requests carry that name in
+/// `Host`, and a cross-site call to `/_local` carries its site in `Origin`: both are refused.
+async fn loopback_only(req: Request<Body>, next: axum::middleware::Next) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    if !is_loopback_authority(host) {
+        return problem(Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Development mode answers loopback names only",
+            "use http://127.0.0.1, http://localhost or http://[::1] (with the port)",
+        ));
+    }
+    let origin = req.headers().get(header::ORIGIN).map(|o| o.as_bytes());
+    let same_origin = |o: &[u8]| o == format!("http://{host}").as_bytes();
+    if req.uri().path().starts_with("/_local/") && origin.is_some_and(|o| !same_origin(o)) {
+        return problem(Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Cross-origin request refused",
+            "/_local answers pages of this server only",
+        ));
+    }
+    next.run(req).await
+}
+
+/// `localhost`, `127.0.0.0/8` or `[::1]`, with an optional port.
+fn is_loopback_authority(authority: &str) -> bool {
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((addr, "")) => (addr, None),
+            Some((addr, after)) => match after.strip_prefix(':') {
+                Some(port) => (addr, Some(port)),
+                None => return false,
+            },
+            None => return false,
+        },
+        None => match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    port.is_none_or(|p| p.parse::<u16>().is_ok())
+        && (host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback()))
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> Response {
@@ -402,16 +461,55 @@ async fn dispatch(State(s): State<AppState>, req: Request<Body>) -> Response {
 /// A route's function that may not run now, as the API answers it.
 fn refused(e: InvokeError) -> Problem {
     match e {
-        InvokeError::Down { context, .. } => Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "Temporarily unavailable, retry",
-            format!("the {context} context is down"),
-        ),
+        // As a dependency's outage answers on AWS: the same words, and the cause only in the log.
+        InvokeError::Down { function, context } => {
+            tracing::warn!(%function, %context, "refused: its context is down");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Temporarily unavailable, retry",
+                "a dependency is unavailable; retry shortly",
+            )
+        }
         e @ (InvokeError::NoFunction(_) | InvokeError::WrongKind { .. }) => {
             Problem::not_found(e.to_string())
         }
         // Only steps get injected faults and only a handler's run fails; neither happened.
         InvokeError::Injected { .. } | InvokeError::Failed(_) => Problem::misconfigured(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_authority;
+
+    #[test]
+    fn only_loopback_names_are_loopback_authorities() {
+        for ok in [
+            "127.0.0.1:3000",
+            "127.0.0.1",
+            "127.1.2.3:80",
+            "localhost:3000",
+            "LOCALHOST",
+            "[::1]:3000",
+            "[::1]",
+        ] {
+            assert!(is_loopback_authority(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "attacker.example:3000",
+            "localhost.attacker.example",
+            "127.0.0.1.nip.io:3000",
+            "10.0.0.1:3000",
+            "0.0.0.0:3000",
+            "[::2]:3000",
+            "[::1]x",
+            "::1",
+            "localhost:x",
+            "localhost:99999",
+        ] {
+            assert!(!is_loopback_authority(bad), "{bad}");
+        }
     }
 }

@@ -69,6 +69,8 @@ pub fn check_user_id(user: &str) -> Result<(), &'static str> {
         Err("longer than 128 bytes")
     } else if user.contains('#') || user.chars().any(char::is_control) {
         Err("contains '#' or a control character")
+    } else if let Some(why) = reserveplace_domain::text::subject_problem(user) {
+        Err(why)
     } else {
         Ok(())
     }

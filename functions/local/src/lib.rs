@@ -1,6 +1,6 @@
 //! `reserveplace-local`: the whole ReservePlace system on 127.0.0.1 — the HTTP API, the event bus
 //! and the saga of `template.yaml` over an embedded on-disk store. Events are printed on stdout
-//! (one JSON line each); logs go to stderr.
+//! (one JSON line each, and nothing else); logs, the banner and errors go to stderr as JSON lines.
 //!
 //! The modules depend on each other in one direction only: [`runtime`] assembles [`http_server`],
 //! [`bus`] and [`saga`], which all run functions through [`invoke`] (the bus and the HTTP side share
@@ -21,6 +21,23 @@ pub mod serve;
 
 use std::sync::Arc;
 use std::time::Duration;
+
+/// One JSON line on stderr, shaped like the log lines around it (`level`, `message`, and `fields`
+/// a reader can pick out, such as the `url` of the banner).
+pub fn notice(level: &str, message: &str, fields: serde_json::Value) {
+    let mut line = serde_json::json!({
+        "timestamp": reserveplace_domain::clock::Clock::now_rfc3339(
+            &reserveplace_domain::clock::SystemClock
+        ),
+        "level": level,
+        "message": message,
+        "target": "reserveplace_local",
+    });
+    if let (Some(line), serde_json::Value::Object(fields)) = (line.as_object_mut(), fields) {
+        line.extend(fields);
+    }
+    eprintln!("{line}");
+}
 
 /// The development issuer of `opts`' data directory (its key created on first use).
 pub fn issuer(opts: &config::Options) -> Result<identity::Issuer, String> {
@@ -54,19 +71,30 @@ pub async fn run(opts: config::Options) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", opts.addr))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     if opts.dev {
-        eprintln!(
-            "reserveplace-local: development mode: unsigned dev: tokens accepted, /_local enabled, loopback only"
+        notice(
+            "INFO",
+            "development mode: unsigned dev: tokens accepted, /_local enabled, loopback only",
+            serde_json::json!({}),
         );
     } else if !addr.ip().is_loopback() {
-        eprintln!(
-            "reserveplace-local: warning: listening on {addr}, which is not a loopback address: \
-             other machines can reach the API over plain HTTP; it accepts only JWTs signed by {}",
-            opts.data_dir.join(identity::KEY_FILE).display()
+        notice(
+            "WARN",
+            &format!(
+                "warning: listening on {addr}, which is not a loopback address: other machines \
+                 can reach the API over plain HTTP; it accepts only JWTs signed by {}",
+                opts.data_dir.join(identity::KEY_FILE).display()
+            ),
+            serde_json::json!({}),
         );
     }
-    println!(
-        "ReservePlace local runtime listening on http://{addr} (data: {})",
-        opts.data_dir.display()
+    // On stderr, so stdout carries nothing but the event trace (one JSON event a line).
+    notice(
+        "INFO",
+        &format!(
+            "ReservePlace local runtime listening on http://{addr} (data: {})",
+            opts.data_dir.display()
+        ),
+        serde_json::json!({"url": format!("http://{addr}"), "dataDir": opts.data_dir}),
     );
     // After the banner: a replay of undelivered events prints them, and the banner comes first.
     rt.start_bus();

@@ -28,7 +28,11 @@ async fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("reserveplace-local: {e}");
+            reserveplace_local::notice(
+                "ERROR",
+                &format!("reserveplace-local: {e}"),
+                serde_json::json!({}),
+            );
             std::process::ExitCode::FAILURE
         }
     }

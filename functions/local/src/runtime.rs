@@ -17,7 +17,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use crate::bind::bind_functions;
 use crate::bus::Bus;
 use crate::config::Options;
-use crate::faults::Faults;
+use crate::faults::{Faults, Known};
 use crate::http_server::Backend;
 use crate::invoke::{Functions, LocalFunction};
 use crate::parts::Parts;
@@ -82,7 +82,15 @@ impl Runtime {
             .map_err(|e| StartError::Store(format!("{}: {e}", opts.data_dir.display())))?;
         let db = Database::open(&opts.data_dir.join("reserveplace.db"))
             .map_err(|e| StartError::Store(e.to_string()))?;
-        let faults = Faults::new(opts.faults());
+        let known = Known {
+            contexts: wiring
+                .functions
+                .values()
+                .filter_map(|f| f.context.clone())
+                .collect(),
+            functions: wiring.functions.keys().cloned().collect(),
+        };
+        let faults = Faults::new(opts.faults(), known).map_err(StartError::Faults)?;
         let rt = Self::assemble(wiring, bound, db, faults, !opts.quiet_events, &|_,
                                                                                  lambda|
          -> Arc<

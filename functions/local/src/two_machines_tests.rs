@@ -81,7 +81,7 @@ async fn fixture() -> Fixture {
         wiring,
         bound,
         db,
-        Faults::new(Default::default()),
+        Faults::new(Default::default(), Default::default()).expect("no faults"),
         false,
         &catcher,
     )

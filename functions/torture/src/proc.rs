@@ -28,7 +28,7 @@ fn spawn(
     args: &[String],
     log: &Path,
 ) -> Result<(Child, String), String> {
-    let stderr = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let mut log_file = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     // Development mode: the scenarios call as many users with `dev:` tokens, and read every
     // event, execution and fault setting through `/_local/*`.
     let mut child = Command::new(bin)
@@ -42,22 +42,23 @@ fn spawn(
         .args(args)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(stderr))
+        // The event trace: the scenarios read events through /_local.
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let stderr = child.stderr.take().ok_or("no stderr")?;
     let (tx, rx) = std::sync::mpsc::channel();
+    // The banner is the JSON line on stderr that says where it listens; all of stderr goes to
+    // the log.
     std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        for line in lines.by_ref().map_while(Result::ok) {
-            if line.contains("http://") {
-                let _ = tx.send(line);
-                break;
+        use std::io::Write;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("listening on http://") {
+                let _ = tx.send(line.clone());
             }
+            let _ = writeln!(log_file, "{line}");
         }
-        // Keep draining (the event trace) so the runtime never blocks on a full pipe.
-        for _ in lines.map_while(Result::ok) {}
     });
     let banner = match rx.recv_timeout(Duration::from_secs(60)) {
         Ok(b) => b,
@@ -71,12 +72,10 @@ fn spawn(
             ));
         }
     };
-    let url = banner
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .ok_or_else(|| format!("no address in banner: {banner}"))?
-        .trim_end_matches([',', ')'])
-        .to_string();
+    let url = serde_json::from_str::<serde_json::Value>(&banner)
+        .ok()
+        .and_then(|b| b["url"].as_str().map(str::to_string))
+        .ok_or_else(|| format!("no url in banner: {banner}"))?;
     Ok((child, url))
 }
 

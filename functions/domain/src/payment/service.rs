@@ -239,9 +239,11 @@ impl PaymentService {
                     item: to_item(&Payment::key(&req.reservation_id), None, &tomb),
                     cond: Some(Cond::NotExists),
                 };
+                // The views learn that no charge will come (MyPage shows VOIDED).
+                let event = payment_event(Event::PaymentVoided, &tomb, req.version);
                 return Ok(Attempt::commit(
                     vec![put],
-                    vec![],
+                    vec![event],
                     RefundResult { refunded: false },
                 ));
             };

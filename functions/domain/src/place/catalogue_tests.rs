@@ -376,37 +376,145 @@ async fn a_quote_prices_each_night_and_counts_the_free_rooms() {
     ));
 }
 
+fn stay_of(check_in: &str, check_out: &str, rooms: i64, token: Option<&str>) -> PlaceReservation {
+    PlaceReservation {
+        place_id: "p1".into(),
+        check_in: check_in.into(),
+        check_out: check_out.into(),
+        rooms,
+        price_token: token.map(str::to_string),
+    }
+}
+
+/// The place service with a quote validity of 60 s, the reservation service reading its table,
+/// and their shared clock.
+fn quoting() -> (PlaceService, ReservationService, Arc<FixedClock>) {
+    let places = Arc::new(MemoryTable::default());
+    let clock = Arc::new(FixedClock::at(NOW));
+    let svc = PlaceService::new(places.clone(), clock.clone(), 60).with_quote_validity(60);
+    let reservations =
+        ReservationService::new(Arc::new(MemoryTable::default()), places, clock.clone());
+    (svc, reservations, clock)
+}
+
+fn new_price(price: i64) -> UpdatePlace {
+    UpdatePlace {
+        nightly_price: Some(price),
+        price_rules: Some(vec![]),
+        ..Default::default()
+    }
+}
+
 #[tokio::test]
 async fn the_reservation_amount_is_the_quote_total() {
-    let (table, svc) = service();
+    let (svc, reservations, _) = quoting();
     svc.register("olivia", "p1".into(), hanok())
         .await
         .expect("register");
-    let Some(Event::PlaceRegistered(e)) = table.events().last().map(|e| e.event.clone()) else {
-        panic!("no PlaceRegistered");
-    };
-    let reservations = ReservationService::new(
-        Arc::new(MemoryTable::default()),
-        Arc::new(FixedClock::at(NOW)),
-    );
-    reservations
-        .apply_catalogue(CatalogPlace::from(&e))
-        .await
-        .expect("catalogue");
     let q = query(&[
         ("checkIn", "2026-01-01"),
         ("checkOut", "2026-01-05"),
         ("rooms", "3"),
     ]);
     let quote = svc.quote("p1", &q).await.expect("quote");
-    let cmd = PlaceReservation {
-        place_id: "p1".into(),
-        check_in: "2026-01-01".into(),
-        check_out: "2026-01-05".into(),
-        rooms: 3,
-    };
+    let cmd = stay_of("2026-01-01", "2026-01-05", 3, None);
     let (r, _) = reservations.place("alice", cmd, None).await.expect("place");
     assert_eq!((r.amount, quote.total), (3 * 660, 3 * 660));
+}
+
+#[tokio::test]
+async fn a_booking_is_priced_from_the_place_as_it_is_now_without_waiting_for_an_event() {
+    let (svc, reservations, _) = quoting();
+    svc.register("olivia", "p1".into(), RegisterPlace::new("Cabin", 5, 5_000))
+        .await
+        .expect("register");
+    svc.update("olivia", "p1", new_price(100))
+        .await
+        .expect("patch");
+    let cmd = stay_of("2026-01-10", "2026-01-11", 1, None);
+    let (r, _) = reservations.place("alice", cmd, None).await.expect("place");
+    assert_eq!(
+        r.amount, 100,
+        "no catalogue copy was fed: the place is read"
+    );
+}
+
+#[tokio::test]
+async fn a_price_token_holds_its_quote_until_it_expires() {
+    let (svc, reservations, clock) = quoting();
+    svc.register("olivia", "p1".into(), RegisterPlace::new("Cabin", 5, 5_000))
+        .await
+        .expect("register");
+    let q = query(&[("checkIn", "2026-01-10"), ("checkOut", "2026-01-12")]);
+    let quote = svc.quote("p1", &q).await.expect("quote");
+    assert_eq!(quote.total, 10_000);
+    assert_eq!(quote.valid_until, "2026-01-01T00:01:00Z");
+    svc.update("olivia", "p1", new_price(100))
+        .await
+        .expect("patch");
+    let token = Some(quote.price_token.as_str());
+    // Within its validity the quote is charged, although the price fell since.
+    let (r, _) = reservations
+        .place("alice", stay_of("2026-01-10", "2026-01-12", 1, token), None)
+        .await
+        .expect("held");
+    assert_eq!(r.amount, 10_000);
+    // Bound to its stay and rooms.
+    for other in [
+        stay_of("2026-01-10", "2026-01-13", 1, token),
+        stay_of("2026-01-10", "2026-01-12", 2, token),
+    ] {
+        assert_eq!(
+            field(reservations.place("bob", other, None).await),
+            "priceToken"
+        );
+    }
+    // One second before the end it still holds; at the end the price changed: 409 with the total.
+    clock.advance_ms(59_000);
+    let again = stay_of("2026-01-10", "2026-01-12", 1, token);
+    let (r, _) = reservations
+        .place("carol", again.clone(), None)
+        .await
+        .expect("still held");
+    assert_eq!(r.amount, 10_000);
+    clock.advance_ms(1_000);
+    match reservations.place("dave", again, None).await {
+        Err(DomainError::PriceChanged { total, .. }) => assert_eq!(total, 200),
+        other => panic!("expected a changed price, got {other:?}"),
+    }
+    // An expired quote whose price did not change still books at that price.
+    let quote = svc.quote("p1", &q).await.expect("quote");
+    clock.advance_ms(3_600_000);
+    let token = Some(quote.price_token.as_str());
+    let (r, _) = reservations
+        .place("erin", stay_of("2026-01-10", "2026-01-12", 1, token), None)
+        .await
+        .expect("same price");
+    assert_eq!(r.amount, 200);
+    // A token nobody issued, or malformed.
+    let unknown = "0123456789abcdef0123456789abcdef";
+    assert!(matches!(
+        reservations
+            .place(
+                "frank",
+                stay_of("2026-01-10", "2026-01-12", 1, Some(unknown)),
+                None
+            )
+            .await,
+        Err(DomainError::PriceChanged { total: 200, .. })
+    ));
+    assert_eq!(
+        field(
+            reservations
+                .place(
+                    "frank",
+                    stay_of("2026-01-10", "2026-01-12", 1, Some("x")),
+                    None
+                )
+                .await
+        ),
+        "priceToken"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod model;
 mod nights;
 pub mod pricing;
 mod quote;
+mod quoted;
 mod service;
 
 pub use catalogue::*;
@@ -16,4 +17,5 @@ pub use model::*;
 pub use nights::*;
 pub use pricing::{Day, MAX_PRICE, NightPrice, PriceRule, Prices};
 pub use quote::*;
+pub use quoted::*;
 pub use service::PlaceService;

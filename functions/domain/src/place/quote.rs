@@ -7,11 +7,13 @@ use serde_json::Value;
 use time::Date;
 
 use super::pricing::{NightPrice, stay_nights, stay_total};
+use super::quoted::QuotedPrice;
 use super::service::PlaceService;
 use crate::error::{DomainError, DomainResult};
+use crate::item::to_item;
 use crate::reservation::MAX_ROOMS_PER_RESERVATION;
 use crate::stay::{Stay, parse_date};
-use crate::store::Query;
+use crate::store::{Cond, Query, Write};
 
 /// The stay a query string asks about (`checkIn`, `checkOut`, `rooms` default 1), under the rules
 /// of a reservation: a quote never prices a stay that could not be booked.
@@ -79,6 +81,9 @@ pub struct Quote {
     pub total: i64,
     /// `rooms` are free on every night.
     pub available: bool,
+    /// A booking that presents it is charged `total` until `validUntil` (see `quoted.rs`).
+    pub price_token: String,
+    pub valid_until: String,
 }
 
 impl PlaceService {
@@ -101,8 +106,24 @@ impl PlaceService {
                 price,
             })
             .collect();
+        let total = stay_total(prices, &asked.stay, asked.rooms)?;
+        let quoted = QuotedPrice::new(
+            &place,
+            &asked.stay,
+            asked.rooms,
+            total,
+            self.clock.now(),
+            self.quote_validity_seconds,
+        );
+        let put = Write::Put {
+            item: to_item(&QuotedPrice::key(&quoted.price_token), None, &quoted),
+            cond: Some(Cond::NotExists),
+        };
+        self.table.transact(vec![put], vec![]).await?;
         Ok(Quote {
-            total: stay_total(prices, &asked.stay, asked.rooms)?,
+            total,
+            price_token: quoted.price_token,
+            valid_until: quoted.valid_until,
             available: nights.iter().all(|n| n.free >= asked.rooms),
             place_id: place.place_id,
             name: place.facts.name,

@@ -16,6 +16,8 @@ pub struct PlaceService {
     pub(super) table: Arc<dyn Table>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) owner_timeout_seconds: u64,
+    /// How long a quote's price holds for a booking that presents its token.
+    pub(super) quote_validity_seconds: u64,
 }
 
 impl PlaceService {
@@ -24,7 +26,13 @@ impl PlaceService {
             table,
             clock,
             owner_timeout_seconds,
+            quote_validity_seconds: super::DEFAULT_QUOTE_VALIDITY_SECONDS,
         }
+    }
+
+    pub fn with_quote_validity(mut self, seconds: u64) -> Self {
+        self.quote_validity_seconds = seconds;
+        self
     }
 
     /// The conditional writes of a hold transition from `current` to `next`; with `release`, the

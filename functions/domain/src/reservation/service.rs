@@ -13,15 +13,15 @@ use crate::events::{
 };
 use crate::idempotency;
 use crate::item::to_item;
-use crate::place::pricing::stay_total;
+use crate::place::{Place, price_booking};
 use crate::records;
 use crate::retry::{Attempt, until_committed};
 use crate::seed;
 use crate::stay::Stay;
 use crate::store::{Cond, Key, StoreError, Table, Write};
-/// A booking of a place the catalogue copy does not know yet re-reads it after these pauses
-/// (2 s in all) before answering 404: the copy follows the place context by an event, so a client
-/// that registers a place and books it at once would otherwise be told it does not exist.
+/// A seed facade booking of a place the catalogue copy does not know yet re-reads it after these
+/// pauses (2 s in all) before answering 404: the copy follows the place context by an event, so a
+/// client that registers a place and books it at once would otherwise be told it does not exist.
 const CATALOGUE_WAITS_MS: [u64; 8] = [10, 20, 40, 80, 160, 320, 640, 730];
 /// The order-number counter of the seed facade.
 const ORDER_COUNTER: (&str, &str, &str) = ("SEQ#order", "SEQ", "value");
@@ -39,6 +39,9 @@ pub struct PlaceReservation {
     pub check_out: String,
     #[serde(default = "one")]
     pub rooms: i64,
+    /// A quote's `priceToken`: the booking is charged that quote's total while it holds.
+    #[serde(default)]
+    pub price_token: Option<String>,
 }
 
 fn one() -> i64 {
@@ -62,6 +65,10 @@ pub type IdSource = Arc<dyn Fn() -> String + Send + Sync>;
 
 pub struct ReservationService {
     table: Arc<dyn Table>,
+    /// The place context's table, read (never written) when a `/v1` booking is priced: the
+    /// catalogue copy in `table` follows the place by an event, and a price read from it could
+    /// be another than the one just quoted.
+    places: Arc<dyn Table>,
     clock: Arc<dyn Clock>,
     ids: IdSource,
     /// Paces re-reads of the catalogue on a miss; without it a miss answers 404 at once.
@@ -158,9 +165,10 @@ enum Step {
 }
 
 impl ReservationService {
-    pub fn new(table: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(table: Arc<dyn Table>, places: Arc<dyn Table>, clock: Arc<dyn Clock>) -> Self {
         Self {
             table,
+            places,
             clock,
             ids: Arc::new(idempotency::new_id),
             sleeper: None,
@@ -172,8 +180,8 @@ impl ReservationService {
         self.ids = ids;
     }
 
-    /// Bookings wait up to 2 s for the catalogue copy of a place just registered (read-your-writes
-    /// across the two contexts) instead of answering 404 at once.
+    /// Seed facade bookings wait up to 2 s for the catalogue copy of a place just registered
+    /// (read-your-writes across the two contexts) instead of answering 404 at once.
     pub fn with_catalogue_wait(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
         self.sleeper = Some(sleeper);
         self
@@ -248,16 +256,25 @@ impl ReservationService {
         if seed::is_seed_id(&cmd.place_id) {
             return Err(DomainError::not_found(format!("place {}", cmd.place_id)));
         }
-        let place = self.catalogue_or_wait(&cmd.place_id, &cmd.place_id).await?;
+        let place: Place = records::get(&*self.places, &Place::key(&cmd.place_id))
+            .await?
+            .ok_or_else(|| DomainError::not_found(format!("place {}", cmd.place_id)))?;
         stay.ensure_bookable(self.clock.now().date())?;
-        // The quote computes it the same way, so the amount charged is the amount quoted.
-        let amount = stay_total(place.prices(), &stay, cmd.rooms)?;
+        let amount = price_booking(
+            &*self.places,
+            &place,
+            &stay,
+            cmd.rooms,
+            cmd.price_token.as_deref(),
+            self.clock.now(),
+        )
+        .await?;
         let now = self.clock.now_rfc3339();
         let r = Reservation {
             reservation_id: (self.ids)(),
             user_id: user_id.to_string(),
             place_id: place.place_id,
-            place_name: place.name,
+            place_name: place.facts.name,
             owner_id: place.owner_id,
             check_in: stay.check_in_str(),
             check_out: stay.check_out_str(),

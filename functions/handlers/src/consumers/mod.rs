@@ -48,7 +48,7 @@ pub async fn reservation_catalogue(svc: &Services, event: Value) -> StepResult<(
     Ok(())
 }
 
-/// [mypage-projector] ReservationPlaced / ReservationStatusChanged / ReservationCanceled / PaymentApproved / PaymentDeclined / PaymentCancelApproved → MyPage rows.
+/// [mypage-projector] ReservationPlaced / ReservationStatusChanged / ReservationCanceled / PaymentApproved / PaymentDeclined / PaymentCancelApproved / PaymentVoided → MyPage rows.
 pub async fn mypage_projector(svc: &Services, event: Value) -> StepResult<()> {
     svc.mypages.apply(&received(event)?.event).await?;
     Ok(())

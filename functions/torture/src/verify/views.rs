@@ -37,7 +37,8 @@ pub fn mypage_diff(res: &Value, payment: Option<&Value>, row: Option<&Value>) ->
     }
     let pay = payment.map(|p| st(p, "status")).unwrap_or_default();
     let want = match pay.as_str() {
-        "APPROVED" | "DECLINED" | "REFUNDED" => Value::String(pay.clone()),
+        // VOIDED too: the views learn that no charge will come (PaymentVoided).
+        "APPROVED" | "DECLINED" | "REFUNDED" | "VOIDED" => Value::String(pay.clone()),
         _ => Value::Null,
     };
     let got = row.get("paymentStatus").cloned().unwrap_or(Value::Null);

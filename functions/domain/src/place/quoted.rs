@@ -1,0 +1,139 @@
+//! Quoted is charged. Every quote is kept as a record of the place context (`QUOTE#<token>`),
+//! and its id is the quote's `priceToken`: a booking that presents it within `validUntil` is
+//! priced exactly as quoted, whatever the owner changed since. After that the booking is priced
+//! from the place as it is now, and refused with "the price changed" when that differs.
+//!
+//! A stored record rather than a signed token: nothing to keep secret or rotate, and the token
+//! proves itself by existing. The record outlives its validity by a day (`expiresAt`, the table's
+//! TTL), so a late booking is told the price changed rather than that the token is unknown.
+use serde::{Deserialize, Serialize};
+use time::{Date, Duration, OffsetDateTime};
+
+use super::model::Place;
+use super::pricing::stay_total;
+use crate::error::{DomainError, DomainResult};
+use crate::records;
+use crate::stay::Stay;
+use crate::store::{Key, Table};
+
+/// How long a quote's price holds by default (`QuoteValiditySeconds` in the template).
+pub const DEFAULT_QUOTE_VALIDITY_SECONDS: u64 = 1_800;
+/// How long a record is kept past its validity before the table's TTL may delete it.
+const KEPT_AFTER_VALIDITY: Duration = Duration::days(1);
+
+/// One quote as stored, and what a booking presenting its token is checked against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotedPrice {
+    pub price_token: String,
+    pub place_id: String,
+    #[serde(with = "crate::stay::iso_date")]
+    pub check_in: Date,
+    #[serde(with = "crate::stay::iso_date")]
+    pub check_out: Date,
+    pub rooms: i64,
+    pub total: i64,
+    /// The place's version the quote priced.
+    pub place_version: u64,
+    /// RFC 3339: the price holds until then.
+    pub valid_until: String,
+    /// Epoch seconds: the table's TTL attribute.
+    pub expires_at: i64,
+}
+
+impl QuotedPrice {
+    pub fn key(price_token: &str) -> Key {
+        Key::new(format!("QUOTE#{price_token}"), "QUOTE")
+    }
+
+    pub fn new(
+        place: &Place,
+        stay: &Stay,
+        rooms: i64,
+        total: i64,
+        now: OffsetDateTime,
+        validity_seconds: u64,
+    ) -> Self {
+        let valid_until = now + Duration::seconds(validity_seconds.min(86_400) as i64);
+        Self {
+            price_token: uuid::Uuid::new_v4().simple().to_string(),
+            place_id: place.place_id.clone(),
+            check_in: stay.check_in,
+            check_out: stay.check_out,
+            rooms,
+            total,
+            place_version: place.version,
+            valid_until: rfc3339(valid_until),
+            expires_at: (valid_until + KEPT_AFTER_VALIDITY).unix_timestamp(),
+        }
+    }
+
+    fn valid_at(&self, now: OffsetDateTime) -> bool {
+        let until = OffsetDateTime::parse(
+            &self.valid_until,
+            &time::format_description::well_known::Rfc3339,
+        );
+        until.is_ok_and(|until| now < until)
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// A token as clients send it: what the quote answered, nothing else (32 hex digits).
+fn check_token(token: &str) -> DomainResult<()> {
+    if token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(DomainError::invalid(
+            "priceToken",
+            "must be the priceToken a quote answered",
+        ))
+    }
+}
+
+/// The amount a booking of `stay` × `rooms` at `place` (read just now) is charged, given the
+/// token it presents, if any.
+pub async fn price_booking(
+    table: &dyn Table,
+    place: &Place,
+    stay: &Stay,
+    rooms: i64,
+    token: Option<&str>,
+    now: OffsetDateTime,
+) -> DomainResult<i64> {
+    let current = stay_total(place.facts.prices(), stay, rooms)?;
+    let Some(token) = token else {
+        return Ok(current);
+    };
+    check_token(token)?;
+    let quoted: Option<QuotedPrice> = records::get(table, &QuotedPrice::key(token)).await?;
+    let Some(quoted) = quoted else {
+        return Err(DomainError::PriceChanged {
+            detail: "the quote is unknown or too old: quote again".into(),
+            total: current,
+        });
+    };
+    if quoted.place_id != place.place_id
+        || quoted.check_in != stay.check_in
+        || quoted.check_out != stay.check_out
+        || quoted.rooms != rooms
+    {
+        return Err(DomainError::invalid(
+            "priceToken",
+            "was quoted for another place, stay or number of rooms",
+        ));
+    }
+    if quoted.valid_at(now) || quoted.total == current {
+        return Ok(quoted.total);
+    }
+    Err(DomainError::PriceChanged {
+        detail: format!(
+            "the quote of {} expired at {} and the price changed: the total is now {current}",
+            quoted.total, quoted.valid_until
+        ),
+        total: current,
+    })
+}
