@@ -6,8 +6,9 @@ of it, where new resources (roles, versions, aliases, deployment groups, permiss
 references appear. This script does what `sam package` + `sam deploy` do up to the point of
 creating the change set, with no account:
 
-1. parses template.yaml (short-form tags included) and rewrites every local CodeUri/DefinitionUri
-   to an `s3://bucket/key` URI, as `sam package` does;
+1. parses template.yaml (short-form tags included), expands its `Fn::ForEach` loops as the
+   AWS::LanguageExtensions transform does ahead of the SAM transform, and rewrites every local
+   CodeUri/DefinitionUri to an `s3://bucket/key` URI, as `sam package` does;
 2. runs the SAM transform (aws-sam-translator, the library CloudFormation's transform runs) with
    the parameter values of one combination;
 3. lints the transformed template with cfn-lint, with the same parameter values, and fails on any
@@ -15,9 +16,15 @@ creating the change set, with no account:
 4. checks CloudFormation's quotas (resources, parameters, outputs, template size) and what the
    template promises: every resource of the seed facade goes with its condition, a stack with
    every default exposes no route without the JWT authorizer, and every EventBridge-targeted
-   function and stream mapping sends what it fails on to a dead-letter destination.
+   function and stream mapping sends what it fails on to a dead-letter destination;
+5. checks that every function has its own log group and its own rollback alarm, each watching
+   that function, and that the transform makes exactly the resources (by logical id, type and
+   condition) listed in tests/cfn/expected-resources.txt, so folding the template changes nothing
+   that is deployed.
 
 Run from the repository root: `.venv/bin/python tests/cfn/check_template.py` (`make template-check`).
+`--record` rewrites tests/cfn/expected-resources.txt from the template instead of comparing with it
+(for a change that means to add or remove resources).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -47,6 +55,7 @@ logging.getLogger("samtranslator").setLevel(logging.ERROR)
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
+EXPECTED_RESOURCES = Path(__file__).resolve().parent / "expected-resources.txt"
 REGION = "us-east-1"
 
 # CloudFormation quotas (per template).
@@ -94,6 +103,126 @@ class OfflinePolicyLoader:
         return dict(MANAGED_POLICIES)
 
 
+# --- 0. AWS::LanguageExtensions: Fn::ForEach ---------------------------------------------------
+
+LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
+FOREACH = "Fn::ForEach::"
+
+
+class ForEachError(ValueError):
+    pass
+
+
+def expand_language_extensions(template: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+    """The template as CloudFormation hands it to the SAM transform: every `Fn::ForEach` loop of
+    Conditions, Resources and Outputs (resource properties included) expanded, and
+    AWS::LanguageExtensions taken off the Transform list. Only Fn::ForEach is supported: it is the
+    one language extension the template uses."""
+    out = copy.deepcopy(template)
+    transforms = out.get("Transform")
+    listed = transforms if isinstance(transforms, list) else [transforms] if transforms else []
+    if any(_has_foreach(out.get(s)) for s in ("Conditions", "Resources", "Outputs")) and (
+        LANGUAGE_EXTENSIONS not in listed
+    ):
+        raise ForEachError(f"Fn::ForEach needs Transform {LANGUAGE_EXTENSIONS}")
+    rest = [t for t in listed if t != LANGUAGE_EXTENSIONS]
+    if transforms is not None:
+        if rest:
+            out["Transform"] = rest[0] if len(rest) == 1 else rest
+        else:
+            del out["Transform"]
+    for section in ("Conditions", "Resources", "Outputs"):
+        if section in out:
+            out[section] = _expand(out[section], params, section)
+    return out
+
+
+def _has_foreach(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(str(k).startswith(FOREACH) or _has_foreach(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_foreach(v) for v in value)
+    return False
+
+
+def _expand(value: Any, params: dict[str, str], where: str) -> Any:
+    """Expands the loops in `value`: a loop key is replaced by the entries its body yields."""
+    if isinstance(value, list):
+        return [_expand(v, params, where) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    generated: dict[str, str] = {}
+    for key, item in value.items():
+        if isinstance(key, str) and key.startswith(FOREACH):
+            entries = _expand_loop(key, item, params, f"{where}/{key}")
+        else:
+            entries = {key: _expand(item, params, f"{where}/{key}")}
+        for name, entry in entries.items():
+            if name in out:
+                first = generated.get(name, "the template")
+                second = key if key.startswith(FOREACH) else "the template"
+                raise ForEachError(f"{where}: {name} is made by both {first} and {second}")
+            out[name] = entry
+            if key.startswith(FOREACH):
+                generated[name] = key
+    return out
+
+
+def _expand_loop(key: str, loop: Any, params: dict[str, str], where: str) -> dict[str, Any]:
+    if not (isinstance(loop, list) and len(loop) == 3 and isinstance(loop[2], dict)):
+        raise ForEachError(f"{where}: must be [Identifier, Collection, {{OutputKey: OutputValue}}]")
+    identifier, collection, body = loop
+    if not isinstance(identifier, str) or not re.fullmatch(r"[A-Za-z0-9]+", identifier):
+        raise ForEachError(f"{where}: identifier {identifier!r} is not alphanumeric")
+    if identifier in params:
+        raise ForEachError(f"{where}: identifier {identifier} is also a parameter")
+    if isinstance(collection, dict) and set(collection) == {"Ref"}:
+        name = collection["Ref"]
+        if name not in params:
+            raise ForEachError(f"{where}: collection refers to {name}, which is no parameter")
+        items: Any = params[name].split(",")
+    else:
+        items = collection
+    if not isinstance(items, list) or not all(isinstance(i, (str, int)) for i in items):
+        raise ForEachError(f"{where}: the collection is not a list of strings")
+    for output_key in body:
+        if not (
+            str(output_key).startswith(FOREACH)
+            or f"${{{identifier}}}" in output_key
+            or f"&{{{identifier}}}" in output_key
+        ):
+            raise ForEachError(f"{where}: output key {output_key} names neither ${{{identifier}}} nor &{{{identifier}}}")
+    out: dict[str, Any] = {}
+    for item in items:
+        replaced = _substitute(body, identifier, str(item))
+        for name, entry in _expand(replaced, params, where).items():
+            if name in out:
+                raise ForEachError(f"{where}: {name} is made twice (a repeated collection item?)")
+            out[name] = entry
+    return out
+
+
+def _substitute(value: Any, identifier: str, item: str) -> Any:
+    """`${Identifier}` becomes the item and `&{Identifier}` the item without its non-alphanumeric
+    characters, in keys and strings alike (so in Fn::Sub strings); `Ref: Identifier` becomes the
+    item itself."""
+    if isinstance(value, str):
+        return value.replace(f"${{{identifier}}}", item).replace(
+            f"&{{{identifier}}}", re.sub(r"[^A-Za-z0-9]", "", item)
+        )
+    if isinstance(value, list):
+        return [_substitute(v, identifier, item) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"Ref"} and value["Ref"] == identifier:
+            return item
+        return {
+            _substitute(k, identifier, item): _substitute(v, identifier, item)
+            for k, v in value.items()
+        }
+    return value
+
+
 # --- 1. sam package ---------------------------------------------------------------------------
 
 # Properties `sam package` uploads and replaces by their S3 location, per resource type.
@@ -117,6 +246,8 @@ def package(template: dict[str, Any]) -> dict[str, Any]:
     if isinstance(globals_fn.get("CodeUri"), str):
         globals_fn["CodeUri"] = s3_uri(globals_fn["CodeUri"])
     for resource in packaged.get("Resources", {}).values():
+        if not isinstance(resource, dict):
+            continue  # a Fn::ForEach loop: it makes no function here
         props = resource.get("Properties") or {}
         for key in PACKAGED.get(resource.get("Type", ""), []):
             value = props.get(key)
@@ -388,6 +519,111 @@ def check_quotas(cfn: dict[str, Any], packaged_size: int, transformed_size: int)
     return problems
 
 
+# --- 5. per-function operations, and the resources the transform makes ------------------------
+
+
+def check_function_operations(sam: dict[str, Any]) -> list[str]:
+    """Every function has `<Function>LogGroup`, which it logs to and which is named after it, and
+    `<Function>ErrorsAlarm`, which its deployments roll back on and whose every Lambda metric is
+    that function's 'live' alias; each goes with the function's condition. A loop that generates
+    them could otherwise point one function's alarm at another without any other check noticing."""
+    resources = sam.get("Resources", {})
+    functions = {
+        rid: r for rid, r in resources.items() if r.get("Type") == "AWS::Serverless::Function"
+    }
+    problems = []
+    for fid, function in sorted(functions.items()):
+        props = function.get("Properties") or {}
+        condition = function.get("Condition")
+        log_id, alarm_id = f"{fid}LogGroup", f"{fid}ErrorsAlarm"
+
+        log = resources.get(log_id)
+        if not log or log.get("Type") != "AWS::Logs::LogGroup":
+            problems.append(f"{fid} has no log group {log_id}")
+        else:
+            name = (log.get("Properties") or {}).get("LogGroupName")
+            text = name.get("Fn::Sub") if isinstance(name, dict) else name
+            if not (isinstance(text, str) and text.endswith(f"/{fid}")):
+                problems.append(f"{log_id}: LogGroupName {name} is not named after {fid}")
+            if log.get("Condition") != condition:
+                problems.append(f"{log_id}: Condition {log.get('Condition')}, {fid} has {condition}")
+        logged_to = (props.get("LoggingConfig") or {}).get("LogGroup")
+        if references(logged_to) != {log_id}:
+            problems.append(f"{fid} logs to {logged_to}, not its own {log_id}")
+
+        alarm = resources.get(alarm_id)
+        if not alarm or alarm.get("Type") != "AWS::CloudWatch::Alarm":
+            problems.append(f"{fid} has no rollback alarm {alarm_id}")
+        else:
+            problems += _alarm_watches(alarm_id, alarm, fid)
+            if alarm.get("Condition") != condition:
+                problems.append(f"{alarm_id}: Condition {alarm.get('Condition')}, {fid} has {condition}")
+        rolls_back_on = (props.get("DeploymentPreference") or {}).get("Alarms")
+        if references(rolls_back_on) != {alarm_id}:
+            problems.append(f"{fid} rolls back on {rolls_back_on}, not its own {alarm_id}")
+
+    # Nothing named for a function that is not one (a loop's list and the functions drifting apart).
+    for rid, r in sorted(resources.items()):
+        for suffix, kind in [("ErrorsAlarm", "AWS::CloudWatch::Alarm"), ("LogGroup", "AWS::Logs::LogGroup")]:
+            owner = rid[: -len(suffix)]
+            if r.get("Type") == kind and rid.endswith(suffix) and owner.endswith("Function"):
+                if owner not in functions:
+                    problems.append(f"{rid} is named for {owner}, which is no function of the template")
+    return problems
+
+
+def _alarm_watches(alarm_id: str, alarm: dict[str, Any], fid: str) -> list[str]:
+    props = alarm.get("Properties") or {}
+    metrics = [
+        (m.get("Id"), m["MetricStat"].get("Metric", {}))
+        for m in props.get("Metrics") or []
+        if "MetricStat" in m
+    ]
+    if "MetricName" in props:
+        metrics.append(("", props))
+    if not metrics:
+        return [f"{alarm_id} watches no metric"]
+    problems = []
+    for metric_id, metric in metrics:
+        where = f"{alarm_id} metric {metric_id}".rstrip()
+        if metric.get("Namespace") != "AWS/Lambda":
+            problems.append(f"{where}: namespace {metric.get('Namespace')}, not AWS/Lambda")
+        dims = {d.get("Name"): d.get("Value") for d in metric.get("Dimensions") or []}
+        if references(dims.get("FunctionName")) != {fid}:
+            problems.append(f"{where}: FunctionName {dims.get('FunctionName')} is not {fid}")
+        resource = dims.get("Resource")
+        text = resource.get("Fn::Sub") if isinstance(resource, dict) else None
+        if references(resource) != {fid} or text != f"${{{fid}}}:live":
+            problems.append(f"{where}: Resource {resource} is not {fid}'s live alias")
+    return problems
+
+
+# AutoPublishAlias names each function's version after a hash of its code and properties, so a
+# changed environment variable renames every version: the set is compared with the hash masked.
+VERSION_HASH = re.compile(r"^(\w+FunctionVersion)[0-9a-f]{10}$")
+
+
+def resource_lines(cfn: dict[str, Any]) -> list[str]:
+    """One line per resource of a transformed template: logical id (a version's hash masked),
+    type, and condition if any."""
+    return sorted(
+        " ".join([VERSION_HASH.sub(r"\1<hash>", rid), r.get("Type", "?")] + ([r["Condition"]] if "Condition" in r else []))
+        for rid, r in cfn["Resources"].items()
+    )
+
+
+def read_expected() -> list[str]:
+    lines = EXPECTED_RESOURCES.read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def check_resource_set(lines: list[str], expected: list[str]) -> list[str]:
+    have, want = set(lines), set(expected)
+    problems = [f"the transform makes {line}, which {EXPECTED_RESOURCES.name} does not list" for line in sorted(have - want)]
+    problems += [f"the transform no longer makes {line} ({EXPECTED_RESOURCES.name})" for line in sorted(want - have)]
+    return problems
+
+
 # --- the combinations -------------------------------------------------------------------------
 
 
@@ -440,15 +676,18 @@ def lint(cfn_json: str, params: dict[str, Any]) -> list[str]:
 
 
 def main() -> int:
+    args = sys.argv[1:]
+    record = "--record" in args
+    args = [a for a in args if a != "--record"]
     # Another template (e.g. a broken copy, to see the check fail) may be given as the argument.
-    template = Path(sys.argv[1]) if len(sys.argv) > 1 else TEMPLATE
+    template = Path(args[0]) if args else TEMPLATE
     text = template.read_text(encoding="utf-8")
     sam = yaml_parse(text)
     declared = sam.get("Parameters", {})
     combos, how = combinations(declared)
     defaults = {n: str(p["Default"]) for n, p in declared.items() if "Default" in p}
-    packaged = package(sam)
-    packaged_size = len(json.dumps(packaged, indent=1).encode())
+    # What sam deploy uploads still has its loops: CloudFormation expands them.
+    packaged_size = len(json.dumps(package(sam), indent=1).encode())
     source_size = len(text.encode())
     upload = "inline" if packaged_size <= MAX_BODY_DIRECT else "from S3 (sam deploy uploads it)"
     print(
@@ -456,30 +695,43 @@ def main() -> int:
         f"CloudFormation takes {MAX_BODY_DIRECT} inline and {MAX_BODY_S3} from S3: {upload}"
     )
     print(f"checking {len(combos)} parameter combinations ({how})")
+    expected = None if record else read_expected()
+    recorded: dict[str, list[str]] = {}
 
     failures = 0
     for combo in combos:
         params = {**defaults, **REQUIRED, **combo}
         label = " ".join(f"{k}={v!r}" for k, v in combo.items())
         problems: list[str] = []
+        cfn = None
         try:
-            cfn = transform(
-                copy.deepcopy(packaged),
-                {**params, "AWS::Region": REGION, "AWS::Partition": "aws"},
-                OfflinePolicyLoader(),
-            )
-        except InvalidDocumentException as e:
-            problems = [f"SAM transform: {cause.message}" for cause in e.causes]
-            cfn = None
-        if cfn is not None:
+            expanded = expand_language_extensions(sam, params)
+        except ForEachError as e:
+            problems = [f"Fn::ForEach: {e}"]
+            expanded = None
+        if expanded is not None:
+            try:
+                cfn = transform(
+                    package(expanded),
+                    {**params, "AWS::Region": REGION, "AWS::Partition": "aws"},
+                    OfflinePolicyLoader(),
+                )
+            except InvalidDocumentException as e:
+                problems = [f"SAM transform: {cause.message}" for cause in e.causes]
+        if cfn is not None and expanded is not None:
             cfn_json = json.dumps(cfn, indent=1, sort_keys=True)
             problems += lint(cfn_json, typed(params, declared))
             resources = deployed_view(cfn, params)
             problems += check_quotas(cfn, packaged_size, len(cfn_json.encode()))
             problems += check_references(resources, cfn)
-            problems += check_facade(sam, resources, params)
-            problems += check_failure_destinations(sam, resources)
+            problems += check_facade(expanded, resources, params)
+            problems += check_failure_destinations(expanded, resources)
             problems += check_cors(resources, params)
+            problems += check_function_operations(expanded)
+            lines = resource_lines(cfn)
+            recorded[label] = lines
+            if expected is not None:
+                problems += check_resource_set(lines, expected)
             summary = (
                 f"{len(cfn['Resources'])} resources ({len(resources)} created), "
                 f"{len(cfn.get('Parameters', {}))} parameters, {len(cfn.get('Outputs', {}))} outputs, "
@@ -492,6 +744,20 @@ def main() -> int:
         for problem in problems:
             print(f"    {problem}")
         failures += bool(problems)
+    if record and not failures:
+        # Conditions leave resources out at deploy time, not from the transform's output, so
+        # every combination makes the same set; one list serves them all.
+        sets = {tuple(lines) for lines in recorded.values()}
+        if len(sets) != 1:
+            print("the combinations make different resource sets; nothing recorded", file=sys.stderr)
+            return 1
+        header = (
+            "# Every resource the SAM transform makes of template.yaml (after Fn::ForEach), one a line:\n"
+            "# logical id, type, condition. tests/cfn/check_template.py compares each parameter\n"
+            "# combination with it; `check_template.py --record` rewrites it.\n"
+        )
+        EXPECTED_RESOURCES.write_text(header + "\n".join(sets.pop()) + "\n", encoding="utf-8")
+        print(f"recorded {EXPECTED_RESOURCES.relative_to(ROOT)}")
     if failures:
         print(f"{failures} of {len(combos)} combinations fail", file=sys.stderr)
         return 1

@@ -26,6 +26,10 @@ pub enum WiringError {
     /// The template's structure is not what the local runtime can use.
     #[error("{resource}: {message}")]
     Invalid { resource: String, message: String },
+    /// An `Fn::ForEach` loop (AWS::LanguageExtensions) cannot be expanded. `location` is the
+    /// section path to it, e.g. `Resources/Fn::ForEach::Tables`.
+    #[error("{location}: Fn::ForEach: {message}")]
+    ForEach { location: String, message: String },
     /// A parameter override or default is unusable.
     #[error("parameter {name}: {message}")]
     Parameter { name: String, message: String },

@@ -3,9 +3,11 @@
 //! The template is the single source of truth: functions (binary, context tag,
 //! environment, timeout), HTTP API routes, EventBridge rules, state machines
 //! and DynamoDB tables are all derived from it, so the local runtime never
-//! keeps a second list that could drift from what is deployed.
+//! keeps a second list that could drift from what is deployed. Its `Fn::ForEach` loops
+//! (AWS::LanguageExtensions) are expanded first, as CloudFormation does.
 
 mod error;
+mod foreach;
 mod load;
 mod resolve;
 mod router;

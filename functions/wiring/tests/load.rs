@@ -609,3 +609,113 @@ fn the_templates_routes_need_the_jwt_except_the_seed_facades() {
     assert_eq!(rule.max_retries, Some(185));
     assert_eq!(rule.max_event_age_seconds, Some(86400));
 }
+
+/// Resources written once in an `Fn::ForEach` loop are wired like written-out ones: functions with
+/// their routes and rules, and tables.
+#[test]
+fn resources_made_by_foreach_loops_are_wired() {
+    let template = r#"
+Transform: [AWS::LanguageExtensions, AWS::Serverless-2016-10-31]
+Resources:
+  Fn::ForEach::Tables:
+    - Table
+    - [ATable, BTable]
+    - ${Table}:
+        Type: AWS::DynamoDB::Table
+        Properties:
+          KeySchema: [{AttributeName: pk, KeyType: HASH}]
+          StreamSpecification: {StreamViewType: NEW_IMAGE}
+  Fn::ForEach::Readers:
+    - Name
+    - [One, Two]
+    - ${Name}Function:
+        Type: AWS::Serverless::Function
+        Metadata: {BuildProperties: {Binary: reserveplace}}
+        Properties:
+          Handler: !Sub 'read-${Name}'
+          Environment: {Variables: {NAME: !Ref Name}}
+          Events:
+            Api: {Type: HttpApi, Properties: {Method: GET, Path: '/v1/${Name}'}}
+            Rule:
+              Type: EventBridgeRule
+              Properties: {Pattern: {detail-type: ['${Name}Happened']}}
+  RelayFunction:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: reserveplace}}
+    Properties:
+      Handler: relay
+      Events:
+        Fn::ForEach::Streams:
+          - Table
+          - [ATable, BTable]
+          - ${Table}Stream:
+              Type: DynamoDB
+              Properties: {Stream: !Sub '${${Table}.StreamArn}'}
+"#;
+    let wiring = Wiring::from_yaml(template, std::path::Path::new("."), &BTreeMap::new())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        wiring.functions.keys().collect::<Vec<_>>(),
+        ["OneFunction", "RelayFunction", "TwoFunction"]
+    );
+    let one = &wiring.functions["OneFunction"];
+    assert_eq!(one.handler, "read-One");
+    assert_eq!(one.env["NAME"], "One");
+    let routes: Vec<(&str, &str)> = wiring
+        .routes
+        .iter()
+        .map(|r| (r.path.as_str(), r.function.as_str()))
+        .collect();
+    assert_eq!(
+        routes,
+        [("/v1/One", "OneFunction"), ("/v1/Two", "TwoFunction")]
+    );
+    assert_eq!(
+        wiring.rules[1].pattern,
+        json!({"detail-type": ["TwoHappened"]})
+    );
+    assert_eq!(
+        wiring.tables.keys().collect::<Vec<_>>(),
+        ["ATable", "BTable"]
+    );
+    assert_eq!(
+        wiring.functions["RelayFunction"].stream_tables,
+        [s("ATable"), s("BTable")]
+    );
+}
+
+/// The real template makes its tables and the outbox relay's stream events with loops.
+#[test]
+fn the_templates_loops_make_its_tables_and_the_relays_streams() {
+    let template = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml");
+    let wiring = Wiring::load(&template, &BTreeMap::new()).unwrap_or_else(|e| panic!("{e}"));
+    let tables = [
+        "LoyaltyTable",
+        "MyPageTable",
+        "NotificationTable",
+        "OwnerViewTable",
+        "PaymentTable",
+        "PlaceTable",
+        "ReservationTable",
+        "SearchTable",
+    ];
+    assert_eq!(wiring.tables.keys().collect::<Vec<_>>(), tables);
+    let indexed: Vec<&str> = wiring
+        .tables
+        .values()
+        .filter(|t| t.gsis.iter().any(|(name, _)| name == "gsi1"))
+        .map(|t| t.logical_id.as_str())
+        .collect();
+    assert_eq!(indexed, ["MyPageTable", "PlaceTable", "ReservationTable"]);
+    assert!(wiring.tables.values().all(|t| t.stream));
+    let mut streamed = wiring.functions["OutboxRelayFunction"]
+        .stream_tables
+        .clone();
+    streamed.sort();
+    assert_eq!(streamed, tables);
+    assert_eq!(
+        wiring.functions.len(),
+        40,
+        "every function, the seed facade's included"
+    );
+}

@@ -6,7 +6,8 @@ use serde_json::Value;
 use crate::Grant;
 
 /// The logical id (and ARN suffix) an ARN expression names: `!GetAtt T.Arn` → `T`,
-/// `!GetAtt T.StreamArn` → `T/stream`, `!Ref X` → `X`, `!Sub '${T.Arn}/index/*'` → `T/index/*`.
+/// `!GetAtt T.StreamArn` (or `!Sub '${T.StreamArn}'`) → `T/stream`, `!Ref X` → `X`,
+/// `!Sub '${T.Arn}/index/*'` → `T/index/*`.
 pub(super) fn arn_resource(value: &Value) -> Option<String> {
     if let Some(r) = value.get("Ref").and_then(Value::as_str) {
         return Some(r.to_owned());
@@ -25,6 +26,10 @@ pub(super) fn arn_resource(value: &Value) -> Option<String> {
     let sub = value.get("Fn::Sub").and_then(Value::as_str)?;
     let rest = sub.strip_prefix("${")?;
     let (reference, suffix) = rest.split_once('}')?;
+    // `!Sub '${T.StreamArn}'` is how a Fn::ForEach loop names a table's stream by its item.
+    if let Some(table) = reference.strip_suffix(".StreamArn") {
+        return Some(format!("{table}/stream{suffix}"));
+    }
     let resource = reference.strip_suffix(".Arn").unwrap_or(reference);
     Some(format!("{resource}{suffix}"))
 }
@@ -70,4 +75,32 @@ pub(super) fn grants(policies: Option<&Value>) -> Vec<Grant> {
     out.sort();
     out.dedup();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::arn_resource;
+    use serde_json::json;
+
+    #[test]
+    fn arn_expressions_name_their_resource() {
+        for (expr, named) in [
+            (json!({"Ref": "ReservationSaga"}), "ReservationSaga"),
+            (json!({"Fn::GetAtt": ["PlaceTable", "Arn"]}), "PlaceTable"),
+            (
+                json!({"Fn::GetAtt": ["PlaceTable", "StreamArn"]}),
+                "PlaceTable/stream",
+            ),
+            (
+                json!({"Fn::Sub": "${PlaceTable.StreamArn}"}),
+                "PlaceTable/stream",
+            ),
+            (
+                json!({"Fn::Sub": "${PlaceTable.Arn}/index/gsi1"}),
+                "PlaceTable/index/gsi1",
+            ),
+        ] {
+            assert_eq!(arn_resource(&expr).as_deref(), Some(named), "{expr}");
+        }
+    }
 }

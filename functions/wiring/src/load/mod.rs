@@ -31,7 +31,7 @@ use state_machine::state_machine;
 use tables::{simple_table, table};
 
 use crate::resolve::Resolver;
-use crate::{Router, RuleMatcher, Target, Wiring, WiringError, yaml};
+use crate::{Router, RuleMatcher, Target, Wiring, WiringError, foreach, yaml};
 
 const FUNCTION: &str = "AWS::Serverless::Function";
 const STATE_MACHINE: &str = "AWS::Serverless::StateMachine";
@@ -77,13 +77,21 @@ impl Wiring {
             message,
         };
         let doc = yaml::parse(text).map_err(yaml_error)?;
-        let Value::Object(doc) = doc else {
+        let Value::Object(mut doc) = doc else {
             return Err(yaml_error("the document is not a mapping".to_owned()));
         };
 
         let local_defaults = local_defaults(doc.get("Metadata"))?;
         let (parameters, declared_parameters) =
             parameters(doc.get("Parameters"), &local_defaults, overrides)?;
+        // A loop's collection may name a parameter, so loops expand once parameters are known.
+        foreach::expand(
+            &mut doc,
+            &foreach::Parameters {
+                values: &parameters,
+                declared: &declared_parameters,
+            },
+        )?;
         // A BTreeMap, not serde_json's Map: its order depends on a feature
         // another crate may switch on, and rule order must be deterministic.
         let all_resources: BTreeMap<String, Value> = match doc.get("Resources") {
