@@ -1,5 +1,5 @@
 # The two commands of README.md: `make run` starts the whole system locally; `make test` runs every test.
-.PHONY: run test lint tools docs-check template-lint template-check workflow-lint lambda-build seed-httpie
+.PHONY: run test check e2e lint tools docs-check template-lint template-check workflow-lint lambda-build seed-httpie debug-bins
 
 VENV := .venv
 TOOLS := $(VENV)/.installed
@@ -22,14 +22,30 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
+# The inner loop: format, lints, the docs check and every crate's own unit tests plus the storage
+# and saga contract suites on the embedded adapters (no emulator, no browser, no end-to-end run).
+check: lint docs-check
+	cargo test --workspace --lib --bins
+	cargo test -p reserveplace-contract -p reserveplace-local-store -p reserveplace-local-sfn -p reserveplace-wiring
+
+# The end-to-end suites against the real binary over HTTP (tests/e2e.rs: one module per area) and
+# the bounded torture run.
+e2e:
+	cargo test -p reserveplace-local --test e2e --test torture
+
+# Every debug binary (the local runtime, the load tool, the probe, the reference server) in the
+# same build as the tests: one feature set, so nothing `cargo test --workspace` built is built again
+# (`cargo build -p X` alone would resolve other features and recompile the shared dependencies).
+debug-bins:
+	cargo build --workspace --all-targets
+
 # README and docs/: README within 200 lines and quoting no measured figure, every link and path
 # real, the handler table equal to the registry, the template and the state machine.
 docs-check:
 	python3 tests/docs/check_docs.py
 
 # The seed walkthrough as docs/api.md writes it, with httpie, against a fresh local runtime.
-seed-httpie: tools
-	cargo build -p reserveplace-local
+seed-httpie: tools debug-bins
 	tests/seed-httpie.sh target/debug/reserveplace-local
 
 template-lint: tools
@@ -56,8 +72,7 @@ lambda-build: tools
 # The cold-start probe on two functions (the bootstrap lambda-build made, against the AWS
 # emulator) and the cost model on its shipped measurements: both run and report what they should.
 .PHONY: probe-smoke
-probe-smoke: tools
-	cargo build -p reserveplace-probe
+probe-smoke: tools debug-bins
 	target/debug/reserveplace-probe cold --handler place-register --handler reservation-catalogue \
 	  | tee target/probe-smoke.txt
 	test "$$(grep -cE '^(place-register|reservation-catalogue) .* ok$$' target/probe-smoke.txt)" = 2
@@ -69,8 +84,7 @@ probe-smoke: tools
 # generated valid and invalid requests plus stateful link sequences, as a customer and an owner;
 # zero server errors and zero contract violations (tests/api-fuzz.sh, tests/schemathesis.toml).
 .PHONY: api-fuzz
-api-fuzz: tools
-	cargo build -p reserveplace-local
+api-fuzz: tools debug-bins
 	tests/api-fuzz.sh target/debug/reserveplace-local
 
 # The template and workflow checks; unit, contract (embedded and AWS adapters; the emulator is
@@ -87,7 +101,7 @@ test: tools lint docs-check template-lint template-check workflow-lint
 # The load tool and its references, every scenario on tiny inputs against a fresh local runtime
 # and hello-world server (debug build, a few seconds): it builds, runs, and reports 0 errors.
 .PHONY: bench-smoke bench
-bench-smoke:
+bench-smoke: debug-bins
 	functions/load/bench.sh smoke
 
 # The figures of BENCHMARKS.md, each beside its same-run reference (release build; about three
@@ -111,5 +125,5 @@ web-test:
 	fc-list :lang=ko 2>/dev/null | grep -q . || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends fonts-nanum; }
 	cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
-	cargo build -p reserveplace-local
+	$(MAKE) debug-bins
 	CHROMIUM=$(CHROMIUM) node tests/web/web_test.cjs --bin target/debug/reserveplace-local

@@ -1,9 +1,8 @@
 //! Many concurrent reservations of overlapping stays on a place with few rooms.
-mod support;
 
 use std::collections::BTreeMap;
 
-use support::{Local, day};
+use crate::support::{Local, day};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_overbooking_and_no_lost_or_unrefunded_payment() {

@@ -6,15 +6,14 @@
 //!
 //! The tags are read from the source of `functions/handlers/src`, the routes, rules and state
 //! machines through the local runtime's wiring, and the name → function binding from the registry.
-mod spec;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use crate::spec::repo_root;
 use reserveplace_functions::registry::{self, Handler};
 use reserveplace_wiring::{Target, Wiring};
 use serde_json::Value;
-use spec::repo_root;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -164,7 +163,7 @@ fn routes_in(text: &str) -> BTreeSet<(String, String)> {
         let Some((method, rest)) = quoted.split_once(' ') else {
             continue;
         };
-        if !spec::METHODS.contains(&method.to_ascii_lowercase().as_str())
+        if !crate::spec::METHODS.contains(&method.to_ascii_lowercase().as_str())
             || method != method.to_ascii_uppercase()
         {
             continue;

@@ -3,12 +3,11 @@
 //! loopback by name as well as by address, dates and names have one spelling, a request body
 //! has one meaning, MyPage shows a voided payment, fault settings name what exists, stdout
 //! carries only the event trace and the data files are the owner's alone.
-mod support;
 
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::{Value, json};
-use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// `GET /v1/places/{place}/quote` for one night `d` days ahead: (total, priceToken).

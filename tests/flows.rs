@@ -1,8 +1,7 @@
 //! The flows (reserve, saga, owner, cancel, status), end to end over HTTP against a running local runtime.
-mod support;
 
+use crate::support::{Local, assert_subsequence, date_of, day, night_price, today};
 use serde_json::json;
-use support::{Local, assert_subsequence, date_of, day, night_price, today};
 
 #[tokio::test]
 async fn instant_book_confirms_with_the_specified_event_order() {

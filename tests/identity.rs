@@ -2,17 +2,16 @@
 //! (signature, `iss`, `aud`, `exp`/`nbf`/`iat` checked like the HTTP API's JWT authorizer) and the
 //! handlers see the `sub`; unsigned `dev:` tokens and `/_local/*` exist only in development mode,
 //! which runs on loopback only.
-mod support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::support::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use support::*;
 
 fn now() -> i64 {
     SystemTime::now()

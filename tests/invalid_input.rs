@@ -1,8 +1,7 @@
 //! Client mistakes are 4xx problem+json with nothing stored — never 5xx.
-mod support;
 
+use crate::support::{Local, day};
 use serde_json::json;
-use support::{Local, day};
 
 #[tokio::test]
 async fn invalid_requests_are_4xx_problems_and_store_nothing() {

@@ -1,11 +1,10 @@
 //! The local HTTP server itself: a client that stalls is cut off (header and body read timeouts),
 //! and every error of the runtime's own `/_local/*` endpoints is problem+json.
-mod support;
 
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use serde_json::{Value, json};
-use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -5,17 +5,15 @@
 //! response declares, its body must validate against that schema (with `format`s checked), a
 //! declared header it carries must match its schema, and a problem's `status` is the HTTP status.
 //! Paths no operation serves are checked against the API-wide 404 and 405 responses.
-mod spec;
-mod support;
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::spec::Spec;
+use crate::support::{Local, day};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use spec::Spec;
-use support::{Local, day};
 
 struct Answer {
     status: u16,

@@ -3,13 +3,12 @@
 //! so the check sees the routes the runtime serves. Operations tagged `local-runtime` (`/health`,
 //! `/_local/*`, …) are served by `reserveplace-local` alone: they are documented because clients of
 //! the local runtime use them, and must never collide with a template route.
-mod spec;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::spec::{LOCAL_RUNTIME_TAG, Operation, Spec, repo_root};
 use reserveplace_wiring::{Route, Wiring};
 use serde_json::Value;
-use spec::{LOCAL_RUNTIME_TAG, Operation, Spec, repo_root};
 
 fn wiring(overrides: &[(&str, &str)]) -> Wiring {
     let overrides: BTreeMap<String, String> = overrides

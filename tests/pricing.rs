@@ -4,12 +4,11 @@
 //! reservations pay the new prices, existing ones keep theirs). The quote's nights carry each
 //! night's price and free rooms, and `available` turns false when a night is full. Expected prices
 //! are worked out here from the rules sent, independently of the server.
-mod support;
 
 use std::time::{Duration, Instant};
 
+use crate::support::{Local, date_of, night_price, today};
 use serde_json::{Value, json};
-use support::{Local, date_of, night_price, today};
 
 const BASE: i64 = 100_000;
 const ROOMS: i64 = 3;

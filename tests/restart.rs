@@ -1,7 +1,6 @@
 //! Data, pending events and running sagas survive a kill -9 and restart on the same data dir.
-mod support;
 
-use support::{Local, day};
+use crate::support::{Local, day};
 
 #[tokio::test]
 async fn a_restart_keeps_data_and_finishes_waiting_sagas() {

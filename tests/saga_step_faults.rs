@@ -2,12 +2,11 @@
 //! over HTTP: whatever a step after the charge does wrong, the reservation ends CONFIRMED with the
 //! payment APPROVED and its nights held, or CANCELLED with the payment refunded and no night
 //! held; only a compensation that cannot succeed fails the execution (the alarmed case).
-mod support;
 
 use std::time::Duration;
 
+use crate::support::{Local, day};
 use serde_json::{Value, json};
-use support::{Local, day};
 
 /// Reserves one room for one night and waits for its saga execution to end; answers the
 /// reservation and the execution.

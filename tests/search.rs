@@ -5,14 +5,13 @@
 //! overlapping bookings (some sold out), and after cancels and owner rejections gave rooms back.
 //! The search read model is built from events, so each check retries until it agrees or a deadline
 //! passes; once the sagas rest nothing changes, so a lasting disagreement is a wrong answer.
-mod support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::{Local, Rng, date_of, night_price, today};
 use serde_json::{Value, json};
-use support::{Local, Rng, date_of, night_price, today};
 
 /// A place as registered, and what search must say of it.
 #[derive(Clone)]

@@ -1,9 +1,8 @@
 //! The seed README's httpie walkthrough, unchanged (every value a JSON string, as httpie sends it),
 //! with the event order of `docs/design.md` (section 2) for each reservation.
-mod support;
 
+use crate::support::{Local, assert_subsequence};
 use serde_json::json;
-use support::{Local, assert_subsequence};
 
 #[tokio::test]
 async fn seed_walkthrough_runs_unchanged() {
@@ -122,7 +121,7 @@ fn seed_booking(usr: &str, place: &str, night: (&str, &str), amount: &str) -> se
 async fn anonymous_seed_calls_cannot_touch_v1_users_or_places() {
     let rt = Local::start("seed-isolation", &[]).await;
     let place = rt.place("olivia", 1, 30_000, true).await;
-    let (ci, co) = (support::day(30), support::day(31));
+    let (ci, co) = (crate::support::day(30), crate::support::day(31));
     let night = (ci.replace('-', ""), co.replace('-', ""));
     let night = (night.0.as_str(), night.1.as_str());
 
@@ -308,7 +307,7 @@ async fn idempotent_ids_cannot_be_predicted_or_squatted() {
 
     // Reservations: the id under an Idempotency-Key is random too, and stable for repeats.
     let place = rt.place("olivia", 2, 100, true).await;
-    let stay = json!({"placeId": place, "checkIn": support::day(20), "checkOut": support::day(21)});
+    let stay = json!({"placeId": place, "checkIn": crate::support::day(20), "checkOut": crate::support::day(21)});
     let key = [("idempotency-key", "trip-1")];
     let (s, r1) = rt
         .call_with(
@@ -400,7 +399,13 @@ async fn a_place_can_be_booked_right_after_registering_it() {
         assert_eq!(s, 201, "{p}");
         let place = p["placeId"].as_str().expect("placeId");
         let (s, r) = rt
-            .reserve("alice", place, &support::day(10), &support::day(11), 1)
+            .reserve(
+                "alice",
+                place,
+                &crate::support::day(10),
+                &crate::support::day(11),
+                1,
+            )
             .await;
         assert_eq!(s, 202, "round {round}: {r}");
 

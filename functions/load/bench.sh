@@ -33,7 +33,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build "${CARGO_FLAGS[@]}" -q -p reserveplace-local -p reserveplace-load
+if [ "$PROFILE_DIR" = debug ]; then
+  # The debug binaries as `make test` builds them (the tests' feature set, nothing recompiled).
+  cargo build -q --workspace --all-targets
+else
+  cargo build "${CARGO_FLAGS[@]}" -q -p reserveplace-local -p reserveplace-load
+fi
 if [ "$MODE" = full ]; then
   cargo build --release -q -p reserveplace-local-store --example commit_bench
 fi
