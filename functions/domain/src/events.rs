@@ -38,7 +38,8 @@ pub enum Event {
     PaymentVoided(PaymentEvent),
     ReservationConfirmed(ReservationConfirmed),
     ReservationCancelConfirmed(ReservationCancelConfirmed),
-    /// Place catalogue changes, so the reservation context can price stays without reading the place table.
+    /// Place catalogue changes: the reservation context's copy of the catalogue (the seed facade
+    /// books from it) and the search read model follow them.
     PlaceRegistered(PlaceCatalogued),
     PlaceUpdated(PlaceCatalogued),
     /// Rooms a reservation took on the nights of its stay (committed with the night writes).

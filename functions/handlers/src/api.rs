@@ -449,6 +449,28 @@ mod tests {
     }
 
     #[test]
+    fn a_subject_has_one_spelling_whatever_verified_it() {
+        // On AWS the authorizer verified the token; its `sub` is still held to the rule.
+        for (sub, ok) in [
+            ("alice", true),
+            (" alice", false),
+            ("alice\u{202E}", false),
+            ("al\u{200B}ice", false),
+            ("seed:alice", false),
+        ] {
+            let req = ApiRequest {
+                user: Some(sub.into()),
+                ..Default::default()
+            };
+            let got = req.user();
+            assert_eq!(got.is_ok(), ok, "{sub:?}");
+            if let Err(p) = got {
+                assert_eq!(p.status, StatusCode::UNAUTHORIZED, "{sub:?}");
+            }
+        }
+    }
+
+    #[test]
     fn a_repeated_key_is_refused_at_any_depth() {
         for body in [
             &br#"{"rooms":1,"rooms":100}"#[..],

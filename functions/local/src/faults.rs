@@ -84,7 +84,7 @@ impl Faults {
     /// The faults to start with, refused when they name what `known` does not have.
     pub fn new(initial: FaultSettings, known: Known) -> Result<Arc<Self>, String> {
         known.unknown(&initial)?;
-        initial.payment.validate()?;
+        check(&initial)?;
         Ok(Arc::new(Self {
             known,
             provider: SimulatedProvider::new(initial.payment),
@@ -138,13 +138,7 @@ impl Faults {
 
     pub fn set(&self, settings: FaultSettings) -> Result<(), String> {
         self.known.unknown(&settings)?;
-        settings.payment.validate()?;
-        if settings.jitter_ms > 60_000 {
-            return Err("jitterMs is at most 60000".into());
-        }
-        if let Some((f, _)) = settings.steps.iter().find(|(_, s)| s.error.is_empty()) {
-            return Err(format!("steps.{f}.error must not be empty"));
-        }
+        check(&settings)?;
         self.provider.set(settings.payment);
         if let Ok(mut d) = self.down.write() {
             *d = settings.down;
@@ -157,6 +151,18 @@ impl Faults {
         }
         Ok(())
     }
+}
+
+/// The limits of every setting, at start-up as on `PUT /_local/faults`.
+fn check(settings: &FaultSettings) -> Result<(), String> {
+    settings.payment.validate()?;
+    if settings.jitter_ms > 60_000 {
+        return Err("jitterMs is at most 60000".into());
+    }
+    if let Some((f, _)) = settings.steps.iter().find(|(_, s)| s.error.is_empty()) {
+        return Err(format!("steps.{f}.error must not be empty"));
+    }
+    Ok(())
 }
 
 /// A step fault as `GET /_local/faults` shows it: `calls` is how many failures are still to come.

@@ -285,7 +285,7 @@ async fn a_quote_prices_each_night_and_counts_the_free_rooms() {
         ("checkOut", "2026-01-05"),
         ("rooms", "2"),
     ]);
-    let quote = svc.quote("p1", &q).await.expect("quote");
+    let quote = svc.quote("alice", "p1", &q).await.expect("quote");
     let prices: Vec<i64> = quote.nights.iter().map(|n| n.price.nightly_price).collect();
     assert_eq!(prices, [150, 180, 180, 150]);
     assert_eq!(
@@ -316,12 +316,19 @@ async fn a_quote_prices_each_night_and_counts_the_free_rooms() {
         svc.hold_nights(&hold).await.expect("hold").outcome,
         HoldState::Held
     );
-    let quote = svc.quote("p1", &q).await.expect("quote");
+    let quote = svc.quote("alice", "p1", &q).await.expect("quote");
     let free: Vec<i64> = quote.nights.iter().map(|n| n.free).collect();
     assert_eq!((free, quote.available), (vec![3, 3, 1, 3], false));
     // A stay across a month's end reads both months.
     let q = query(&[("checkIn", "2026-01-30"), ("checkOut", "2026-02-02")]);
-    assert_eq!(svc.quote("p1", &q).await.expect("quote").nights.len(), 3);
+    assert_eq!(
+        svc.quote("alice", "p1", &q)
+            .await
+            .expect("quote")
+            .nights
+            .len(),
+        3
+    );
 
     // The stay follows a reservation's rules; unknown and seed places are 404.
     for (bad, want) in [
@@ -359,11 +366,15 @@ async fn a_quote_prices_each_night_and_counts_the_free_rooms() {
             "rooms",
         ),
     ] {
-        assert_eq!(field(svc.quote("p1", &query(&bad)).await), want, "{bad:?}");
+        assert_eq!(
+            field(svc.quote("alice", "p1", &query(&bad)).await),
+            want,
+            "{bad:?}"
+        );
     }
     let ok = query(&[("checkIn", "2026-01-01"), ("checkOut", "2026-01-02")]);
     assert!(matches!(
-        svc.quote("nope", &ok).await,
+        svc.quote("alice", "nope", &ok).await,
         Err(DomainError::NotFound { .. })
     ));
     svc.register("seed", crate::seed::place_id("1"), hanok())
@@ -371,7 +382,7 @@ async fn a_quote_prices_each_night_and_counts_the_free_rooms() {
         .expect("seed place");
     let seed_id = crate::seed::place_id("1");
     assert!(matches!(
-        svc.quote(&seed_id, &ok).await,
+        svc.quote("alice", &seed_id, &ok).await,
         Err(DomainError::NotFound { .. })
     ));
 }
@@ -416,7 +427,7 @@ async fn the_reservation_amount_is_the_quote_total() {
         ("checkOut", "2026-01-05"),
         ("rooms", "3"),
     ]);
-    let quote = svc.quote("p1", &q).await.expect("quote");
+    let quote = svc.quote("alice", "p1", &q).await.expect("quote");
     let cmd = stay_of("2026-01-01", "2026-01-05", 3, None);
     let (r, _) = reservations.place("alice", cmd, None).await.expect("place");
     assert_eq!((r.amount, quote.total), (3 * 660, 3 * 660));
@@ -439,82 +450,80 @@ async fn a_booking_is_priced_from_the_place_as_it_is_now_without_waiting_for_an_
     );
 }
 
+async fn book(
+    reservations: &ReservationService,
+    user: &str,
+    stay: PlaceReservation,
+) -> DomainResult<i64> {
+    reservations
+        .place(user, stay, None)
+        .await
+        .map(|(r, _)| r.amount)
+}
+
 #[tokio::test]
-async fn a_price_token_holds_its_quote_until_it_expires() {
+async fn a_price_token_holds_its_quote_for_its_guest_once_until_it_expires() {
     let (svc, reservations, clock) = quoting();
     svc.register("olivia", "p1".into(), RegisterPlace::new("Cabin", 5, 5_000))
         .await
         .expect("register");
     let q = query(&[("checkIn", "2026-01-10"), ("checkOut", "2026-01-12")]);
-    let quote = svc.quote("p1", &q).await.expect("quote");
+    let quote = svc.quote("alice", "p1", &q).await.expect("quote");
     assert_eq!(quote.total, 10_000);
     assert_eq!(quote.valid_until, "2026-01-01T00:01:00Z");
     svc.update("olivia", "p1", new_price(100))
         .await
         .expect("patch");
     let token = Some(quote.price_token.as_str());
-    // Within its validity the quote is charged, although the price fell since.
-    let (r, _) = reservations
-        .place("alice", stay_of("2026-01-10", "2026-01-12", 1, token), None)
-        .await
-        .expect("held");
-    assert_eq!(r.amount, 10_000);
-    // Bound to its stay and rooms.
-    for other in [
-        stay_of("2026-01-10", "2026-01-13", 1, token),
-        stay_of("2026-01-10", "2026-01-12", 2, token),
+    let stay = |check_out: &str, rooms: i64, token: Option<&str>| {
+        stay_of("2026-01-10", check_out, rooms, token)
+    };
+    // Bound to its guest, stay and rooms.
+    for (user, other) in [
+        ("bob", stay("2026-01-12", 1, token)),
+        ("alice", stay("2026-01-13", 1, token)),
+        ("alice", stay("2026-01-12", 2, token)),
     ] {
-        assert_eq!(
-            field(reservations.place("bob", other, None).await),
-            "priceToken"
-        );
+        assert_eq!(field(book(&reservations, user, other).await), "priceToken");
     }
-    // One second before the end it still holds; at the end the price changed: 409 with the total.
+    // One second before the end it still holds, although the price fell since; then it is used.
     clock.advance_ms(59_000);
-    let again = stay_of("2026-01-10", "2026-01-12", 1, token);
-    let (r, _) = reservations
-        .place("carol", again.clone(), None)
+    let held = book(&reservations, "alice", stay("2026-01-12", 1, token)).await;
+    assert_eq!(held, Ok(10_000));
+    assert!(matches!(
+        book(&reservations, "alice", stay("2026-01-12", 1, token)).await,
+        Err(DomainError::Conflict(_))
+    ));
+    // At the end of its validity, with the price changed since: 409 with the current total.
+    let quote = svc.quote("alice", "p1", &q).await.expect("quote");
+    assert_eq!(quote.total, 200);
+    svc.update("olivia", "p1", new_price(300))
         .await
-        .expect("still held");
-    assert_eq!(r.amount, 10_000);
-    clock.advance_ms(1_000);
-    match reservations.place("dave", again, None).await {
-        Err(DomainError::PriceChanged { total, .. }) => assert_eq!(total, 200),
+        .expect("patch");
+    clock.advance_ms(60_000);
+    let token = Some(quote.price_token.as_str());
+    match book(&reservations, "alice", stay("2026-01-12", 1, token)).await {
+        Err(DomainError::PriceChanged { total, .. }) => assert_eq!(total, 600),
         other => panic!("expected a changed price, got {other:?}"),
     }
     // An expired quote whose price did not change still books at that price.
-    let quote = svc.quote("p1", &q).await.expect("quote");
+    let quote = svc.quote("alice", "p1", &q).await.expect("quote");
     clock.advance_ms(3_600_000);
     let token = Some(quote.price_token.as_str());
-    let (r, _) = reservations
-        .place("erin", stay_of("2026-01-10", "2026-01-12", 1, token), None)
-        .await
-        .expect("same price");
-    assert_eq!(r.amount, 200);
-    // A token nobody issued, or malformed.
-    let unknown = "0123456789abcdef0123456789abcdef";
-    assert!(matches!(
-        reservations
-            .place(
-                "frank",
-                stay_of("2026-01-10", "2026-01-12", 1, Some(unknown)),
-                None
-            )
-            .await,
-        Err(DomainError::PriceChanged { total: 200, .. })
-    ));
     assert_eq!(
-        field(
-            reservations
-                .place(
-                    "frank",
-                    stay_of("2026-01-10", "2026-01-12", 1, Some("x")),
-                    None
-                )
-                .await
-        ),
-        "priceToken"
+        book(&reservations, "alice", stay("2026-01-12", 1, token)).await,
+        Ok(600)
     );
+    // A token nobody issued, or not as issued.
+    let unknown = Some("0123456789abcdef0123456789abcdef");
+    assert!(matches!(
+        book(&reservations, "alice", stay("2026-01-12", 1, unknown)).await,
+        Err(DomainError::PriceChanged { total: 600, .. })
+    ));
+    for bad in ["x", "0123456789ABCDEF0123456789ABCDEF"] {
+        let bad = stay("2026-01-12", 1, Some(bad));
+        assert_eq!(field(book(&reservations, "alice", bad).await), "priceToken");
+    }
 }
 
 #[test]
@@ -525,4 +534,37 @@ fn a_catalogue_copy_written_before_rules_prices_at_the_place_price() {
     let stay = crate::stay::Stay::parse("2026-01-02", "2026-01-04").expect("stay");
     assert!(copy.price_rules.is_empty());
     assert_eq!(pricing::stay_total(copy.prices(), &stay, 2), Ok(280));
+}
+
+#[tokio::test]
+async fn a_repeat_is_answered_before_its_quote_is_checked() {
+    let (svc, reservations, clock) = quoting();
+    svc.register("olivia", "p1".into(), RegisterPlace::new("Cabin", 5, 5_000))
+        .await
+        .expect("register");
+    let q = query(&[("checkIn", "2026-01-10"), ("checkOut", "2026-01-11")]);
+    let quote = svc.quote("alice", "p1", &q).await.expect("quote");
+    let with = |token: &str| stay_of("2026-01-10", "2026-01-11", 1, Some(token));
+    let (first, created) = reservations
+        .place("alice", with(&quote.price_token), Some("trip"))
+        .await
+        .expect("first");
+    assert!(created);
+    // The answer was lost; by the retry the quote expired, the price changed, and the page
+    // may even have quoted again: the retry still names the one reservation.
+    svc.update("olivia", "p1", new_price(100))
+        .await
+        .expect("patch");
+    clock.advance_ms(7_200_000);
+    let newer = svc.quote("alice", "p1", &q).await.expect("quote");
+    for token in [&quote.price_token, &newer.price_token] {
+        let (again, created) = reservations
+            .place("alice", with(token), Some("trip"))
+            .await
+            .expect("repeat");
+        assert_eq!(
+            (again.reservation_id.as_str(), again.amount, created),
+            (first.reservation_id.as_str(), 5_000, false)
+        );
+    }
 }

@@ -87,8 +87,13 @@ pub struct Quote {
 }
 
 impl PlaceService {
-    /// The quote of a listed place for the stay `q` asks about; 404 for an unknown place.
-    pub async fn quote(&self, place_id: &str, q: &BTreeMap<String, String>) -> DomainResult<Quote> {
+    /// `user_id`'s quote of a listed place for the stay `q` asks about; 404 for an unknown place.
+    pub async fn quote(
+        &self,
+        user_id: &str,
+        place_id: &str,
+        q: &BTreeMap<String, String>,
+    ) -> DomainResult<Quote> {
         let asked = StayAsked::parse(q, self.clock.now().date())?;
         let place = self
             .get_listed(place_id)
@@ -108,6 +113,7 @@ impl PlaceService {
             .collect();
         let total = stay_total(prices, &asked.stay, asked.rooms)?;
         let quoted = QuotedPrice::new(
+            user_id,
             &place,
             &asked.stay,
             asked.rooms,

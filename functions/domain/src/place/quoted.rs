@@ -26,6 +26,8 @@ const KEPT_AFTER_VALIDITY: Duration = Duration::days(1);
 #[serde(rename_all = "camelCase")]
 pub struct QuotedPrice {
     pub price_token: String,
+    /// Who asked: a quote is a price held for that guest, not a code anybody may pass around.
+    pub user_id: String,
     pub place_id: String,
     #[serde(with = "crate::stay::iso_date")]
     pub check_in: Date,
@@ -47,6 +49,7 @@ impl QuotedPrice {
     }
 
     pub fn new(
+        user_id: &str,
         place: &Place,
         stay: &Stay,
         rooms: i64,
@@ -57,6 +60,7 @@ impl QuotedPrice {
         let valid_until = now + Duration::seconds(validity_seconds.min(86_400) as i64);
         Self {
             price_token: uuid::Uuid::new_v4().simple().to_string(),
+            user_id: user_id.to_string(),
             place_id: place.place_id.clone(),
             check_in: stay.check_in,
             check_out: stay.check_out,
@@ -82,9 +86,13 @@ fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-/// A token as clients send it: what the quote answered, nothing else (32 hex digits).
+/// A token as clients send it: what the quote answered, nothing else (32 lower-case hex digits).
 fn check_token(token: &str) -> DomainResult<()> {
-    if token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if token.len() == 32
+        && token
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
         Ok(())
     } else {
         Err(DomainError::invalid(
@@ -94,16 +102,29 @@ fn check_token(token: &str) -> DomainResult<()> {
     }
 }
 
-/// The amount a booking of `stay` × `rooms` at `place` (read just now) is charged, given the
-/// token it presents, if any.
+/// What a booking asks to be priced: `user_id`'s stay of `rooms`, with a quote's token or none.
+#[derive(Debug, Clone, Copy)]
+pub struct Booking<'a> {
+    pub user_id: &'a str,
+    pub stay: &'a Stay,
+    pub rooms: i64,
+    pub token: Option<&'a str>,
+}
+
+/// The amount `booking` at `place` (read just now) is charged. The token's single use is the
+/// booking's to record (with the reservation it makes).
 pub async fn price_booking(
     table: &dyn Table,
     place: &Place,
-    stay: &Stay,
-    rooms: i64,
-    token: Option<&str>,
+    booking: Booking<'_>,
     now: OffsetDateTime,
 ) -> DomainResult<i64> {
+    let Booking {
+        user_id,
+        stay,
+        rooms,
+        token,
+    } = booking;
     let current = stay_total(place.facts.prices(), stay, rooms)?;
     let Some(token) = token else {
         return Ok(current);
@@ -124,6 +145,12 @@ pub async fn price_booking(
         return Err(DomainError::invalid(
             "priceToken",
             "was quoted for another place, stay or number of rooms",
+        ));
+    }
+    if quoted.user_id != user_id {
+        return Err(DomainError::invalid(
+            "priceToken",
+            "was quoted for another user",
         ));
     }
     if quoted.valid_at(now) || quoted.total == current {

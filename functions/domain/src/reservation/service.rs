@@ -13,7 +13,7 @@ use crate::events::{
 };
 use crate::idempotency;
 use crate::item::to_item;
-use crate::place::{Place, price_booking};
+use crate::place::{Booking, Place, price_booking};
 use crate::records;
 use crate::retry::{Attempt, until_committed};
 use crate::seed;
@@ -60,6 +60,11 @@ pub struct SeedReservation {
     pub amount: i64,
 }
 
+/// The record of a quote's single use (`PRICETOKEN#<token>`): one booking per quote.
+fn used_token_key(token: &str) -> Key {
+    Key::new(format!("PRICETOKEN#{token}"), "USED")
+}
+
 /// Makes the id of a new `/v1` reservation.
 pub type IdSource = Arc<dyn Fn() -> String + Send + Sync>;
 
@@ -73,15 +78,6 @@ pub struct ReservationService {
     ids: IdSource,
     /// Paces re-reads of the catalogue on a miss; without it a miss answers 404 at once.
     sleeper: Option<Arc<dyn Sleeper>>,
-}
-
-/// Whether a stored reservation is what this request asks for (an idempotent repeat).
-fn same_request(existing: &Reservation, wanted: &Reservation) -> bool {
-    existing.user_id == wanted.user_id
-        && existing.place_id == wanted.place_id
-        && existing.check_in == wanted.check_in
-        && existing.check_out == wanted.check_out
-        && existing.rooms == wanted.rooms
 }
 
 /// The reservation as its events carry it (its stay was validated when it was placed).
@@ -256,16 +252,28 @@ impl ReservationService {
         if seed::is_seed_id(&cmd.place_id) {
             return Err(DomainError::not_found(format!("place {}", cmd.place_id)));
         }
+        // A repeat is answered before anything is priced: the first request was priced and
+        // stored, and a retry must not be refused because its quote expired since.
+        let record = idempotency_key.map(|key| idempotency::key(user_id, key));
+        if let Some(record) = &record
+            && let Some(id) = idempotency::lookup(&*self.table, record).await?
+        {
+            return self.repeated(&id, user_id, &cmd, &stay).await;
+        }
         let place: Place = records::get(&*self.places, &Place::key(&cmd.place_id))
             .await?
             .ok_or_else(|| DomainError::not_found(format!("place {}", cmd.place_id)))?;
         stay.ensure_bookable(self.clock.now().date())?;
+        let token = cmd.price_token.as_deref();
         let amount = price_booking(
             &*self.places,
             &place,
-            &stay,
-            cmd.rooms,
-            cmd.price_token.as_deref(),
+            Booking {
+                user_id,
+                stay: &stay,
+                rooms: cmd.rooms,
+                token,
+            },
             self.clock.now(),
         )
         .await?;
@@ -287,29 +295,74 @@ impl ReservationService {
             created_at: now.clone(),
             updated_at: now,
         };
-        let Some(key) = idempotency_key else {
-            let (writes, events) = Self::insert_writes(&r, vec![])?;
-            self.table.transact(writes, events).await?;
-            return Ok((r, true));
-        };
-        // The key's record is written with the reservation; if it exists, this is a repeat.
-        let record = idempotency::key(user_id, key);
-        let create = idempotency::create(&record, &r.reservation_id, &r.created_at);
-        let (writes, events) = Self::insert_writes(&r, vec![create])?;
+        // Written with the reservation: the key's record, then the token's single use.
+        let mut extra = vec![];
+        if let Some(record) = &record {
+            extra.push(idempotency::create(
+                record,
+                &r.reservation_id,
+                &r.created_at,
+            ));
+        }
+        if let Some(token) = token {
+            extra.push(Write::Put {
+                item: to_item(
+                    &used_token_key(token),
+                    None,
+                    &json!({"reservationId": r.reservation_id}),
+                ),
+                cond: Some(Cond::NotExists),
+            });
+        }
+        let token_write = extra.len();
+        let (writes, events) = Self::insert_writes(&r, extra)?;
         match self.table.transact(writes, events).await {
             Ok(()) => Ok((r, true)),
-            Err(StoreError::ConditionFailed { failed }) if failed.contains(&1) => {
-                let existing: Reservation =
-                    records::replayed(&*self.table, &record, Reservation::key).await?;
-                if !same_request(&existing, &r) {
+            Err(StoreError::ConditionFailed { failed }) => {
+                // A concurrent first use of the same key won: answer its reservation.
+                if let Some(record) = record.as_ref().filter(|_| failed.contains(&1)) {
+                    let id = idempotency::lookup(&*self.table, record)
+                        .await?
+                        .ok_or_else(|| {
+                            DomainError::Unavailable("idempotency record vanished".into())
+                        })?;
+                    return self.repeated(&id, user_id, &cmd, &stay).await;
+                }
+                if token.is_some() && failed.contains(&token_write) {
                     return Err(DomainError::Conflict(
-                        "the Idempotency-Key was already used for a different request".into(),
+                        "this priceToken was already used for a booking: ask for a new quote"
+                            .into(),
                     ));
                 }
-                Ok((existing, false))
+                Err(StoreError::ConditionFailed { failed }.into())
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The reservation an Idempotency-Key already names, if this request asks for the same stay.
+    async fn repeated(
+        &self,
+        reservation_id: &str,
+        user_id: &str,
+        cmd: &PlaceReservation,
+        stay: &Stay,
+    ) -> DomainResult<(Reservation, bool)> {
+        let existing = self
+            .get(reservation_id)
+            .await?
+            .ok_or_else(|| DomainError::Unavailable("idempotency record vanished".into()))?;
+        let same = existing.user_id == user_id
+            && existing.place_id == cmd.place_id
+            && existing.check_in == stay.check_in_str()
+            && existing.check_out == stay.check_out_str()
+            && existing.rooms == cmd.rooms;
+        if !same {
+            return Err(DomainError::Conflict(
+                "the Idempotency-Key was already used for a different request".into(),
+            ));
+        }
+        Ok((existing, false))
     }
 
     /// The seed facade (`POST /accommodations`): ids are the next order number, as the seed's client

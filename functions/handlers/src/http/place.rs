@@ -72,8 +72,8 @@ pub async fn update(svc: &Services, req: ApiRequest) -> ApiResult {
 /// [place-quote] `GET /v1/places/{placeId}/quote` — each night's price and free rooms, and the
 /// stay's total (what a reservation of it would cost).
 pub async fn quote(svc: &Services, req: ApiRequest) -> ApiResult {
-    req.user()?;
+    let user = req.user()?;
     let id = req.param("placeId")?;
-    let quote = svc.places.quote(id, &req.query).await?;
+    let quote = svc.places.quote(user, id, &req.query).await?;
     Ok(ApiResponse::json(StatusCode::OK, &quote))
 }
