@@ -580,7 +580,7 @@ async fn seed(ctx: &Ctx, setup: Setup, wiring: &Wiring, matcher: &RuleMatcher) -
     if setup.refunded {
         let r = svc
             .payments
-            .refund(&charge_request(), "OWNER_TIMEOUT")
+            .refund(&charge_request(), CancelReason::OwnerTimeout)
             .await
             .ctx("seed refund")?;
         ensure(r.refunded, "seeded refund did not refund")?;

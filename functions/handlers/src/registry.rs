@@ -4,10 +4,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::api::{ApiRequest, ApiResponse, Problem};
-use crate::error::StepResult;
+use crate::error::{StepError, StepResult};
 use crate::services::Services;
 use crate::{consumers, http, steps};
 
@@ -35,15 +37,38 @@ macro_rules! http {
         })
     };
 }
+/// A consumer takes its typed event and a step its typed input, parsed here from the wire.
 macro_rules! event {
     ($f:path) => {
-        Handler::Event(|s, e| Box::pin(async move { $f(&s, e).await }))
+        Handler::Event(|s, e| Box::pin(async move { $f(&s, input("event", e)?).await }))
     };
 }
 macro_rules! step {
     ($f:path) => {
-        Handler::Step(|s, i| Box::pin(async move { $f(&s, i).await }))
+        Handler::Step(|s, i| {
+            Box::pin(async move { output($f(&s, input("saga input", i)?).await?) })
+        })
     };
+}
+
+/// The typed input of an event or a step, parsed strictly: what is missing or malformed is named
+/// by its path in the payload (`$.detail: missing field `reservationId``), and fails the
+/// invocation as [`StepError::InvalidInput`], which neither the saga nor the bus retries.
+pub fn input<I: DeserializeOwned>(what: &str, payload: Value) -> StepResult<I> {
+    serde_path_to_error::deserialize(payload).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." {
+            "$".to_owned()
+        } else {
+            format!("$.{path}")
+        };
+        StepError::invalid(format!("{what} {at}: {}", e.inner()))
+    })
+}
+
+/// A step's result as the state machine receives it.
+pub fn output<O: Serialize>(result: O) -> StepResult<Value> {
+    serde_json::to_value(result).map_err(|e| StepError::invalid(e.to_string()))
 }
 
 /// All handlers: (handler name, handler). A table, one handler a line (the layout is kept by

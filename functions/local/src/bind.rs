@@ -194,6 +194,79 @@ mod tests {
         );
     }
 
+    /// Every path of the saga gives each step the state its input type requires: `$.detail` is
+    /// never overwritten, and `$.reason` is set before every step that takes a `CancelInput`
+    /// (otherwise the step fails as invalid input: a state-machine edit that drops the reason is
+    /// caught here, before any execution).
+    #[test]
+    fn every_path_of_the_saga_passes_each_step_what_it_reads() {
+        const NEED_REASON: [&str; 2] = ["payment-refund", "reservation-cancel-step"];
+        let w = template();
+        let mut checked = 0;
+        for sm in w.state_machines.values() {
+            let def: serde_json::Value = serde_json::from_str(&sm.definition).expect("json");
+            let states = def["States"].as_object().expect("States");
+            let handler = |state: &serde_json::Value| {
+                let arn = state["Parameters"]["FunctionName"].as_str()?;
+                let id = sm.function_arns.get(arn)?;
+                Some(w.functions.get(id)?.handler.clone())
+            };
+            for (name, state) in states {
+                let result = state["ResultPath"].as_str().unwrap_or_default();
+                assert!(
+                    result != "$" && !result.starts_with("$.detail"),
+                    "{name}: ResultPath {result} overwrites the saga's $.detail"
+                );
+                assert!(
+                    state.get("OutputPath").is_none(),
+                    "{name}: an OutputPath would drop the saga's $.detail"
+                );
+                if state["Type"] == "Task" {
+                    let params = &state["Parameters"];
+                    let passes =
+                        params["Payload.$"] == "$" || params["Payload"]["detail.$"] == "$.detail";
+                    assert!(passes, "{name} does not pass $.detail to its step");
+                }
+            }
+            // (state, whether $.reason is set on the way there), from the start.
+            let start = def["StartAt"].as_str().expect("StartAt").to_owned();
+            let mut seen = std::collections::BTreeSet::new();
+            let mut todo = vec![(start, false)];
+            while let Some((name, reason)) = todo.pop() {
+                if !seen.insert((name.clone(), reason)) {
+                    continue;
+                }
+                let state = &states[&name];
+                if let Some(h) = handler(state).filter(|h| NEED_REASON.contains(&h.as_str())) {
+                    assert!(
+                        reason,
+                        "a path reaches {name} ({h}) without setting $.reason"
+                    );
+                    checked += 1;
+                }
+                let sets = |result_path: &serde_json::Value| reason || *result_path == "$.reason";
+                let after = sets(&state["ResultPath"]);
+                let mut next: Vec<(&serde_json::Value, bool)> =
+                    vec![(&state["Next"], after), (&state["Default"], after)];
+                for choice in state["Choices"].as_array().into_iter().flatten() {
+                    next.push((&choice["Next"], after));
+                }
+                for catch in state["Catch"].as_array().into_iter().flatten() {
+                    next.push((&catch["Next"], sets(&catch["ResultPath"])));
+                }
+                for (to, reason) in next {
+                    if let Some(to) = to.as_str() {
+                        todo.push((to.to_owned(), reason));
+                    }
+                }
+            }
+        }
+        assert!(
+            checked >= 2,
+            "only {checked} steps that read $.reason reached"
+        );
+    }
+
     #[test]
     fn a_table_without_an_outbox_relay_is_drift() {
         let mut w = template();
