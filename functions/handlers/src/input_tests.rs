@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::adapters::{LogChannel, SimulatedProvider, SimulationSettings};
 use crate::error::{INVALID, StepError};
 use crate::registry::{self, Handler};
-use crate::services::{Adapters, Services};
+use crate::services::{Adapters, Config, Services};
 
 struct NoSaga;
 
@@ -43,7 +43,9 @@ fn services() -> Arc<Services> {
         saga_starter: Arc::new(|_: &str| -> Arc<dyn SagaStarter> { Arc::new(NoSaga) }),
         notifications: Arc::new(LogChannel),
     };
-    Arc::new(Services::build(&BTreeMap::new(), &adapters))
+    // No resource at all: the input is refused before any is reached.
+    let config = Config::from_env(&BTreeMap::new(), &[]).expect("the defaults");
+    Arc::new(Services::new(&config, &adapters))
 }
 
 fn sample(handler: &str) -> Value {

@@ -1,9 +1,9 @@
 //! The template and the handler registry must describe the same functions: every function has a
 //! handler in the role its trigger needs, every handler is wired, every table's outbox is relayed.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use reserveplace_functions::registry::{self, Handler};
-use reserveplace_functions::services::SAGA_STATE_MACHINE_ARN;
+use reserveplace_functions::services::{ConfigError, SAGA_STATE_MACHINE_ARN};
 use reserveplace_wiring::{FunctionDef, Target, Wiring};
 
 use crate::invoke::Kind;
@@ -18,6 +18,9 @@ pub enum StartError {
     StateMachine(String, String),
     #[error("{0}")]
     Drift(String),
+    /// A function's environment lacks or garbles a variable its handler needs.
+    #[error("function {0}: {1}")]
+    Config(String, ConfigError),
 }
 
 /// Checks that the template and the handler registry describe the same functions, each used the
@@ -78,6 +81,28 @@ pub fn bind_functions(
             ));
         }
     }
+    // A handler's registry row lists the tables it uses; its function's policy grants exactly
+    // those, so a row cannot leave out a table the handler reaches (nor the policy grant more).
+    for (id, (def, _)) in &bound {
+        let listed: BTreeSet<&str> = registry::uses(&def.handler)
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.is_table())
+            .filter_map(|r| def.env.get(r.var()).map(String::as_str))
+            .collect();
+        let granted: BTreeSet<&str> = def
+            .grants
+            .iter()
+            .filter_map(|g| g.resource.split('/').next())
+            .filter(|r| wiring.tables.contains_key(*r))
+            .collect();
+        if listed != granted {
+            problems.push(format!(
+                "function {id}: handler '{}' lists tables {listed:?} (registry.rs), its policy grants {granted:?}",
+                def.handler
+            ));
+        }
+    }
     // Every table's outbox must reach the bus on AWS too: its stream feeds a relay function.
     for (id, table) in &wiring.tables {
         let relayed = wiring
@@ -94,7 +119,7 @@ pub fn bind_functions(
             ));
         }
     }
-    let used: std::collections::BTreeSet<&str> = wiring
+    let used: BTreeSet<&str> = wiring
         .functions
         .values()
         .map(|d| d.handler.as_str())
@@ -265,6 +290,21 @@ mod tests {
             checked >= 2,
             "only {checked} steps that read $.reason reached"
         );
+    }
+
+    #[test]
+    fn a_policy_granting_a_table_the_handler_does_not_list_is_drift() {
+        let mut w = template();
+        let f = w
+            .functions
+            .get_mut("LoyaltyGetFunction")
+            .expect("loyalty-get");
+        let mut extra = f.grants[0].clone();
+        extra.resource = "PaymentTable".into();
+        f.grants.push(extra);
+        assert!(drift(&w).contains(
+            "function LoyaltyGetFunction: handler 'loyalty-get' lists tables {\"LoyaltyTable\"} (registry.rs), its policy grants {\"LoyaltyTable\", \"PaymentTable\"}"
+        ), "{}", drift(&w));
     }
 
     #[test]
