@@ -26,7 +26,7 @@ use reserveplace_functions::adapters::{LogChannel, SimulatedProvider, Simulation
 use reserveplace_functions::api::{ApiRequest, ApiResponse};
 use reserveplace_functions::http::seed::SEED_OWNER;
 use reserveplace_functions::registry::{self, Handler};
-use reserveplace_functions::services::{Adapters, SAGA_STATE_MACHINE_ARN, Services};
+use reserveplace_functions::services::{Adapters, Resource, SAGA_STATE_MACHINE_ARN, Services};
 use reserveplace_local_store::Database;
 use reserveplace_wiring::{FunctionDef, Grant, Router, RuleMatcher, Target, Wiring};
 use serde_json::{Value, json};
@@ -244,7 +244,10 @@ impl Table for RecordingTable {
 struct Ctx {
     dir: PathBuf,
     db: Arc<Database>,
+    /// Every context's services, to seed the store and check the outcome.
     svc: Arc<Services>,
+    /// The function's own: only the resources its registry row lists.
+    function: Arc<Services>,
     saga: Arc<RecordingCallbacks>,
     starts: Arc<Mutex<Vec<Start>>>,
     calls: Arc<Calls>,
@@ -285,15 +288,30 @@ impl Ctx {
             }),
             notifications: Arc::new(LogChannel),
         };
-        let mut services = Services::build(&def.env, &adapters);
-        services
-            .reservations
-            .set_id_source(Arc::new(|| RES.to_owned()));
-        let svc = Arc::new(services);
+        // Seeding reaches every context; the handler gets only what its registry row lists, so
+        // a sample that needs more fails here.
+        let everything: Vec<Resource> = Resource::ALL
+            .into_iter()
+            .filter(|r| def.env.contains_key(r.var()))
+            .collect();
+        let uses = registry::uses(&def.handler).unwrap_or_default();
+        let [svc, function] = [&everything[..], uses].map(|uses| {
+            Services::build(&def.env, uses, &adapters).map(|mut services| {
+                services
+                    .reservations
+                    .set_id_source(Arc::new(|| RES.to_owned()));
+                Arc::new(services)
+            })
+        });
+        let (svc, function) = (
+            svc.ctx("services")?,
+            function.ctx("the function's services")?,
+        );
         Ok(Ctx {
             dir,
             db,
             svc,
+            function,
             saga,
             starts,
             calls,
@@ -305,11 +323,12 @@ impl Ctx {
             dir,
             db,
             svc,
+            function,
             saga,
             starts,
             calls,
         } = self;
-        drop((svc, saga, starts, calls));
+        drop((svc, function, saga, starts, calls));
         drop(db);
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -581,7 +600,7 @@ async fn seed(ctx: &Ctx, setup: Setup, wiring: &Wiring, matcher: &RuleMatcher) -
     if setup.refunded {
         let r = svc
             .payments
-            .refund(&charge_request(), "OWNER_TIMEOUT")
+            .refund(&charge_request(), CancelReason::OwnerTimeout)
             .await
             .ctx("seed refund")?;
         ensure(r.refunded, "seeded refund did not refund")?;
@@ -1420,15 +1439,15 @@ async fn run_sample(
         let callbacks_before = ctx.saga.calls().len();
         ctx.calls.on.store(true, Ordering::SeqCst);
         let outcome = match handler {
-            Handler::Http(f) => Outcome::Http(f(ctx.svc.clone(), api_request(sample)?).await),
+            Handler::Http(f) => Outcome::Http(f(ctx.function.clone(), api_request(sample)?).await),
             Handler::Event(f) => {
-                f(ctx.svc.clone(), sample.clone())
+                f(ctx.function.clone(), sample.clone())
                     .await
                     .ctx("consumer failed")?;
                 Outcome::Event
             }
             Handler::Step(f) => Outcome::Step(
-                f(ctx.svc.clone(), sample.clone())
+                f(ctx.function.clone(), sample.clone())
                     .await
                     .ctx("step failed")?,
             ),
@@ -1439,9 +1458,9 @@ async fn run_sample(
         // paths' calls count too (their outcome is the idempotency tests' business).
         ctx.calls.on.store(true, Ordering::SeqCst);
         match handler {
-            Handler::Http(f) => drop(f(ctx.svc.clone(), api_request(sample)?).await),
-            Handler::Event(f) => drop(f(ctx.svc.clone(), sample.clone()).await),
-            Handler::Step(f) => drop(f(ctx.svc.clone(), sample.clone()).await),
+            Handler::Http(f) => drop(f(ctx.function.clone(), api_request(sample)?).await),
+            Handler::Event(f) => drop(f(ctx.function.clone(), sample.clone()).await),
+            Handler::Step(f) => drop(f(ctx.function.clone(), sample.clone()).await),
         }
         ctx.calls.on.store(false, Ordering::SeqCst);
         if ctx.saga.calls().len() > callbacks_before {

@@ -189,7 +189,8 @@ def check_function_counts(c: Checks, doc: Path, template_functions: int) -> None
 def registry_handlers() -> dict[str, str]:
     """Handler name → Rust path of its function (`http::reservation::place`)."""
     text = REGISTRY.read_text(encoding="utf-8")
-    rows = re.findall(r'^\s*\("([a-z0-9-]+)",\s*\w+!\(([\w:]+)\)\)', text, re.M)
+    # ("name", &[RESOURCES], kind!(path)): the middle column lists what the handler uses.
+    rows = re.findall(r'^\s*\("([a-z0-9-]+)",\s*(?:&\[[\w, ]*\],\s*)?\w+!\(([\w:]+)\)\)', text, re.M)
     return dict(rows)
 
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use time::Date;
 
-use crate::payment::{PaymentFacts, PaymentStatus};
+use crate::payment::PaymentFacts;
 use crate::place::PlaceFacts;
 use crate::reservation::{CancelReason, ReservationStatus};
 
@@ -471,8 +471,11 @@ impl<'de> Deserialize<'de> for DomainEvent {
 }
 
 /// A well-formed event of kind `name` with placeholder facts, for adapters' tests and benches that
-/// need events but not their meaning (the store, the outbox, the bus).
+/// need events but not their meaning (the store, the outbox, the bus). Not in a release build:
+/// other crates' tests enable the `test-support` feature.
+#[cfg(any(test, feature = "test-support"))]
 pub fn example(name: EventName, reservation_id: &str) -> DomainEvent {
+    use crate::payment::PaymentStatus;
     let at = "2025-01-01T00:00:00.000Z";
     let meta = EventMeta::new(1, at);
     let day = |d| Date::from_calendar_date(2025, time::Month::February, d).unwrap_or(Date::MIN);

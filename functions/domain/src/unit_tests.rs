@@ -5,6 +5,7 @@ use crate::clock::Clock;
 use crate::error::DomainError;
 use crate::payment::*;
 use crate::place::*;
+use crate::reservation::CancelReason;
 use crate::store::Table;
 use crate::store::memory::MemoryTable;
 use crate::test_support::{FixedClock, ScriptedProvider};
@@ -328,13 +329,13 @@ async fn a_charge_happens_once_and_a_refund_once() {
         "a replay does not charge again"
     );
     assert!(
-        svc.refund(&req("r"), "CUSTOMER_CANCELLED")
+        svc.refund(&req("r"), CancelReason::CustomerCancelled)
             .await
             .expect("refund")
             .refunded
     );
     assert!(
-        svc.refund(&req("r"), "CUSTOMER_CANCELLED")
+        svc.refund(&req("r"), CancelReason::CustomerCancelled)
             .await
             .expect("again")
             .refunded
@@ -355,7 +356,7 @@ async fn a_cancel_before_the_charge_voids_it() {
     let provider = Arc::new(ScriptedProvider::approving());
     let (table, svc) = payments(provider.clone(), Arc::new(FixedClock::at(NOW)), 5);
     assert!(
-        !svc.refund(&req("r"), "CUSTOMER_CANCELLED")
+        !svc.refund(&req("r"), CancelReason::CustomerCancelled)
             .await
             .expect("void")
             .refunded
@@ -476,14 +477,16 @@ async fn a_replayed_charge_reports_the_refund_reason() {
     let provider = Arc::new(ScriptedProvider::approving());
     let (_, svc) = payments(provider.clone(), Arc::new(FixedClock::at(NOW)), 5);
     svc.charge(&req("r")).await.expect("charge");
-    svc.refund(&req("r"), "SOLD_OUT").await.expect("refund");
+    svc.refund(&req("r"), CancelReason::SoldOut)
+        .await
+        .expect("refund");
     let replay = svc.charge(&req("r")).await.expect("replay");
     assert_eq!(
         (replay.outcome, replay.reason.as_deref()),
         (ChargeOutcome::Cancelled, Some("SOLD_OUT"))
     );
     // Voided before any charge (payment unavailable path): the replay does not charge.
-    svc.refund(&req("v"), "PAYMENT_UNAVAILABLE")
+    svc.refund(&req("v"), CancelReason::PaymentUnavailable)
         .await
         .expect("void");
     let replay = svc.charge(&req("v")).await.expect("replay");
@@ -609,4 +612,15 @@ async fn a_stored_record_that_no_longer_decodes_is_a_permanent_error() {
         matches!(&err, DomainError::Misconfigured(m) if m.contains("does not decode")),
         "{err:?}"
     );
+}
+
+/// A reason is stored and travels as its JSON name: `as_str` cannot drift from serde's.
+#[test]
+fn a_cancel_reasons_name_is_its_json_string() {
+    for reason in CancelReason::ALL {
+        assert_eq!(
+            serde_json::to_value(reason).expect("serialize"),
+            serde_json::json!(reason.as_str())
+        );
+    }
 }

@@ -7,6 +7,8 @@ pub mod api;
 pub mod consumers;
 pub mod error;
 pub mod http;
+#[cfg(test)]
+mod input_tests;
 pub mod registry;
 pub mod services;
 pub mod steps;

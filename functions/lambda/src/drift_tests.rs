@@ -72,3 +72,37 @@ fn an_unknown_or_missing_handler_fails_init_naming_it() {
     let (name, handler) = crate::select(Some(crate::OUTBOX_RELAY)).expect("the relay");
     assert_eq!((name, handler.is_none()), (crate::OUTBOX_RELAY, true));
 }
+
+#[test]
+fn a_missing_or_malformed_variable_fails_init_naming_it() {
+    let env = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    let err = crate::configure("place-register", &env(&[])).expect_err("no PLACE_TABLE");
+    assert!(
+        err.contains("PLACE_TABLE") && err.contains("place-register"),
+        "{err}"
+    );
+    let err = crate::configure("reservation-saga-start", &env(&[])).expect_err("no machine");
+    assert!(err.contains("SAGA_STATE_MACHINE_ARN"), "{err}");
+    let err = crate::configure(
+        "payment-charge",
+        &env(&[("PAYMENT_TABLE", "p"), ("PAYMENT_TIMEOUT_MILLIS", "2s")]),
+    )
+    .expect_err("a malformed number");
+    assert!(err.contains("PAYMENT_TIMEOUT_MILLIS=\"2s\""), "{err}");
+    // What the template gives every function is enough for each.
+    let wiring = template();
+    for f in wiring.functions.values() {
+        if f.handler != crate::OUTBOX_RELAY {
+            assert!(
+                crate::configure(&f.handler, &f.env).is_ok(),
+                "{}",
+                f.logical_id
+            );
+        }
+    }
+}

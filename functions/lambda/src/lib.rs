@@ -3,8 +3,9 @@
 //! function's `Handler` as `_HANDLER`, and the bootstrap dispatches on it; one build serves all the
 //! functions, instead of a full link of every handler per function.
 //!
-//! At init it only reads the environment and builds the AWS clients once; every invocation then
-//! goes through the same handler function the local runtime calls in-process.
+//! At init it only reads the environment (a variable the handler needs that is missing or
+//! malformed fails init, naming it) and builds the AWS clients once; every invocation then goes
+//! through the same handler function the local runtime calls in-process.
 mod adapters;
 mod drift_tests;
 pub mod http;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use reserveplace_functions::error::{StepError, StepResult};
 use reserveplace_functions::registry::{self, Handler};
-use reserveplace_functions::services::Services;
+use reserveplace_functions::services::{Config, Services};
 use serde_json::Value;
 use tracing::Instrument;
 
@@ -79,23 +80,41 @@ fn init_tracing() {
         .try_init();
 }
 
+/// The configuration of the handler `name`: the variables its registry row lists, and the
+/// tunables, all checked.
+fn configure(name: &str, env: &BTreeMap<String, String>) -> Result<Config, String> {
+    let uses = registry::uses(name).unwrap_or_default();
+    Config::from_env(env, uses).map_err(|e| format!("{name}: {e}"))
+}
+
 /// The entry point of the bootstrap: runs the handler `_HANDLER` names. An unknown or missing
-/// name fails init (before any client is built), with a message naming it.
+/// name, or a variable the handler needs missing or malformed, fails init (before any client is
+/// built), with a message naming it.
 pub fn main() -> Result<(), Error> {
     init_tracing();
-    let (name, handler) = select(std::env::var(HANDLER_VAR).ok().as_deref()).inspect_err(|e| {
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let init = select(env.get(HANDLER_VAR).map(String::as_str)).and_then(|(name, handler)| {
+        let config = handler
+            .map(|h| configure(name, &env).map(|c| (h, c)))
+            .transpose()?;
+        Ok((name, config))
+    });
+    let (name, handler) = init.inspect_err(|e| {
         tracing::error!(error = %e, "init failed");
     })?;
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(serve(name, handler))
+        .block_on(serve(name, handler, env))
 }
 
-async fn serve(name: &'static str, handler: Option<Handler>) -> Result<(), Error> {
+async fn serve(
+    name: &'static str,
+    handler: Option<(Handler, Config)>,
+    env: BTreeMap<String, String>,
+) -> Result<(), Error> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let env: BTreeMap<String, String> = std::env::vars().collect();
-    let Some(handler) = handler else {
+    let Some((handler, config)) = handler else {
         let bus_name = env
             .get("EVENT_BUS_NAME")
             .ok_or("EVENT_BUS_NAME is not set")?
@@ -117,7 +136,7 @@ async fn serve(name: &'static str, handler: Option<Handler>) -> Result<(), Error
         ))
         .await;
     };
-    let services = Arc::new(Services::build(&env, &aws_adapters(&sdk)));
+    let services = Arc::new(Services::new(&config, &aws_adapters(&sdk)));
     match handler {
         Handler::Http(f) => {
             lambda_http::run(lambda_http::service_fn(move |req: lambda_http::Request| {

@@ -305,3 +305,16 @@ async fn the_outbox_relay_fails_the_invocation_when_its_bus_does_not_exist() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_missing_table_variable_fails_init_naming_it() {
+    let out = tokio::process::Command::new(BOOTSTRAP)
+        .env_clear()
+        .env("_HANDLER", "place-register")
+        .output()
+        .await
+        .expect("run the bootstrap");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("PLACE_TABLE is not set"), "{stderr}");
+}

@@ -1,9 +1,9 @@
 //! The template and the handler registry must describe the same functions: every function has a
 //! handler in the role its trigger needs, every handler is wired, every table's outbox is relayed.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use reserveplace_functions::registry::{self, Handler};
-use reserveplace_functions::services::SAGA_STATE_MACHINE_ARN;
+use reserveplace_functions::services::{ConfigError, SAGA_STATE_MACHINE_ARN};
 use reserveplace_wiring::{FunctionDef, Target, Wiring};
 
 use crate::invoke::Kind;
@@ -20,6 +20,9 @@ pub enum StartError {
     Drift(String),
     #[error("faults: {0}")]
     Faults(String),
+    /// A function's environment lacks or garbles a variable its handler needs.
+    #[error("function {0}: {1}")]
+    Config(String, ConfigError),
 }
 
 /// Checks that the template and the handler registry describe the same functions, each used the
@@ -80,6 +83,28 @@ pub fn bind_functions(
             ));
         }
     }
+    // A handler's registry row lists the tables it uses; its function's policy grants exactly
+    // those, so a row cannot leave out a table the handler reaches (nor the policy grant more).
+    for (id, (def, _)) in &bound {
+        let listed: BTreeSet<&str> = registry::uses(&def.handler)
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.is_table())
+            .filter_map(|r| def.env.get(r.var()).map(String::as_str))
+            .collect();
+        let granted: BTreeSet<&str> = def
+            .grants
+            .iter()
+            .filter_map(|g| g.resource.split('/').next())
+            .filter(|r| wiring.tables.contains_key(*r))
+            .collect();
+        if listed != granted {
+            problems.push(format!(
+                "function {id}: handler '{}' lists tables {listed:?} (registry.rs), its policy grants {granted:?}",
+                def.handler
+            ));
+        }
+    }
     // Every table's outbox must reach the bus on AWS too: its stream feeds a relay function.
     for (id, table) in &wiring.tables {
         let relayed = wiring
@@ -96,7 +121,7 @@ pub fn bind_functions(
             ));
         }
     }
-    let used: std::collections::BTreeSet<&str> = wiring
+    let used: BTreeSet<&str> = wiring
         .functions
         .values()
         .map(|d| d.handler.as_str())
@@ -194,6 +219,94 @@ mod tests {
                 "function ReservationSagaStarterFunction starts state machine 'NoSuchSaga'"
             )
         );
+    }
+
+    /// Every path of the saga gives each step the state its input type requires: `$.detail` is
+    /// never overwritten, and `$.reason` is set before every step that takes a `CancelInput`
+    /// (otherwise the step fails as invalid input: a state-machine edit that drops the reason is
+    /// caught here, before any execution).
+    #[test]
+    fn every_path_of_the_saga_passes_each_step_what_it_reads() {
+        const NEED_REASON: [&str; 2] = ["payment-refund", "reservation-cancel-step"];
+        let w = template();
+        let mut checked = 0;
+        for sm in w.state_machines.values() {
+            let def: serde_json::Value = serde_json::from_str(&sm.definition).expect("json");
+            let states = def["States"].as_object().expect("States");
+            let handler = |state: &serde_json::Value| {
+                let arn = state["Parameters"]["FunctionName"].as_str()?;
+                let id = sm.function_arns.get(arn)?;
+                Some(w.functions.get(id)?.handler.clone())
+            };
+            for (name, state) in states {
+                let result = state["ResultPath"].as_str().unwrap_or_default();
+                assert!(
+                    result != "$" && !result.starts_with("$.detail"),
+                    "{name}: ResultPath {result} overwrites the saga's $.detail"
+                );
+                assert!(
+                    state.get("OutputPath").is_none(),
+                    "{name}: an OutputPath would drop the saga's $.detail"
+                );
+                if state["Type"] == "Task" {
+                    let params = &state["Parameters"];
+                    let passes =
+                        params["Payload.$"] == "$" || params["Payload"]["detail.$"] == "$.detail";
+                    assert!(passes, "{name} does not pass $.detail to its step");
+                }
+            }
+            // (state, whether $.reason is set on the way there), from the start.
+            let start = def["StartAt"].as_str().expect("StartAt").to_owned();
+            let mut seen = std::collections::BTreeSet::new();
+            let mut todo = vec![(start, false)];
+            while let Some((name, reason)) = todo.pop() {
+                if !seen.insert((name.clone(), reason)) {
+                    continue;
+                }
+                let state = &states[&name];
+                if let Some(h) = handler(state).filter(|h| NEED_REASON.contains(&h.as_str())) {
+                    assert!(
+                        reason,
+                        "a path reaches {name} ({h}) without setting $.reason"
+                    );
+                    checked += 1;
+                }
+                let sets = |result_path: &serde_json::Value| reason || *result_path == "$.reason";
+                let after = sets(&state["ResultPath"]);
+                let mut next: Vec<(&serde_json::Value, bool)> =
+                    vec![(&state["Next"], after), (&state["Default"], after)];
+                for choice in state["Choices"].as_array().into_iter().flatten() {
+                    next.push((&choice["Next"], after));
+                }
+                for catch in state["Catch"].as_array().into_iter().flatten() {
+                    next.push((&catch["Next"], sets(&catch["ResultPath"])));
+                }
+                for (to, reason) in next {
+                    if let Some(to) = to.as_str() {
+                        todo.push((to.to_owned(), reason));
+                    }
+                }
+            }
+        }
+        assert!(
+            checked >= 2,
+            "only {checked} steps that read $.reason reached"
+        );
+    }
+
+    #[test]
+    fn a_policy_granting_a_table_the_handler_does_not_list_is_drift() {
+        let mut w = template();
+        let f = w
+            .functions
+            .get_mut("LoyaltyGetFunction")
+            .expect("loyalty-get");
+        let mut extra = f.grants[0].clone();
+        extra.resource = "PaymentTable".into();
+        f.grants.push(extra);
+        assert!(drift(&w).contains(
+            "function LoyaltyGetFunction: handler 'loyalty-get' lists tables {\"LoyaltyTable\"} (registry.rs), its policy grants {\"LoyaltyTable\", \"PaymentTable\"}"
+        ), "{}", drift(&w));
     }
 
     #[test]

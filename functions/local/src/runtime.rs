@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use reserveplace_domain::clock::SystemClock;
 use reserveplace_functions::adapters::LogChannel;
-use reserveplace_functions::registry::Handler;
+use reserveplace_functions::registry::{self, Handler};
 use reserveplace_functions::services::{Adapters, Services};
 use reserveplace_local_sfn::{Interpreter, StateMachine, TaskInvoker};
 use reserveplace_local_store::{Database, OutboxEntry};
@@ -117,18 +117,18 @@ impl Runtime {
             RuleMatcher::new(&wiring.rules).map_err(|e| StartError::Wiring(e.to_string()))?;
         let machines = Arc::new(Machines::default());
         let adapters = local_adapters(&db, &faults, &machines);
-        let functions = bound
-            .into_iter()
-            .map(|(id, (def, handler))| {
-                let services = Arc::new(Services::build(&def.env, &adapters));
-                let function = LocalFunction {
-                    def,
-                    handler,
-                    services,
-                };
-                (id, function)
-            })
-            .collect();
+        let mut functions = BTreeMap::new();
+        for (id, (def, handler)) in bound {
+            let uses = registry::uses(&def.handler).unwrap_or_default();
+            let services = Services::build(&def.env, uses, &adapters)
+                .map_err(|e| StartError::Config(id.clone(), e))?;
+            let function = LocalFunction {
+                def,
+                handler,
+                services: Arc::new(services),
+            };
+            functions.insert(id, function);
+        }
         let functions = Arc::new(Functions::new(functions, faults.clone()));
 
         let mut interpreters = BTreeMap::new();

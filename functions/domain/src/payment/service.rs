@@ -10,6 +10,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::events::{DomainEvent, Event, EventMeta, PaymentEvent, ReservationSnapshot};
 use crate::item::to_item;
 use crate::records;
+use crate::reservation::CancelReason;
 use crate::retry::{Attempt, until_committed};
 use crate::store::{Cond, StoreError, Table, Write};
 
@@ -230,11 +231,15 @@ impl PaymentService {
 
     /// Compensation: refund exactly once. Without a payment it leaves a VOIDED tombstone so a
     /// charge still in flight refunds itself instead of keeping the money.
-    pub async fn refund(&self, req: &ChargeRequest, reason: &str) -> DomainResult<RefundResult> {
+    pub async fn refund(
+        &self,
+        req: &ChargeRequest,
+        reason: CancelReason,
+    ) -> DomainResult<RefundResult> {
         until_committed(&*self.table, "refund contended", move |_| async move {
             let Some(p) = self.get(&req.reservation_id).await? else {
                 let mut tomb = self.new_payment(req, PaymentStatus::Voided);
-                tomb.refund_reason = Some(reason.to_string());
+                tomb.refund_reason = Some(reason.as_str().to_string());
                 let put = Write::Put {
                     item: to_item(&Payment::key(&req.reservation_id), None, &tomb),
                     cond: Some(Cond::NotExists),
@@ -263,7 +268,7 @@ impl PaymentService {
                 .map_err(|e| DomainError::Unavailable(e.to_string()))?;
             let mut next = p.clone();
             next.facts.status = PaymentStatus::Refunded;
-            next.refund_reason = Some(reason.to_string());
+            next.refund_reason = Some(reason.as_str().to_string());
             next.version += 1;
             next.updated_at = self.clock.now_rfc3339();
             let put = Write::Put {

@@ -47,6 +47,29 @@ pub enum CancelReason {
 }
 
 impl CancelReason {
+    pub const ALL: [CancelReason; 7] = [
+        Self::PaymentDeclined,
+        Self::PaymentUnavailable,
+        Self::SoldOut,
+        Self::OwnerRejected,
+        Self::OwnerTimeout,
+        Self::CustomerCancelled,
+        Self::SystemError,
+    ];
+
+    /// The name the reason travels and is stored as (its JSON string).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PaymentDeclined => "PAYMENT_DECLINED",
+            Self::PaymentUnavailable => "PAYMENT_UNAVAILABLE",
+            Self::SoldOut => "SOLD_OUT",
+            Self::OwnerRejected => "OWNER_REJECTED",
+            Self::OwnerTimeout => "OWNER_TIMEOUT",
+            Self::CustomerCancelled => "CUSTOMER_CANCELLED",
+            Self::SystemError => "SYSTEM_ERROR",
+        }
+    }
+
     pub fn message(self) -> &'static str {
         match self {
             Self::PaymentDeclined => "Your payment was declined.",

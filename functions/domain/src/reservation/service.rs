@@ -197,11 +197,6 @@ impl ReservationService {
         }
     }
 
-    pub async fn list_by_user(&self, user_id: &str) -> DomainResult<Vec<Reservation>> {
-        let q = records::newest_on_index(format!("USER#{user_id}"));
-        records::query(&*self.table, &q).await
-    }
-
     /// Keeps the catalogue copy current; older versions never overwrite newer ones.
     pub async fn apply_catalogue(&self, place: CatalogPlace) -> DomainResult<()> {
         let put = Write::Put {

@@ -1,9 +1,15 @@
 //! Event consumers: each receives the EventBridge envelope its rule in `template.yaml` matched.
 //! All are idempotent: redelivery and disorder leave the same state.
-use serde_json::Value;
+//!
+//! Each takes the typed envelope ([`DomainEvent`]); the registry parses it strictly before the
+//! consumer runs, so an unknown `detail-type` or a missing field is refused as invalid input.
 
 mod saga_start;
 pub use saga_start::reservation_saga_start;
+
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer, Error as _};
+use serde_json::Value;
 
 use crate::error::{StepError, StepResult};
 use crate::services::Services;
@@ -12,12 +18,23 @@ use reserveplace_domain::events::{
 };
 use reserveplace_domain::payment::ChargeRequest;
 use reserveplace_domain::place::StayRef;
-use reserveplace_domain::reservation::CatalogPlace;
+use reserveplace_domain::reservation::{CancelReason, CatalogPlace};
 use reserveplace_domain::saga::SagaError;
 
-/// The event a rule delivered, typed: an unknown `detail-type` or a missing field is refused.
-pub(crate) fn received(event: Value) -> StepResult<DomainEvent> {
-    serde_json::from_value(event).map_err(|e| StepError::invalid(format!("event: {e}")))
+/// An event typed, with its envelope exactly as delivered, for a consumer that passes the event on
+/// (the bus's `id`, `account`, ... are no part of the typed event).
+#[derive(Debug, Clone)]
+pub struct Delivered<E> {
+    pub event: E,
+    pub envelope: Value,
+}
+
+impl<'de, E: DeserializeOwned> Deserialize<'de> for Delivered<E> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let envelope = Value::deserialize(d)?;
+        let event = E::deserialize(&envelope).map_err(D::Error::custom)?;
+        Ok(Self { event, envelope })
+    }
 }
 
 /// The reservation snapshot of a reservation event (the rule sends no other kind here).
@@ -34,8 +51,8 @@ fn reservation(event: &Event) -> StepResult<(&EventMeta, &ReservationSnapshot)> 
 }
 
 /// [reservation-catalogue] PlaceRegistered / PlaceUpdated → the reservation context's catalogue copy.
-pub async fn reservation_catalogue(svc: &Services, event: Value) -> StepResult<()> {
-    let place = match received(event)?.event {
+pub async fn reservation_catalogue(svc: &Services, event: DomainEvent) -> StepResult<()> {
+    let place = match event.event {
         Event::PlaceRegistered(p) | Event::PlaceUpdated(p) => CatalogPlace::from(&p),
         other => {
             return Err(StepError::invalid(format!(
@@ -49,26 +66,26 @@ pub async fn reservation_catalogue(svc: &Services, event: Value) -> StepResult<(
 }
 
 /// [mypage-projector] ReservationPlaced / ReservationStatusChanged / ReservationCanceled / PaymentApproved / PaymentDeclined / PaymentCancelApproved / PaymentVoided → MyPage rows.
-pub async fn mypage_projector(svc: &Services, event: Value) -> StepResult<()> {
-    svc.mypages.apply(&received(event)?.event).await?;
+pub async fn mypage_projector(svc: &Services, event: DomainEvent) -> StepResult<()> {
+    svc.mypages.apply(&event.event).await?;
     Ok(())
 }
 
 /// [owner-view-projector] ReservationPlaced / ReservationStatusChanged / ReservationCanceled → the owner's reservation list.
-pub async fn owner_view_projector(svc: &Services, event: Value) -> StepResult<()> {
-    svc.owner_view.apply(&received(event)?.event).await?;
+pub async fn owner_view_projector(svc: &Services, event: DomainEvent) -> StepResult<()> {
+    svc.owner_view.apply(&event.event).await?;
     Ok(())
 }
 
 /// [search-projection] PlaceRegistered / PlaceUpdated / RoomsHeld / RoomsReleased → the search read
 /// model: each city's catalogue and the rooms held per day.
-pub async fn search_projection(svc: &Services, event: Value) -> StepResult<()> {
-    svc.search.apply(&received(event)?.event).await?;
+pub async fn search_projection(svc: &Services, event: DomainEvent) -> StepResult<()> {
+    svc.search.apply(&event.event).await?;
     Ok(())
 }
 
-fn status_changed(event: Value) -> StepResult<ReservationStatusChanged> {
-    match received(event)?.event {
+fn status_changed(event: DomainEvent) -> StepResult<ReservationStatusChanged> {
+    match event.event {
         Event::ReservationStatusChanged(e) => Ok(e),
         other => Err(StepError::invalid(format!(
             "not a ReservationStatusChanged event: {}",
@@ -78,7 +95,7 @@ fn status_changed(event: Value) -> StepResult<ReservationStatusChanged> {
 }
 
 /// [notification-sender] ReservationStatusChanged → one notification.
-pub async fn notification_sender(svc: &Services, event: Value) -> StepResult<()> {
+pub async fn notification_sender(svc: &Services, event: DomainEvent) -> StepResult<()> {
     svc.notifications
         .on_status_changed(&status_changed(event)?)
         .await?;
@@ -86,7 +103,7 @@ pub async fn notification_sender(svc: &Services, event: Value) -> StepResult<()>
 }
 
 /// [loyalty-awarder] ReservationStatusChanged (CONFIRMED / CANCELLED) → points.
-pub async fn loyalty_awarder(svc: &Services, event: Value) -> StepResult<()> {
+pub async fn loyalty_awarder(svc: &Services, event: DomainEvent) -> StepResult<()> {
     svc.loyalty
         .on_status_changed(&status_changed(event)?)
         .await?;
@@ -94,19 +111,19 @@ pub async fn loyalty_awarder(svc: &Services, event: Value) -> StepResult<()> {
 }
 
 /// [payment-refund-on-cancel] ReservationCanceled(CUSTOMER_CANCELLED) → refund exactly once.
-pub async fn payment_refund_on_cancel(svc: &Services, event: Value) -> StepResult<()> {
-    let event = received(event)?.event;
+pub async fn payment_refund_on_cancel(svc: &Services, event: DomainEvent) -> StepResult<()> {
+    let event = event.event;
     let (meta, r) = reservation(&event)?;
     svc.payments
-        .refund(&ChargeRequest::of(meta, r), "CUSTOMER_CANCELLED")
+        .refund(&ChargeRequest::of(meta, r), CancelReason::CustomerCancelled)
         .await?;
     Ok(())
 }
 
 /// [place-release-on-cancel] ReservationCanceled(CUSTOMER_CANCELLED) → release the nights, and stop
 /// a saga waiting for the owner.
-pub async fn place_release_on_cancel(svc: &Services, event: Value) -> StepResult<()> {
-    let event = received(event)?.event;
+pub async fn place_release_on_cancel(svc: &Services, event: DomainEvent) -> StepResult<()> {
+    let event = event.event;
     let (meta, r) = reservation(&event)?;
     if let Some(token) = svc.places.release_nights(&StayRef::of(meta, r)).await? {
         resume(
@@ -120,8 +137,8 @@ pub async fn place_release_on_cancel(svc: &Services, event: Value) -> StepResult
 
 /// [place-resume-saga] the owner's ReservationConfirmed / ReservationCancelConfirmed → resume the
 /// saga waiting on its callback token (if it handed one over yet; otherwise it will see the decision).
-pub async fn place_resume_saga(svc: &Services, event: Value) -> StepResult<()> {
-    let event = received(event)?.event;
+pub async fn place_resume_saga(svc: &Services, event: DomainEvent) -> StepResult<()> {
+    let event = event.event;
     let id = event
         .reservation_id()
         .ok_or_else(|| StepError::invalid("no reservationId"))?;

@@ -2,23 +2,27 @@
 //! rule targeting the state machine would start a second saga on every redelivery. This consumer
 //! names the execution by the reservation instead: one saga per reservation, however often the
 //! event arrives.
-use reserveplace_domain::events::Event;
+use reserveplace_domain::events::{DomainEvent, Event};
 use reserveplace_domain::saga::SagaStart;
-use serde_json::Value;
+
+use super::Delivered;
 
 use crate::error::{StepError, StepResult};
 use crate::services::{SAGA_STATE_MACHINE_ARN, Services};
 
 /// [reservation-saga-start] ReservationPlaced → start the reservation's saga, named by its
 /// reservation id, with the event as the execution input (what the state machine reads as `$`).
-pub async fn reservation_saga_start(svc: &Services, event: Value) -> StepResult<()> {
+pub async fn reservation_saga_start(
+    svc: &Services,
+    delivered: Delivered<DomainEvent>,
+) -> StepResult<()> {
     let starter = svc.saga_starter.as_ref().ok_or_else(|| {
         StepError::misconfigured(format!(
             "{SAGA_STATE_MACHINE_ARN} is not set: this function starts no state machine"
         ))
     })?;
-    // Typed to check it, but the execution input is the event exactly as delivered.
-    let Event::ReservationPlaced(placed) = super::received(event.clone())?.event else {
+    // The execution input is the event exactly as delivered: the typed event only checks it.
+    let Event::ReservationPlaced(placed) = delivered.event.event else {
         return Err(StepError::invalid("not a ReservationPlaced event"));
     };
     let reservation_id = placed.reservation.reservation_id;
@@ -27,7 +31,10 @@ pub async fn reservation_saga_start(svc: &Services, event: Value) -> StepResult<
             "ReservationPlaced without reservationId",
         ));
     }
-    match starter.start_execution(&reservation_id, event).await {
+    match starter
+        .start_execution(&reservation_id, delivered.envelope)
+        .await
+    {
         Ok(SagaStart::Started) => {
             tracing::info!(reservation_id, "saga started");
             Ok(())

@@ -1,104 +1,141 @@
 //! Saga steps: the Lambda functions the state machine (`infra/reservation-saga.asl.json`) invokes.
 //! Each receives the execution state (`$`: the ReservationPlaced event plus earlier results) and is
 //! idempotent, so Retry and a replay after a crash are safe.
-use serde::Serialize;
-use serde_json::{Value, json};
+//!
+//! Each step names the part of the state it reads as a struct; the registry parses it strictly
+//! before the step runs, so a state-machine edit that stops passing a field fails the step as
+//! `ReservePlace.InvalidInput` naming the field, instead of the step guessing a value.
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::consumers::resume;
-use crate::error::{StepError, StepResult};
+use crate::error::StepResult;
 use crate::services::Services;
-use reserveplace_domain::payment::ChargeRequest;
-use reserveplace_domain::place::{StayRef, TokenOutcome};
-use reserveplace_domain::reservation::CancelReason;
+use reserveplace_domain::events::ReservationPlaced;
+use reserveplace_domain::payment::{ChargeRequest, ChargeResult, RefundResult};
+use reserveplace_domain::place::{
+    DecisionResult, HoldResult, OwnerDecision, StayRef, TokenOutcome,
+};
+use reserveplace_domain::reservation::{CancelReason, StatusOutcome};
 
-fn reservation(input: &Value) -> StepResult<&Value> {
-    input
-        .get("detail")
-        .filter(|d| d.is_object())
-        .ok_or_else(|| StepError::invalid("saga input without detail"))
+/// What every step reads: the ReservationPlaced the saga was started with (`$.detail`); the
+/// results of earlier steps are the state machine's business.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SagaInput {
+    pub detail: ReservationPlaced,
 }
 
-fn id(input: &Value) -> StepResult<String> {
-    reservation(input)?
-        .get("reservationId")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| StepError::invalid("saga input without detail.reservationId"))
+fn reservation_id(placed: &ReservationPlaced) -> &str {
+    &placed.reservation.reservation_id
 }
 
-fn parse<T: serde::de::DeserializeOwned>(v: &Value) -> StepResult<T> {
-    serde_json::from_value(v.clone()).map_err(|e| StepError::invalid(format!("saga input: {e}")))
+fn charge(placed: &ReservationPlaced) -> ChargeRequest {
+    ChargeRequest::of(&placed.meta, &placed.reservation)
 }
 
-fn out<T: Serialize>(v: T) -> StepResult<Value> {
-    serde_json::to_value(v).map_err(|e| StepError::invalid(e.to_string()))
+fn stay(placed: &ReservationPlaced) -> StayRef {
+    StayRef::of(&placed.meta, &placed.reservation)
+}
+
+/// The input of a step on a cancelling path: every `Pass` before it sets `$.reason`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CancelInput {
+    pub detail: ReservationPlaced,
+    pub reason: CancelReason,
+}
+
+/// The callback task's payload (`WaitForOwner`'s `Parameters`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionRequest {
+    pub detail: ReservationPlaced,
+    pub task_token: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Released {
+    pub released: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Waiting {
+    pub waiting: bool,
 }
 
 /// [payment-charge]
-pub async fn payment_charge(svc: &Services, input: Value) -> StepResult<Value> {
-    let req: ChargeRequest = parse(reservation(&input)?)?;
-    out(svc.payments.charge(&req).await?)
+pub async fn payment_charge(svc: &Services, input: SagaInput) -> StepResult<ChargeResult> {
+    Ok(svc.payments.charge(&charge(&input.detail)).await?)
 }
 
 /// [payment-refund] refunds (or voids) with the saga's `$.reason`, recorded for replays.
-pub async fn payment_refund(svc: &Services, input: Value) -> StepResult<Value> {
-    let req: ChargeRequest = parse(reservation(&input)?)?;
-    let reason = input
-        .get("reason")
-        .and_then(Value::as_str)
-        .unwrap_or("CUSTOMER_CANCELLED");
-    out(svc.payments.refund(&req, reason).await?)
+pub async fn payment_refund(svc: &Services, input: CancelInput) -> StepResult<RefundResult> {
+    Ok(svc
+        .payments
+        .refund(&charge(&input.detail), input.reason)
+        .await?)
 }
 
 /// [reservation-record-payment]
-pub async fn reservation_record_payment(svc: &Services, input: Value) -> StepResult<Value> {
-    out(svc.reservations.record_payment(&id(&input)?).await?)
+pub async fn reservation_record_payment(
+    svc: &Services,
+    input: SagaInput,
+) -> StepResult<StatusOutcome> {
+    Ok(svc
+        .reservations
+        .record_payment(reservation_id(&input.detail))
+        .await?)
 }
 
 /// [reservation-await-owner]
-pub async fn reservation_await_owner(svc: &Services, input: Value) -> StepResult<Value> {
-    out(svc.reservations.await_owner(&id(&input)?).await?)
+pub async fn reservation_await_owner(
+    svc: &Services,
+    input: SagaInput,
+) -> StepResult<StatusOutcome> {
+    Ok(svc
+        .reservations
+        .await_owner(reservation_id(&input.detail))
+        .await?)
 }
 
 /// [reservation-confirm]
-pub async fn reservation_confirm(svc: &Services, input: Value) -> StepResult<Value> {
-    out(svc.reservations.confirm(&id(&input)?).await?)
+pub async fn reservation_confirm(svc: &Services, input: SagaInput) -> StepResult<StatusOutcome> {
+    Ok(svc
+        .reservations
+        .confirm(reservation_id(&input.detail))
+        .await?)
 }
 
 /// [reservation-cancel-step] ends CANCELLED with `$.reason`.
-pub async fn reservation_cancel_step(svc: &Services, input: Value) -> StepResult<Value> {
-    let reason: CancelReason = parse(input.get("reason").unwrap_or(&Value::Null))?;
-    out(svc
+pub async fn reservation_cancel_step(
+    svc: &Services,
+    input: CancelInput,
+) -> StepResult<StatusOutcome> {
+    Ok(svc
         .reservations
-        .cancel_by_saga(&id(&input)?, reason)
+        .cancel_by_saga(reservation_id(&input.detail), input.reason)
         .await?)
 }
 
 /// [place-hold-nights]
-pub async fn place_hold_nights(svc: &Services, input: Value) -> StepResult<Value> {
-    let stay: StayRef = parse(reservation(&input)?)?;
-    out(svc.places.hold_nights(&stay).await?)
+pub async fn place_hold_nights(svc: &Services, input: SagaInput) -> StepResult<HoldResult> {
+    Ok(svc.places.hold_nights(&stay(&input.detail)).await?)
 }
 
 /// [place-release-nights]
-pub async fn place_release_nights(svc: &Services, input: Value) -> StepResult<Value> {
-    let stay: StayRef = parse(reservation(&input)?)?;
-    svc.places.release_nights(&stay).await?;
-    Ok(json!({ "released": true }))
+pub async fn place_release_nights(svc: &Services, input: SagaInput) -> StepResult<Released> {
+    svc.places.release_nights(&stay(&input.detail)).await?;
+    Ok(Released { released: true })
 }
 
 /// [place-request-decision] callback task: keeps the token for the owner's decision, or resumes
 /// at once when the decision (or a cancel) got there first.
-pub async fn place_request_decision(svc: &Services, input: Value) -> StepResult<Value> {
-    let token = input
-        .get("taskToken")
-        .and_then(Value::as_str)
-        .ok_or_else(|| StepError::invalid("no taskToken"))?;
-    let rid = id(&input)?;
-    match svc.places.request_owner_decision(&rid, token).await? {
+pub async fn place_request_decision(svc: &Services, input: DecisionRequest) -> StepResult<Waiting> {
+    let token = input.task_token.as_str();
+    let rid = reservation_id(&input.detail);
+    match svc.places.request_owner_decision(rid, token).await? {
         TokenOutcome::Stored => {}
         TokenOutcome::AlreadyDecided(d) => {
-            use reserveplace_domain::place::OwnerDecision::*;
+            use OwnerDecision::*;
             let r = match d {
                 Confirmed | Rejected | TimedOut => {
                     svc.saga
@@ -118,10 +155,13 @@ pub async fn place_request_decision(svc: &Services, input: Value) -> StepResult<
             resume(r)?;
         }
     }
-    Ok(json!({ "waiting": true }))
+    Ok(Waiting { waiting: true })
 }
 
 /// [place-expire-decision] the owner did not answer in time.
-pub async fn place_expire_decision(svc: &Services, input: Value) -> StepResult<Value> {
-    out(svc.places.expire_owner_decision(&id(&input)?).await?)
+pub async fn place_expire_decision(svc: &Services, input: SagaInput) -> StepResult<DecisionResult> {
+    Ok(svc
+        .places
+        .expire_owner_decision(reservation_id(&input.detail))
+        .await?)
 }
