@@ -22,8 +22,8 @@ pub mod serve;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// One JSON line on stderr, shaped like the log lines around it (`level`, `message`, and `fields`
-/// a reader can pick out, such as the `url` of the banner).
+/// One JSON line on stderr, as the logs around it are: `timestamp`, `level`, `message` and
+/// `target`, plus the fields a reader picks out at the top level (the banner's `url`).
 pub fn notice(level: &str, message: &str, fields: serde_json::Value) {
     let mut line = serde_json::json!({
         "timestamp": reserveplace_domain::clock::Clock::now_rfc3339(
