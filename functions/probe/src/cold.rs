@@ -79,7 +79,7 @@ pub fn default_bootstrap() -> PathBuf {
     crate::template::repo_root().join("target/lambda/reserveplace/bootstrap")
 }
 
-fn sample(handler: &str) -> Result<Value, ProbeError> {
+pub(crate) fn sample(handler: &str) -> Result<Value, ProbeError> {
     let path = crate::template::repo_root().join(format!("events/{handler}.json"));
     let text = std::fs::read_to_string(&path).map_err(|source| ProbeError::Io {
         what: path.display().to_string(),

@@ -94,6 +94,9 @@ impl Emulator {
             support::create_table(&dynamodb, def, &name).await;
             names.insert(logical_id.clone(), name);
         }
+        if let Some(places) = names.get("PlaceTable") {
+            seed_sample_place(&dynamodb, places).await?;
+        }
         let bus = support::TemplateBus::create().await;
         let bus_value = wiring
             .functions
@@ -118,6 +121,42 @@ impl Emulator {
             .to_owned();
         Ok(Stack { names, saga_arn })
     }
+}
+
+/// The place the samples book and quote (`place-sample`), as the place context stores it: a
+/// booking is priced from the place itself, so the reservation samples measure their real path
+/// only if it is there. Its facts are those of the `reservation-catalogue` sample, the
+/// PlaceRegistered event of that place.
+async fn seed_sample_place(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<(), ProbeError> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let event = crate::cold::sample("reservation-catalogue")?;
+    let serde_json::Value::Object(mut place) = event["detail"].clone() else {
+        return Err(ProbeError::Sample(
+            "reservation-catalogue".into(),
+            "no detail".into(),
+        ));
+    };
+    let id = place["placeId"].as_str().unwrap_or_default().to_owned();
+    let at = place.remove("occurredAt").unwrap_or_default();
+    place.remove("eventId");
+    place.insert("createdAt".into(), at.clone());
+    place.insert("updatedAt".into(), at);
+    place.insert("pk".into(), format!("PLACE#{id}").into());
+    place.insert("sk".into(), "PLACE".into());
+    let item: std::collections::HashMap<String, AttributeValue> =
+        serde_dynamo::to_item(serde_json::Value::Object(place))
+            .map_err(|e| ProbeError::Sample("reservation-catalogue".into(), e.to_string()))?;
+    dynamodb
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .map_err(|e| ProbeError::Template(format!("seeding the sample place: {e}")))?;
+    Ok(())
 }
 
 fn template_python() -> std::path::PathBuf {
