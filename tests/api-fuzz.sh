@@ -15,30 +15,9 @@ steps="${FUZZ_STEPS:-12}"
 [ -x "$bin" ] || { echo "api-fuzz: no runtime binary at $bin (cargo build -p reserveplace-local)" >&2; exit 2; }
 [ -x "$st" ] || { echo "api-fuzz: no schemathesis at $st (make tools)" >&2; exit 2; }
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/reserveplace-fuzz.XXXXXX")"
-pid=""
-cleanup() {
-    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-# Port 0: the OS picks a free loopback port; the runtime says where it listens in a JSON line on
-# stderr (its "url").
-dev=()
-if "$bin" --help 2>/dev/null | grep -q -- '--dev'; then dev=(--dev); fi
-RUST_LOG=warn "$bin" "${dev[@]}" --addr 127.0.0.1:0 --data-dir "$work/data" \
-    --template "$root/template.yaml" >"$work/stdout" 2>"$work/stderr" &
-pid=$!
-url=""
-for _ in $(seq 1 600); do
-    url="$(grep -o '"url":"http://[^"]*"' "$work/stderr" 2>/dev/null | head -n1 | sed 's/"url":"//; s/"$//' || true)"
-    [ -n "$url" ] && curl -fsS "$url/health" >/dev/null 2>&1 && break
-    kill -0 "$pid" 2>/dev/null || { cat "$work/stderr" >&2; echo "api-fuzz: runtime exited" >&2; exit 1; }
-    url=""
-    sleep 0.1
-done
-[ -n "$url" ] || { echo "api-fuzz: runtime never became healthy" >&2; exit 1; }
+# shellcheck source=tests/local-runtime.sh
+. "$root/tests/local-runtime.sh"
+start_runtime api-fuzz "$bin" "$root"
 echo "api-fuzz: runtime at $url"
 
 run() {

@@ -11,26 +11,9 @@ venv="$root/.venv/bin"
 [ -x "$bin" ] || { echo "seed-httpie: no runtime binary at $bin" >&2; exit 2; }
 [ -x "$venv/http" ] || { echo "seed-httpie: no httpie at $venv/http (make tools)" >&2; exit 2; }
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/reserveplace-seed.XXXXXX")"
-pid=""
-cleanup() {
-    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-RUST_LOG=warn "$bin" --dev --addr 127.0.0.1:0 --data-dir "$work/data" \
-    --template "$root/template.yaml" >"$work/stdout" 2>"$work/stderr" &
-pid=$!
-url=""
-for _ in $(seq 1 600); do
-    url="$(grep -o '"url":"http://[^"]*"' "$work/stderr" 2>/dev/null | head -n1 | sed 's/"url":"//; s/"$//' || true)"
-    [ -n "$url" ] && curl -fsS "$url/health" >/dev/null 2>&1 && break
-    kill -0 "$pid" 2>/dev/null || { cat "$work/stderr" >&2; echo "seed-httpie: runtime exited" >&2; exit 1; }
-    url=""
-    sleep 0.1
-done
-[ -n "$url" ] || { echo "seed-httpie: runtime never became healthy" >&2; exit 1; }
+# shellcheck source=tests/local-runtime.sh
+. "$root/tests/local-runtime.sh"
+start_runtime seed-httpie "$bin" "$root"
 port="${url##*:}"
 
 # The walkthrough's commands, from the doc, pointed at this runtime's port.
