@@ -307,14 +307,8 @@ async fn fault_settings_name_what_exists_and_count_what_is_left() {
         json!({"down": ["place", "paymnt"]}),
         json!({"steps": {"NoSuchFunction": {"error": "Lambda.Unknown"}}}),
     ] {
-        let resp = rt
-            .http
-            .put(format!("{}/_local/faults", rt.base))
-            .json(&bad)
-            .send()
-            .await
-            .expect("faults");
-        assert_eq!(resp.status(), 422, "{bad}");
+        let (s, p) = rt.call("PUT", "/_local/faults", None, Some(bad)).await;
+        assert_eq!(s, 422, "{p}");
     }
     let (_, faults) = rt.call("GET", "/_local/faults", None, None).await;
     assert_eq!(faults["down"], json!([]), "unchanged: {faults}");
