@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::spec::repo_root;
 use reserveplace_functions::registry::{self, Handler};
-use reserveplace_wiring::{Target, Wiring};
+use reserveplace_wiring::Wiring;
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,7 +276,7 @@ fn every_template_function_runs_a_tagged_handler_of_its_kind() {
         let ruled = wiring
             .rules
             .iter()
-            .any(|r| r.target == Target::Function(id.to_string()));
+            .any(|r| wiring.consumer_of(&r.target) == Some(id));
         let tasked = steps.contains(id);
         let Some(h) = registered.get(f.handler.as_str()) else {
             // The outbox relay is AWS-only (the local runtime relays its own outbox): the Lambda
@@ -346,7 +346,11 @@ fn a_consumers_tag_names_exactly_the_events_and_filters_of_its_rules() {
         let patterns: Vec<&Value> = wiring
             .rules
             .iter()
-            .filter(|r| matches!(&r.target, Target::Function(f) if functions.contains(&f.as_str())))
+            .filter(|r| {
+                wiring
+                    .consumer_of(&r.target)
+                    .is_some_and(|f| functions.contains(&f))
+            })
             .map(|r| &r.pattern)
             .collect();
         assert!(!patterns.is_empty(), "{}: [{}] has no rule", t.at, t.name);

@@ -28,6 +28,8 @@ mod local_http;
 mod openapi_responses;
 #[path = "openapi_routes.rs"]
 mod openapi_routes;
+#[path = "outage.rs"]
+mod outage;
 #[path = "pricing.rs"]
 mod pricing;
 #[path = "restart.rs"]

@@ -690,9 +690,12 @@ async fn project_views(ctx: &Ctx, wiring: &Wiring, matcher: &RuleMatcher) -> R {
     for entry in entries {
         let envelope = entry.event.to_bus_envelope();
         for index in matcher.matching(&envelope) {
-            let Target::Function(id) = &wiring.rules[index].target else {
+            let Some(id) = wiring.consumer_of(&wiring.rules[index].target) else {
                 continue;
             };
+            if !wiring.functions.contains_key(id) {
+                continue;
+            }
             let binary = wiring.functions[id].handler.as_str();
             if !VIEW_CONSUMERS.contains(&binary) {
                 continue;
@@ -828,13 +831,13 @@ fn check_shape(
         }
         Handler::Event(_) => {
             check_envelope(sample)?;
-            let targets: Vec<&Target> = matcher
+            let targets: Vec<&str> = matcher
                 .matching(sample)
                 .into_iter()
-                .map(|i| &wiring.rules[i].target)
+                .filter_map(|i| wiring.consumer_of(&wiring.rules[i].target))
                 .collect();
             ensure(
-                targets.contains(&&Target::Function(def.logical_id.clone())),
+                targets.contains(&def.logical_id.as_str()),
                 format!(
                     "no rule of {} matches the sample (it reaches {targets:?})",
                     def.logical_id
@@ -884,9 +887,10 @@ fn check_shape(
                         .into_iter()
                         .any(|i| match &wiring.rules[i].target {
                             Target::StateMachine(sm) => runs_this_step(sm),
-                            Target::Function(f) => wiring.functions[f]
-                                .env
-                                .get(SAGA_STATE_MACHINE_ARN)
+                            target => wiring
+                                .consumer_of(target)
+                                .and_then(|f| wiring.functions.get(f))
+                                .and_then(|f| f.env.get(SAGA_STATE_MACHINE_ARN))
                                 .is_some_and(|sm| runs_this_step(sm)),
                         });
                 ensure(

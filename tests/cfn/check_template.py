@@ -447,45 +447,24 @@ def check_facade(
 def check_failure_destinations(
     sam: dict[str, Any], resources: dict[str, Any]
 ) -> list[str]:
-    """Nothing a consumer fails on is dropped: EventBridge invokes a Lambda target asynchronously,
-    and the rule's DeadLetterConfig covers only failed deliveries; once Lambda's own retries of a
-    function error run out, only the function's EventInvokeConfig OnFailure destination keeps the
-    event. A DynamoDB stream mapping likewise needs a bound and an OnFailure destination."""
+    """Nothing a consumer fails on is dropped. A rule invoking a function directly is an
+    asynchronous invoke, whose function errors Lambda retries twice within minutes before giving
+    up, so every consumer reads its own queue instead (check_consumer_queues). A DynamoDB stream
+    mapping needs a bound and an OnFailure destination."""
     problems = []
-    configs: dict[str, list[dict[str, Any]]] = {}
-    for resource in resources.values():
-        if resource.get("Type") == "AWS::Lambda::EventInvokeConfig":
-            props = resource.get("Properties", {})
-            configs.setdefault(str(props.get("FunctionName", {}).get("Ref")), []).append(props)
     for rid, r in sam["Resources"].items():
         if r.get("Type") != "AWS::Serverless::Function" or rid not in resources:
             continue
         events = (r.get("Properties") or {}).get("Events") or {}
-        kinds = {e.get("Type") for e in events.values()}
-        if kinds & {"EventBridgeRule", "CloudWatchEvent"}:
-            found = configs.get(rid, [])
-            if not any(c.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination") for c in found):
-                problems.append(
-                    f"{rid} is an EventBridge target without an EventInvokeConfig OnFailure "
-                    "destination: an event it fails on is dropped after Lambda's retries"
-                )
-            # SAM points the rule at the alias, so the config must be on that qualifier.
-            aliases = {
-                a["Properties"].get("Name")
-                for a in resources.values()
-                if a.get("Type") == "AWS::Lambda::Alias"
-                and a.get("Properties", {}).get("FunctionName", {}).get("Ref") == rid
-            }
-            for c in found:
-                if aliases and c.get("Qualifier") not in aliases:
-                    problems.append(
-                        f"{rid}: EventInvokeConfig is on {c.get('Qualifier')}, not the alias the "
-                        f"rule invokes ({', '.join(sorted(aliases))})"
-                    )
+        if {e.get("Type") for e in events.values()} & {"EventBridgeRule", "CloudWatchEvent"}:
+            problems.append(
+                f"{rid} is invoked by a rule directly (asynchronously): Lambda retries a failure "
+                "twice within minutes, then gives up; a consumer reads its own queue"
+            )
     for rid, resource in resources.items():
-        if resource.get("Type") != "AWS::Lambda::EventSourceMapping":
-            continue
         props = resource.get("Properties", {})
+        if resource.get("Type") != "AWS::Lambda::EventSourceMapping" or "StartingPosition" not in props:
+            continue
         missing = [
             key
             for key, ok in [
@@ -497,6 +476,112 @@ def check_failure_destinations(
         ]
         if missing:
             problems.append(f"{rid} (stream mapping) has no {', '.join(missing)}: a failing batch blocks its shard")
+    return problems
+
+
+MAX_TEMPLATE_LINES = 1500
+
+# A consumer failing for this long (a context down for a week) must still be retried, not
+# dead-lettered.
+RETRY_BUDGET_SECONDS = 7 * 86400
+
+
+def retry_budget(first: int, cap: int, max_receive_count: int) -> int:
+    """Seconds from a message's first receive to its move to the dead-letter queue when every
+    receive fails: the function sets each failed receive's backoff (doubling from `first` up to
+    `cap`; the same rule as the handlers' `retry_delay`), and the receive after the
+    `max_receive_count`-th moves it."""
+    return sum(min(first << min(n, 30), cap) for n in range(max_receive_count))
+
+
+def check_consumer_queues(resources: dict[str, Any]) -> list[str]:
+    """Each queue a function reads: batch failures reported, concurrency bounded on the mapping
+    (reserved concurrency would throttle receives, which count towards maxReceiveCount), a retry
+    budget of at least a week within maxReceiveCount and the queue's retention, a dead-letter queue
+    kept longer than its source, a visibility timeout of six function timeouts, only its own rule
+    allowed to send, and alarms on its oldest message and on its dead letters."""
+    problems = []
+    aliases = {
+        rid: next(iter(references(r["Properties"].get("FunctionName"))), None)
+        for rid, r in resources.items()
+        if r.get("Type") == "AWS::Lambda::Alias"
+    }
+    policies: dict[str, list[dict[str, Any]]] = {}
+    for r in resources.values():
+        if r.get("Type") == "AWS::SQS::QueuePolicy":
+            for q in r["Properties"].get("Queues", []):
+                for target in references(q):
+                    policies.setdefault(target, []).extend(r["Properties"]["PolicyDocument"].get("Statement", []))
+    rule_targets = {
+        rid: {t for target in r["Properties"].get("Targets", []) for t in references(target.get("Arn"))}
+        for rid, r in resources.items()
+        if r.get("Type") == "AWS::Events::Rule"
+    }
+    alarms = [
+        (r["Properties"].get("MetricName"), references(r["Properties"].get("Dimensions")))
+        for r in resources.values()
+        if r.get("Type") == "AWS::CloudWatch::Alarm" and r["Properties"].get("Namespace") == "AWS/SQS"
+    ]
+    consumers = 0
+    for rid, m in sorted(resources.items()):
+        props = m.get("Properties", {})
+        sources = references(props.get("EventSourceArn"))
+        if m.get("Type") != "AWS::Lambda::EventSourceMapping" or not sources:
+            continue
+        queue_id = next(iter(sources))
+        queue = resources.get(queue_id, {})
+        if queue.get("Type") != "AWS::SQS::Queue":
+            continue
+        consumers += 1
+        fn_ref = next(iter(references(props.get("FunctionName"))), "")
+        fid = aliases.get(fn_ref, fn_ref)
+        fn = resources.get(fid, {}).get("Properties", {})
+        at = f"{queue_id} -> {fid}"
+        if "ReportBatchItemFailures" not in props.get("FunctionResponseTypes", []):
+            problems.append(f"{at}: no ReportBatchItemFailures, one failed record redelivers its whole batch")
+        if not (props.get("ScalingConfig") or {}).get("MaximumConcurrency"):
+            problems.append(f"{at}: no ScalingConfig.MaximumConcurrency on the mapping")
+        if "ReservedConcurrentExecutions" in fn:
+            problems.append(f"{at}: reserved concurrency throttles receives, which count towards maxReceiveCount")
+        q = queue.get("Properties", {})
+        redrive = q.get("RedrivePolicy") or {}
+        dlq_id = next(iter(references(redrive.get("deadLetterTargetArn"))), None)
+        dlq = resources.get(dlq_id or "", {}).get("Properties")
+        if dlq is None:
+            problems.append(f"{at}: no dead-letter queue (RedrivePolicy)")
+            continue
+        env = (fn.get("Environment") or {}).get("Variables", {})
+        try:
+            first, cap = int(env["CONSUMER_RETRY_FIRST_SECONDS"]), int(env["CONSUMER_RETRY_MAX_SECONDS"])
+            budget = retry_budget(first, cap, int(redrive["maxReceiveCount"]))
+        except (KeyError, ValueError, TypeError) as e:
+            problems.append(f"{at}: cannot add up the retry budget ({e!r})")
+            continue
+        retention = int(q.get("MessageRetentionPeriod", 345600))
+        if budget < RETRY_BUDGET_SECONDS:
+            problems.append(f"{at}: retries last {budget / 86400:.1f} days, under a week, before the dead-letter queue")
+        if retention <= budget:
+            problems.append(f"{at}: messages expire after {retention} s, before the {budget} s of retries end")
+        if int(dlq.get("MessageRetentionPeriod", 345600)) <= retention:
+            problems.append(f"{dlq_id}: keeps messages no longer than its source {queue_id}")
+        if int(q.get("VisibilityTimeout", 30)) < 6 * int(fn.get("Timeout", 3)):
+            problems.append(f"{at}: VisibilityTimeout under six times the function's Timeout")
+        senders = [
+            st for st in policies.get(queue_id, [])
+            if st.get("Effect") == "Allow" and st.get("Action") in ("sqs:SendMessage", ["sqs:SendMessage"])
+        ]
+        allowed = {
+            r for st in senders for r in references((st.get("Condition") or {}).get("ArnEquals"))
+        }
+        if not senders or any(st.get("Principal") != {"Service": "events.amazonaws.com"} for st in senders):
+            problems.append(f"{queue_id}: its policy lets no rule (or not only EventBridge) send")
+        elif not allowed or any(queue_id not in rule_targets.get(r, set()) for r in allowed):
+            problems.append(f"{queue_id}: its policy does not restrict sending to the rule that targets it")
+        for metric, watched in [("ApproximateAgeOfOldestMessage", queue_id), ("ApproximateNumberOfMessagesVisible", dlq_id)]:
+            if (metric, {watched}) not in alarms:
+                problems.append(f"{at}: no alarm on {watched}'s {metric}")
+    if not consumers:
+        problems.append("no function reads a queue")
     return problems
 
 
@@ -697,8 +782,13 @@ def main() -> int:
     print(f"checking {len(combos)} parameter combinations ({how})")
     expected = None if record else read_expected()
     recorded: dict[str, list[str]] = {}
-
+    # A newcomer reads the template whole: repetition belongs in loops and Globals.
+    lines = text.count("\n")
     failures = 0
+    if lines > MAX_TEMPLATE_LINES:
+        print(f"[FAIL] {template.name} has {lines} lines, over {MAX_TEMPLATE_LINES}")
+        failures += 1
+
     for combo in combos:
         params = {**defaults, **REQUIRED, **combo}
         label = " ".join(f"{k}={v!r}" for k, v in combo.items())
@@ -726,6 +816,7 @@ def main() -> int:
             problems += check_references(resources, cfn)
             problems += check_facade(expanded, resources, params)
             problems += check_failure_destinations(expanded, resources)
+            problems += check_consumer_queues(resources)
             problems += check_cors(resources, params)
             problems += check_function_operations(expanded)
             lines = resource_lines(cfn)

@@ -10,6 +10,8 @@
 //! - [`StepFunctionsCallbacks`]: owner decisions resume the waiting saga (`SendTaskSuccess` /
 //!   `SendTaskFailure`); [`StepFunctionsStarter`]: the saga's starter names each execution
 //!   (`StartExecution`), so a redelivered event starts nothing new.
+//! - [`SqsQueue`]: an event consumer's queue; the bootstrap hides each record its handler failed
+//!   on for the record's backoff (`ChangeMessageVisibility`).
 //! - [`iam`]: the IAM actions each adapter call needs; a test checks the template grants exactly these.
 //! - [`classify`]: which SDK errors are worth a retry and which are a permanent misconfiguration,
 //!   shared by every adapter.
@@ -20,7 +22,9 @@ pub mod eventbridge;
 pub mod iam;
 pub mod relay;
 pub mod sfn;
+pub mod sqs;
 
 pub use dynamodb::DynamoDbTable;
 pub use eventbridge::{EventBridgeBus, PublishError};
 pub use sfn::{StepFunctionsCallbacks, StepFunctionsStarter};
+pub use sqs::SqsQueue;

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use reserveplace_aws::EventBridgeBus;
 use reserveplace_domain::events::{self, DomainEvent, EventName};
-use reserveplace_wiring::{RuleMatcher, Target};
+use reserveplace_wiring::RuleMatcher;
 use serde_json::{Value, json};
 
 /// (case, source, detail-type, extra detail, the targets that must receive it).
@@ -217,9 +217,8 @@ async fn the_local_matcher_routes_every_event_as_the_spec_says() {
         let e = event(case, source, detail_type, &extra);
         let targets = got.entry(case.to_owned()).or_default();
         for i in matcher.matching(&e.to_bus_envelope()) {
-            targets.insert(match &wiring.rules[i].target {
-                Target::Function(f) | Target::StateMachine(f) => f.clone(),
-            });
+            let consumer = wiring.consumer_of(&wiring.rules[i].target);
+            targets.insert(consumer.expect("a consumer").to_owned());
         }
     }
     assert_eq!(got, expected());

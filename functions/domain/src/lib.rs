@@ -8,6 +8,7 @@ mod isolation_tests;
 pub mod item;
 pub mod payment;
 pub mod place;
+pub mod queue;
 mod records;
 pub mod reservation;
 mod retry;

@@ -9,6 +9,7 @@ pub mod error;
 pub mod http;
 #[cfg(test)]
 mod input_tests;
+pub mod queue;
 pub mod registry;
 pub mod services;
 pub mod steps;

@@ -102,6 +102,7 @@ pub struct Config {
     pub breaker: BreakerPolicy,
     pub payment_timeout_ms: u64,
     pub quote_validity_seconds: u64,
+    pub consumer_retry: crate::queue::ConsumerRetry,
     /// The name (a table) or ARN (the state machine) of each resource the function uses.
     pub resources: BTreeMap<Resource, String>,
 }
@@ -171,6 +172,20 @@ const QUOTE_VALIDITY: Number = Number {
     max: 86_400,
 };
 
+const RETRY_FIRST: Number = Number {
+    var: "CONSUMER_RETRY_FIRST_SECONDS",
+    default: 10,
+    min: 0,
+    max: 43_200,
+};
+// SQS's longest visibility timeout.
+const RETRY_MAX: Number = Number {
+    var: "CONSUMER_RETRY_MAX_SECONDS",
+    default: 900,
+    min: 0,
+    max: 43_200,
+};
+
 impl Config {
     /// Reads the tunables and locates the resources in `uses`; every variable is checked here.
     pub fn from_env(
@@ -196,6 +211,10 @@ impl Config {
             },
             payment_timeout_ms: PAYMENT_TIMEOUT.read(env)?,
             quote_validity_seconds: QUOTE_VALIDITY.read(env)?,
+            consumer_retry: crate::queue::ConsumerRetry {
+                first_seconds: RETRY_FIRST.read(env)?,
+                max_seconds: RETRY_MAX.read(env)?,
+            },
             resources,
         })
     }
@@ -234,6 +253,8 @@ pub struct Services {
     pub saga: Arc<dyn SagaCallbacks>,
     /// The state machine of `SAGA_STATE_MACHINE_ARN`; `None` for functions that start no saga.
     pub saga_starter: Option<Arc<dyn SagaStarter>>,
+    /// An event consumer's backoff for the records it fails on.
+    pub consumer_retry: crate::queue::ConsumerRetry,
 }
 
 impl Services {
@@ -290,6 +311,7 @@ impl Services {
                 .resources
                 .get(&Resource::SagaStateMachine)
                 .map(|arn| (a.saga_starter)(arn)),
+            consumer_retry: config.consumer_retry,
         }
     }
 }

@@ -10,6 +10,7 @@ mod adapters;
 mod drift_tests;
 pub mod http;
 mod invoke;
+pub mod queue;
 
 pub use adapters::aws_adapters;
 pub use invoke::{correlation_id, step_error_diagnostic};
@@ -155,13 +156,8 @@ async fn serve(
             .await
         }
         Handler::Event(f) => {
-            let span = |name, p: &Value| {
-                tracing::info_span!("event", function = name, reservation_id = correlation_id(p))
-            };
-            run_json(services, name, span, move |s, p| async move {
-                f(s, p).await.map(|()| Value::Null)
-            })
-            .await
+            let client = reserveplace_aws::sqs::Client::new(&sdk);
+            queue::serve(services, name, f, client).await
         }
         Handler::Step(f) => {
             let span = |name, p: &Value| {

@@ -11,6 +11,7 @@
 
 mod checkpoint;
 mod logic;
+mod queue;
 mod reader;
 mod schema;
 mod writer;
@@ -27,6 +28,8 @@ use tokio::sync::mpsc;
 use crate::checkpoint::{Checkpointer, WalLimits};
 use crate::reader::{OutboxFilter, ReaderPool};
 use crate::writer::{Request, Subscribers, Writer};
+
+pub use crate::queue::{LocalQueue, QueueClock, QueueDepth, QueueMessage, QueueOp, Redrive};
 
 /// Read-only connections: enough to overlap reads with each other; SQLite reads are short.
 const READERS: usize = 4;
@@ -154,6 +157,28 @@ impl Database {
         }
         self.writer
             .submit(|reply| Request::MarkDelivered { seqs, reply })
+            .await
+    }
+
+    /// Applies a change to the queues, durably; a receive answers its messages.
+    pub async fn queue(&self, op: QueueOp) -> Result<Vec<QueueMessage>, StoreError> {
+        self.writer
+            .submit_for(|reply| Request::Queue { op, reply })
+            .await
+    }
+
+    /// How much each queue holding messages holds at `now_ms`.
+    pub async fn queue_depths(&self, now_ms: i64) -> Result<Vec<QueueDepth>, StoreError> {
+        self.readers
+            .run(move |c| queue::depths(c, now_ms).map_err(sql_err))
+            .await
+    }
+
+    /// When the next message of `queue` becomes visible, if it holds any.
+    pub async fn queue_next_visible(&self, queue: &str) -> Result<Option<i64>, StoreError> {
+        let queue = queue.to_owned();
+        self.readers
+            .run(move |c| queue::next_visible(c, &queue).map_err(sql_err))
             .await
     }
 

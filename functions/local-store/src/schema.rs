@@ -33,6 +33,17 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_reservation ON outbox (reservation_id, seq);
 CREATE INDEX IF NOT EXISTS outbox_undelivered ON outbox (seq) WHERE delivered = 0;
+CREATE TABLE IF NOT EXISTS queue_messages (
+    queue         TEXT NOT NULL,
+    id            TEXT NOT NULL,
+    body          TEXT NOT NULL,
+    sent_at       INTEGER NOT NULL,
+    visible_at    INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    in_flight     INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (queue, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS queue_visible ON queue_messages (queue, visible_at);
 ";
 
 /// Statement cache per connection: the writer and readers only use a handful of SQL texts,

@@ -18,6 +18,7 @@ use tracing::warn;
 
 use crate::checkpoint::WalSize;
 use crate::logic::{self, Outcome, PreparedEvent, PreparedTxn, StoredItem};
+use crate::queue::{self, QueueMessage, QueueOp};
 use crate::{OutboxEntry, sql_err, text};
 
 /// Upper bound of a group: keeps the commit latency of one group (and its memory) bounded.
@@ -30,6 +31,7 @@ const MARK_DELAY: Duration = Duration::from_millis(50);
 
 pub(crate) type Reply = oneshot::Sender<Result<(), StoreError>>;
 pub(crate) type CounterReply = oneshot::Sender<Result<i64, StoreError>>;
+pub(crate) type QueueReply = oneshot::Sender<Result<Vec<QueueMessage>, StoreError>>;
 pub(crate) type Subscribers = Arc<Mutex<Vec<UnboundedSender<OutboxEntry>>>>;
 
 pub(crate) enum Request {
@@ -49,23 +51,44 @@ pub(crate) enum Request {
         attr: String,
         reply: CounterReply,
     },
+    /// A change to the queues; a receive answers its messages.
+    Queue {
+        op: QueueOp,
+        reply: QueueReply,
+    },
 }
 
 /// Where a request's result goes.
 enum Answer {
     Done(Reply),
     Counter(CounterReply),
+    Queue(QueueReply),
+}
+
+/// What a request answers once its group commits.
+enum Answered {
+    Count(i64),
+    Messages(Vec<QueueMessage>),
 }
 
 impl Answer {
-    /// `result` carries a counter's new value; plain requests drop it.
-    fn send(self, result: Result<i64, StoreError>) {
+    /// `result` carries a counter's new value or a receive's messages; plain requests drop it.
+    fn send(self, result: Result<Answered, StoreError>) {
         match self {
             Answer::Done(tx) => {
                 let _ = tx.send(result.map(drop));
             }
             Answer::Counter(tx) => {
-                let _ = tx.send(result);
+                let _ = tx.send(result.map(|a| match a {
+                    Answered::Count(n) => n,
+                    Answered::Messages(_) => 0,
+                }));
+            }
+            Answer::Queue(tx) => {
+                let _ = tx.send(result.map(|a| match a {
+                    Answered::Messages(m) => m,
+                    Answered::Count(_) => Vec::new(),
+                }));
             }
         }
     }
@@ -78,6 +101,7 @@ impl Request {
                 Answer::Done(reply)
             }
             Request::Increment { reply, .. } => Answer::Counter(reply),
+            Request::Queue { reply, .. } => Answer::Queue(reply),
         }
     }
 }
@@ -224,7 +248,7 @@ pub(crate) fn commit_group(conn: &Connection, group: &mut Vec<Request>, subscrib
         }
         return;
     }
-    let mut replies: Vec<(Answer, Result<i64, StoreError>)> = Vec::with_capacity(group.len());
+    let mut replies: Vec<(Answer, Result<Answered, StoreError>)> = Vec::with_capacity(group.len());
     let mut entries: Vec<OutboxEntry> = Vec::new();
     let mut lost: Option<StoreError> = None;
     for req in group.drain(..) {
@@ -236,11 +260,23 @@ pub(crate) fn commit_group(conn: &Connection, group: &mut Vec<Request>, subscrib
         let (reply, result) = match req {
             Request::Transact { txn, reply } => (
                 Answer::Done(reply),
-                in_savepoint(conn, |c| transact(c, txn, &mut entries).map(|()| 0)),
+                in_savepoint(conn, |c| {
+                    transact(c, txn, &mut entries).map(|()| Answered::Count(0))
+                }),
             ),
             Request::MarkDelivered { seqs, reply } => (
                 Answer::Done(reply),
-                in_savepoint(conn, |c| mark_delivered(c, &seqs).map(|()| 0)),
+                in_savepoint(conn, |c| {
+                    mark_delivered(c, &seqs).map(|()| Answered::Count(0))
+                }),
+            ),
+            Request::Queue { op, reply } => (
+                Answer::Queue(reply),
+                in_savepoint(conn, |c| {
+                    queue::apply(c, op)
+                        .map(Answered::Messages)
+                        .map_err(Failure::Sql)
+                }),
             ),
             Request::Increment {
                 txn,
@@ -253,6 +289,7 @@ pub(crate) fn commit_group(conn: &Connection, group: &mut Vec<Request>, subscrib
                     transact(c, txn, &mut entries)?;
                     load(c, &table, &key)?
                         .and_then(|item| item.get(&attr).and_then(serde_json::Value::as_i64))
+                        .map(Answered::Count)
                         .ok_or_else(|| {
                             Failure::Caller(StoreError::Invalid(format!(
                                 "`{attr}` is not an integer after the increment"

@@ -1,7 +1,9 @@
 //! The in-process event bus. Committed outbox entries arrive in commit order; each is printed (the
 //! seed's kafka-console-consumer trace), matched against the template's rules and delivered to every
-//! target at least once, with retries and backoff. An entry is marked delivered only when all its
-//! targets succeeded (or dead-lettered), so a restart replays whatever was still in flight.
+//! target at least once, with retries and backoff: for the event consumers that is putting it on
+//! their queues (`queues.rs`), which wait out a failing consumer. An entry is marked delivered only
+//! when all its targets succeeded (or dead-lettered), so a restart replays whatever was still in
+//! flight.
 use std::io::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -116,6 +118,8 @@ pub(crate) async fn deliver(bus: Arc<Bus>, rule_index: usize, envelope: Arc<Valu
                 .event(name, Value::clone(&envelope))
                 .await
                 .map_err(|e| e.to_string()),
+            // EventBridge puts the event on the queue; the queue's poller delivers it.
+            Target::Queue(queue) => bus.parts.queues.send(queue, envelope.to_string()).await,
             // A rule that targets a state machine directly (this template's saga has a starter
             // function instead): EventBridge names such executions itself; here the event id
             // names it, so a duplicate delivery starts nothing new.

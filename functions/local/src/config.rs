@@ -88,6 +88,11 @@ pub struct Options {
     /// Do not print events on stdout.
     #[arg(long, env = "RESERVEPLACE_QUIET_EVENTS")]
     pub quiet_events: bool,
+    /// The queues' clock runs this many times faster than the wall clock: every retry backoff,
+    /// visibility timeout and retention of the template passes that much sooner (tests wait out
+    /// a days-long outage in seconds). Keep one value per data dir.
+    #[arg(long, env = "RESERVEPLACE_TIME_SCALE", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub time_scale: u32,
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -67,6 +67,7 @@ pub fn app(rt: Arc<Backend>, auth: Arc<Authenticator>, read_timeout: Duration) -
         router = router
             .route("/_local/events", get(events))
             .route("/_local/faults", get(get_faults).put(put_faults))
+            .route("/_local/queues", get(queues))
             .route("/_local/executions/{name}", get(execution))
             .route("/_local/token", post(mint_token));
     }
@@ -341,6 +342,19 @@ async fn events(
             "unavailable",
             "Store unavailable",
             e.to_string(),
+        )),
+    }
+}
+
+/// Each queue of the template: its consumer, dead-letter queue and depths.
+async fn queues(State(rt): State<Arc<Backend>>) -> Response {
+    match rt.parts.queues.describe().await {
+        Ok(body) => axum::Json(body).into_response(),
+        Err(e) => problem(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Store unavailable",
+            e,
         )),
     }
 }

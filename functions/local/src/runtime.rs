@@ -1,5 +1,6 @@
 //! Assembles the local runtime from `template.yaml`: one in-process function per template function,
-//! the HTTP side, the bus over the rule matcher, the saga interpreters and the embedded store. It
+//! the HTTP side, the bus over the rule matcher, the consumers' queues, the saga interpreters and the
+//! embedded store. It
 //! only wires the parts together: each part gets just what it uses.
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +22,9 @@ use crate::faults::{Faults, Known};
 use crate::http_server::Backend;
 use crate::invoke::{Functions, LocalFunction};
 use crate::parts::Parts;
+use crate::queues::Queues;
 use crate::saga::{LambdaInvoker, LocalCallbacks, LocalStarter, Machines};
+use reserveplace_local_store::QueueClock;
 
 /// The running system: the HTTP side to serve, with the bus and the saga behind it.
 pub struct Runtime {
@@ -91,13 +94,16 @@ impl Runtime {
             functions: wiring.functions.keys().cloned().collect(),
         };
         let faults = Faults::new(opts.faults(), known).map_err(StartError::Faults)?;
-        let rt = Self::assemble(wiring, bound, db, faults, !opts.quiet_events, &|_,
-                                                                                 lambda|
-         -> Arc<
-            dyn TaskInvoker,
-        > {
-            Arc::new(lambda)
-        })
+        let clock = reserveplace_local_store::QueueClock::new(opts.time_scale);
+        let rt = Self::assemble(
+            wiring,
+            bound,
+            db,
+            faults,
+            clock,
+            !opts.quiet_events,
+            &|_, lambda| -> Arc<dyn TaskInvoker> { Arc::new(lambda) },
+        )
         .await?;
         rt.resume().await?;
         Ok(rt)
@@ -109,6 +115,7 @@ impl Runtime {
         bound: BTreeMap<String, (FunctionDef, Handler)>,
         db: Arc<Database>,
         faults: Arc<Faults>,
+        clock: QueueClock,
         print_events: bool,
         tasks: TaskRunner<'_>,
     ) -> Result<Runtime, StartError> {
@@ -153,11 +160,13 @@ impl Runtime {
         // the machine their function names.
         machines.bind(interpreters);
 
+        let queues = Arc::new(Queues::new(wiring.queues, db.clone(), clock));
         let parts = Arc::new(Parts {
             functions,
             machines: machines.clone(),
             faults,
             db,
+            queues,
         });
         let bus = Arc::new(Bus {
             rules: wiring.rules,
@@ -202,6 +211,12 @@ impl Runtime {
                 tracing::info!(state_machine = %id, resumed, "resumed running executions");
             }
         }
+        self.bus
+            .parts
+            .queues
+            .recover()
+            .await
+            .map_err(StartError::Store)?;
         *lock(&self.pending) = Some((backlog, rx));
         Ok(())
     }
@@ -210,6 +225,8 @@ impl Runtime {
     /// runtime ready.
     pub fn start_bus(&self) {
         if let Some((backlog, rx)) = lock(&self.pending).take() {
+            let parts = &self.bus.parts;
+            parts.queues.start(parts.functions.clone());
             tokio::spawn(crate::bus::run(self.bus.clone(), backlog, rx));
         }
         self.backend.ready.store(true, Ordering::Release);

@@ -98,6 +98,14 @@ fn peak_rss_kb(pid: u32) -> Option<u64> {
 
 fn outcome_name(outcome: &Outcome) -> String {
     match outcome {
+        // A consumer answers the records it failed on rather than an error.
+        Outcome::Response(r)
+            if r["batchItemFailures"]
+                .as_array()
+                .is_some_and(|f| !f.is_empty()) =>
+        {
+            "a record failed".to_owned()
+        }
         Outcome::Response(_) => "ok".to_owned(),
         Outcome::Error(e) => {
             let e = if e["init"].is_null() { e } else { &e["init"] };
@@ -191,6 +199,30 @@ async fn run_one(
     Ok((run, answer.outcome))
 }
 
+/// Whether the function is an event consumer behind its own queue.
+fn reads_a_queue(wiring: &Wiring, def: &FunctionDef) -> bool {
+    wiring.queues.values().any(|q| {
+        q.consumer
+            .as_ref()
+            .is_some_and(|c| c.function == def.logical_id)
+    })
+}
+
+/// A consumer's sample (the EventBridge event) as Lambda hands it over: one record of an SQS
+/// batch whose body is the event.
+fn sqs_batch(event: &Value) -> Value {
+    serde_json::json!({"Records": [{
+        "messageId": "00000000-0000-4000-8000-000000000001",
+        "receiptHandle": "probe",
+        "body": event.to_string(),
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:probe",
+        "awsRegion": "us-east-1"
+    }]})
+}
+
 /// Probes every function of `only` (all when empty) with `bootstrap`.
 pub async fn probe(
     wiring: &Wiring,
@@ -221,6 +253,9 @@ pub async fn probe(
         let mut event = sample(&def.handler)?;
         if let (Some(from), Some(to)) = (&sample_id, &made_id) {
             replace_strings(&mut event, from, to);
+        }
+        if reads_a_queue(wiring, def) {
+            event = sqs_batch(&event);
         }
         let memory_mb = memory.get(&def.logical_id).copied().unwrap_or(128);
         let (run, answer) = run_one(bootstrap, def, &stack, memory_mb, &recorder, event).await?;

@@ -336,7 +336,7 @@ pub fn model(
                 "detail": event.detail,
             });
             for i in rules.matching(&envelope) {
-                if let reserveplace_wiring::Target::Function(id) = &wiring.rules[i].target
+                if let Some(id) = wiring.consumer_of(&wiring.rules[i].target)
                     && let Some(f) = wiring.functions.get(id)
                 {
                     invocations.push(f.handler.clone());

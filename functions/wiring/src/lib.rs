@@ -1,7 +1,7 @@
 //! The local runtime's wiring, read from the SAM `template.yaml`.
 //!
 //! The template is the single source of truth: functions (binary, context tag,
-//! environment, timeout), HTTP API routes, EventBridge rules, state machines
+//! environment, timeout), HTTP API routes, EventBridge rules, SQS queues, state machines
 //! and DynamoDB tables are all derived from it, so the local runtime never
 //! keeps a second list that could drift from what is deployed. Its `Fn::ForEach` loops
 //! (AWS::LanguageExtensions) are expanded first, as CloudFormation does.
@@ -34,12 +34,48 @@ pub struct Wiring {
     /// `HttpApi` events, ordered by function logical id then event key.
     pub routes: Vec<Route>,
     /// `EventBridgeRule`/`CloudWatchEvent` events of functions and state
-    /// machines, ordered by resource logical id then event key.
+    /// machines and `AWS::Events::Rule` targets, ordered by resource logical id then event key
+    /// (or target id).
     pub rules: Vec<Rule>,
     /// `AWS::Serverless::StateMachine` resources by logical id.
     pub state_machines: BTreeMap<String, StateMachineDef>,
     /// `AWS::DynamoDB::Table` (and `AWS::Serverless::SimpleTable`) resources.
     pub tables: BTreeMap<String, TableDef>,
+    /// `AWS::SQS::Queue` resources by logical id, with the function that reads each.
+    pub queues: BTreeMap<String, QueueDef>,
+}
+
+/// One SQS queue as the local runtime models it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueueDef {
+    pub logical_id: String,
+    /// How long a received message stays hidden before it is received again.
+    pub visibility_timeout_seconds: u64,
+    /// How long a message is kept, counted from when it was first sent.
+    pub retention_seconds: u64,
+    /// `RedrivePolicy`: where a message goes once received `max_receive_count` times.
+    pub dead_letter: Option<DeadLetter>,
+    /// The function whose `SQS` event reads the queue.
+    pub consumer: Option<QueueConsumer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeadLetter {
+    /// Logical id of the dead-letter queue.
+    pub queue: String,
+    pub max_receive_count: u32,
+}
+
+/// A function's `SQS` event source mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueueConsumer {
+    /// Logical id of the function.
+    pub function: String,
+    pub batch_size: u32,
+    /// `ScalingConfig.MaximumConcurrency`: batches in flight at once.
+    pub max_concurrency: Option<u32>,
+    /// `FunctionResponseTypes: [ReportBatchItemFailures]`.
+    pub report_batch_item_failures: bool,
 }
 
 /// One Lambda function as the local runtime runs it.
@@ -118,6 +154,8 @@ pub enum Target {
     Function(String),
     /// Logical id of an `AWS::Serverless::StateMachine`.
     StateMachine(String),
+    /// Logical id of an `AWS::SQS::Queue`.
+    Queue(String),
 }
 
 /// One Step Functions state machine.
@@ -141,6 +179,22 @@ pub struct TableDef {
     pub gsis: Vec<(String, Vec<(String, String)>)>,
     /// Whether a DynamoDB stream is enabled.
     pub stream: bool,
+}
+
+impl Wiring {
+    /// The function or state machine that handles what `target` is sent: a queue's is the
+    /// function reading it (`None` for a queue nobody reads).
+    pub fn consumer_of<'a>(&'a self, target: &'a Target) -> Option<&'a str> {
+        match target {
+            Target::Function(id) | Target::StateMachine(id) => Some(id),
+            Target::Queue(q) => self
+                .queues
+                .get(q)?
+                .consumer
+                .as_ref()
+                .map(|c| c.function.as_str()),
+        }
+    }
 }
 
 /// The ARN the local runtime gives a function inside state machine

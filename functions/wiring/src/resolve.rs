@@ -27,6 +27,8 @@ pub(crate) struct Resolver<'a> {
     pub disabled: &'a BTreeMap<String, String>,
     /// Evaluated `Conditions`.
     pub conditions: &'a BTreeMap<String, bool>,
+    /// The template's `Mappings`, for `Fn::FindInMap`.
+    pub mappings: &'a serde_json::Map<String, Value>,
 }
 
 impl Resolver<'_> {
@@ -161,10 +163,28 @@ impl Resolver<'_> {
                     other => Err(format!("!Select needs a list of values, got {other}")),
                 }
             }
+            "Fn::FindInMap" => self.find_in_map(arg).map(Some),
             other => Err(format!(
-                "{other} cannot be evaluated locally (supported: Ref, Fn::GetAtt, Fn::Sub, Fn::If, Fn::Join, Fn::Select)"
+                "{other} cannot be evaluated locally (supported: Ref, Fn::GetAtt, Fn::Sub, Fn::If, Fn::Join, Fn::Select, Fn::FindInMap)"
             )),
         }
+    }
+
+    /// `!FindInMap [Map, TopKey, SecondKey]`: each key may itself be an intrinsic.
+    fn find_in_map(&self, arg: &Value) -> Result<Value, String> {
+        let Value::Array(args) = arg else {
+            return Err(format!("!FindInMap needs a list, got {arg}"));
+        };
+        let [map, top, second] = args.as_slice() else {
+            return Err("!FindInMap needs [MapName, TopLevelKey, SecondLevelKey]".to_owned());
+        };
+        let (map, top, second) = (self.string(map)?, self.string(top)?, self.string(second)?);
+        self.mappings
+            .get(&map)
+            .and_then(|m| m.get(&top))
+            .and_then(|m| m.get(&second))
+            .cloned()
+            .ok_or_else(|| format!("!FindInMap finds no {map}.{top}.{second} in Mappings"))
     }
 
     /// Evaluates one `Conditions` entry (`Fn::Equals`, `Fn::Not`, `Fn::And`,
@@ -445,6 +465,7 @@ mod tests {
             declared_parameters: &declared,
             resources: &resources,
             disabled: &disabled,
+            mappings: &serde_json::Map::new(),
             conditions: &conditions,
         })
     }

@@ -204,10 +204,10 @@ impl TemplateBus {
         .await;
         let mut queues = std::collections::BTreeMap::new();
         for (i, rule) in wiring().rules.iter().enumerate() {
-            let target = match &rule.target {
-                reserveplace_wiring::Target::Function(f) => f.clone(),
-                reserveplace_wiring::Target::StateMachine(s) => s.clone(),
-            };
+            let target = wiring()
+                .consumer_of(&rule.target)
+                .expect("every rule's target has a consumer")
+                .to_owned();
             if !queues.contains_key(&target) {
                 let url = aws_json(
                     "sqs",

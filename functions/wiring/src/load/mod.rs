@@ -8,12 +8,14 @@
 //! * `routes`: HttpApi events and their authorizers;
 //! * `event_rules`: EventBridge rules (pattern, retry policy);
 //! * `state_machine`: ASL definitions and their substitutions;
-//! * `tables`: DynamoDB key schemas, indexes and streams.
+//! * `tables`: DynamoDB key schemas, indexes and streams;
+//! * `queues`: SQS queues, the functions reading them and the rules sending to them.
 
 mod event_rules;
 mod function;
 mod grants;
 mod parameters;
+mod queues;
 mod routes;
 mod state_machine;
 mod tables;
@@ -37,6 +39,8 @@ const FUNCTION: &str = "AWS::Serverless::Function";
 const STATE_MACHINE: &str = "AWS::Serverless::StateMachine";
 const TABLE: &str = "AWS::DynamoDB::Table";
 const SIMPLE_TABLE: &str = "AWS::Serverless::SimpleTable";
+const QUEUE: &str = "AWS::SQS::Queue";
+const EVENT_RULE: &str = "AWS::Events::Rule";
 
 impl Wiring {
     /// Reads the SAM template at `template`. `overrides` replace parameter
@@ -103,6 +107,10 @@ impl Wiring {
                 });
             }
         };
+        let mappings = match doc.get("Mappings") {
+            Some(Value::Object(m)) => m.clone(),
+            _ => serde_json::Map::new(),
+        };
         // Conditions may only use parameters, so they are evaluated with no
         // resources in scope.
         let conditions = conditions(
@@ -112,6 +120,7 @@ impl Wiring {
                 resources: &BTreeMap::new(),
                 disabled: &BTreeMap::new(),
                 conditions: &BTreeMap::new(),
+                mappings: &mappings,
             },
             doc.get("Conditions"),
         )?;
@@ -122,6 +131,7 @@ impl Wiring {
             resources: &resources,
             disabled: &disabled,
             conditions: &conditions,
+            mappings: &mappings,
         };
         let globals = doc
             .get("Globals")
@@ -141,7 +151,9 @@ impl Wiring {
             rules: Vec::new(),
             state_machines: BTreeMap::new(),
             tables: BTreeMap::new(),
+            queues: BTreeMap::new(),
         };
+        let mut queue_consumers = Vec::new();
         for (id, resource) in &resources {
             let entry = Entry(&resolver, id, resource);
             let kind = resource.get("Type").and_then(Value::as_str).unwrap_or("");
@@ -152,6 +164,7 @@ impl Wiring {
                     wiring.routes.extend(routes(entry, &http_globals)?);
                     let target = Target::Function(id.clone());
                     wiring.rules.extend(rules(entry, &target)?);
+                    queue_consumers.extend(queues::consumers(entry)?);
                 }
                 STATE_MACHINE => {
                     let machine = state_machine(entry, base_dir)?;
@@ -165,11 +178,55 @@ impl Wiring {
                 SIMPLE_TABLE => {
                     wiring.tables.insert(id.clone(), simple_table(entry)?);
                 }
+                QUEUE => {
+                    wiring.queues.insert(id.clone(), queues::queue(entry)?);
+                }
+                EVENT_RULE => {
+                    let target_of = |target: &str| {
+                        let kind = resources.get(target)?.get("Type")?.as_str()?;
+                        match kind {
+                            QUEUE => Some(Target::Queue(target.to_owned())),
+                            FUNCTION => Some(Target::Function(target.to_owned())),
+                            STATE_MACHINE => Some(Target::StateMachine(target.to_owned())),
+                            _ => None,
+                        }
+                    };
+                    wiring.rules.extend(queues::rule(entry, target_of)?);
+                }
                 _ => {}
             }
         }
         // Rules (and routes) come out ordered by logical id then event key:
         // resources and events are both visited in BTreeMap order.
+        for (queue, consumer) in queue_consumers {
+            let def = wiring
+                .queues
+                .get_mut(&queue)
+                .ok_or_else(|| WiringError::Invalid {
+                    resource: format!("function {}", consumer.function),
+                    message: format!("its SQS event reads {queue}, which is no queue"),
+                })?;
+            if let Some(other) = &def.consumer {
+                return Err(WiringError::Invalid {
+                    resource: format!("queue {queue}"),
+                    message: format!(
+                        "read by both {} and {}: each consumer has its own queue",
+                        other.function, consumer.function
+                    ),
+                });
+            }
+            def.consumer = Some(consumer);
+        }
+        for def in wiring.queues.values() {
+            if let Some(dl) = &def.dead_letter
+                && !wiring.queues.contains_key(&dl.queue)
+            {
+                return Err(WiringError::Invalid {
+                    resource: format!("queue {}", def.logical_id),
+                    message: format!("its dead-letter queue {} is no queue", dl.queue),
+                });
+            }
+        }
 
         // Fail at load, not at the first request/event, on what the router and
         // matcher would refuse.
