@@ -44,6 +44,82 @@ async fn invoke(handler: &str, env: &BTreeMap<String, String>, event: Value) -> 
     answer.outcome
 }
 
+/// A consumer's queue on the emulator holding `event` as its one message, received once: the
+/// queue, and the batch Lambda's event source mapping hands the function for it.
+async fn queued(event: &Value) -> (aws_sdk_sqs::Client, String, Value) {
+    let sqs = aws_sdk_sqs::Client::new(&support::sdk().await);
+    let url = sqs
+        .create_queue()
+        .queue_name(format!("consumer-{}", uuid::Uuid::new_v4().simple()))
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url
+        .expect("url");
+    let arn = support::aws_json(
+        "sqs",
+        "AmazonSQS.GetQueueAttributes",
+        json!({"QueueUrl": url, "AttributeNames": ["QueueArn"]}),
+    )
+    .await["Attributes"]["QueueArn"]
+        .as_str()
+        .expect("arn")
+        .to_owned();
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body(event.to_string())
+        .send()
+        .await
+        .expect("send");
+    let batch = receive_batch(&sqs, &url, &arn).await;
+    assert_eq!(
+        batch["Records"].as_array().map(Vec::len),
+        Some(1),
+        "{batch}"
+    );
+    (sqs, url, batch)
+}
+
+/// What the queue answers one receive, as the SQS event Lambda builds from it.
+async fn receive_batch(sqs: &aws_sdk_sqs::Client, url: &str, arn: &str) -> Value {
+    let got = sqs
+        .receive_message()
+        .queue_url(url)
+        .visibility_timeout(60)
+        .message_system_attribute_names(
+            aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+        )
+        .send()
+        .await
+        .expect("receive");
+    let records: Vec<Value> = got
+        .messages
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| {
+            let count = m
+                .attributes
+                .as_ref()
+                .and_then(|a| {
+                    a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+                })
+                .cloned()
+                .unwrap_or_default();
+            json!({
+                "messageId": m.message_id,
+                "receiptHandle": m.receipt_handle,
+                "body": m.body,
+                "attributes": {"ApproximateReceiveCount": count},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": "us-east-1",
+            })
+        })
+        .collect();
+    json!({"Records": records})
+}
+
 fn sample(handler: &str) -> Value {
     let path = support::repo_root().join(format!("events/{handler}.json"));
     serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("json")
@@ -126,15 +202,15 @@ async fn an_http_function_answers_api_gateway_and_commits_its_event() {
 #[tokio::test]
 async fn an_event_consumer_applies_its_event() {
     let (client, env) = tables().await;
-    let Outcome::Response(_) = invoke(
-        "reservation-catalogue",
-        &env,
-        sample("reservation-catalogue"),
-    )
-    .await
-    else {
+    let (_, _, batch) = queued(&sample("reservation-catalogue")).await;
+    let Outcome::Response(resp) = invoke("reservation-catalogue", &env, batch).await else {
         panic!("reservation-catalogue failed");
     };
+    assert_eq!(
+        resp,
+        json!({"batchItemFailures": []}),
+        "every record handled"
+    );
     let stored = items(&client, &env["RESERVATION_TABLE"]).await;
     assert!(
         stored
@@ -196,12 +272,13 @@ async fn the_saga_starter_names_the_execution_by_the_reservation() {
         .state_machine_arn;
     env.insert("SAGA_STATE_MACHINE_ARN".into(), machine.clone());
     let event = sample("reservation-saga-start");
-    // Delivered twice (EventBridge delivers at least once): one execution.
+    // Delivered twice (EventBridge and SQS deliver at least once): one execution.
     for _ in 0..2 {
-        let Outcome::Response(_) = invoke("reservation-saga-start", &env, event.clone()).await
-        else {
+        let (_, _, batch) = queued(&event).await;
+        let Outcome::Response(resp) = invoke("reservation-saga-start", &env, batch).await else {
             panic!("reservation-saga-start failed");
         };
+        assert_eq!(resp, json!({"batchItemFailures": []}));
     }
     let executions = sfn
         .list_executions()
@@ -273,22 +350,33 @@ async fn a_misconfigured_saga_step_fails_with_its_own_error_type() {
     );
 }
 
+/// A consumer that cannot work (its table is missing) reports the record as failed, and puts it
+/// back at once (`ChangeMessageVisibility` to 0 on the real queue) rather than after a week of
+/// backoff: it reaches the dead-letter queue within its receives, for a redrive once fixed.
 #[tokio::test]
-async fn a_misconfigured_event_consumer_fails_the_invocation_as_permanent() {
+async fn a_misconfigured_event_consumer_reports_the_record_and_puts_it_back_at_once() {
     let (env, _) = with_missing_table("RESERVATION_TABLE").await;
-    let Outcome::Error(err) = invoke(
-        "reservation-catalogue",
-        &env,
-        sample("reservation-catalogue"),
-    )
-    .await
-    else {
-        panic!("reservation-catalogue succeeded without its table");
+    let (sqs, url, batch) = queued(&sample("reservation-catalogue")).await;
+    let id = batch["Records"][0]["messageId"].clone();
+    let arn = batch["Records"][0]["eventSourceARN"]
+        .as_str()
+        .expect("arn")
+        .to_owned();
+    let Outcome::Response(resp) = invoke("reservation-catalogue", &env, batch).await else {
+        panic!("reservation-catalogue failed the whole invocation");
     };
     assert_eq!(
-        err["errorType"],
-        json!("ReservePlace.Misconfigured"),
-        "{err}"
+        resp,
+        json!({"batchItemFailures": [{"itemIdentifier": id}]}),
+        "the record is reported"
+    );
+    // Received with a 60 s visibility timeout, yet receivable again now: the function hid it
+    // for 0 seconds.
+    let again = receive_batch(&sqs, &url, &arn).await;
+    assert_eq!(again["Records"][0]["messageId"], id, "{again}");
+    assert_eq!(
+        again["Records"][0]["attributes"]["ApproximateReceiveCount"],
+        "2"
     );
 }
 
