@@ -34,6 +34,8 @@ mod outage;
 mod pricing;
 #[path = "restart.rs"]
 mod restart;
+#[path = "retention.rs"]
+mod retention;
 #[path = "saga_step_faults.rs"]
 mod saga_step_faults;
 #[path = "search.rs"]

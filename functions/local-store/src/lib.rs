@@ -11,6 +11,7 @@
 
 mod checkpoint;
 mod logic;
+mod prune;
 mod queue;
 mod reader;
 mod schema;
@@ -29,6 +30,7 @@ use crate::checkpoint::{Checkpointer, WalLimits};
 use crate::reader::{OutboxFilter, ReaderPool};
 use crate::writer::{Request, Subscribers, Writer};
 
+pub use crate::prune::PrunePlan;
 pub use crate::queue::{LocalQueue, QueueClock, QueueDepth, QueueMessage, QueueOp, Redrive};
 
 /// Read-only connections: enough to overlap reads with each other; SQLite reads are short.
@@ -164,6 +166,13 @@ impl Database {
     pub async fn queue(&self, op: QueueOp) -> Result<Vec<QueueMessage>, StoreError> {
         self.writer
             .submit_for(|reply| Request::Queue { op, reply })
+            .await
+    }
+
+    /// Removes what retention lets go (see [`PrunePlan`]); answers how many rows went.
+    pub async fn prune(&self, plan: PrunePlan) -> Result<i64, StoreError> {
+        self.writer
+            .submit_for(|reply| Request::Prune { plan, reply })
             .await
     }
 

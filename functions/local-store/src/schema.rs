@@ -90,6 +90,11 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(sql_err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(sql_err)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // Pages freed by retention go back to the file system a few at a time (`prune`). SQLite takes
+    // this only before the first table exists, so a file made by an earlier version keeps reusing
+    // its free pages instead of shrinking.
+    conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")
+        .map_err(sql_err)?;
     // WAL lets readers run while the writer fsyncs; FULL syncs the WAL on every commit so an
     // acknowledged transaction survives power loss, not only a process crash.
     let mode: String = conn

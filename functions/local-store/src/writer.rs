@@ -18,6 +18,7 @@ use tracing::warn;
 
 use crate::checkpoint::WalSize;
 use crate::logic::{self, Outcome, PreparedEvent, PreparedTxn, StoredItem};
+use crate::prune::{self, PrunePlan};
 use crate::queue::{self, QueueMessage, QueueOp};
 use crate::{OutboxEntry, sql_err, text};
 
@@ -55,6 +56,11 @@ pub(crate) enum Request {
     Queue {
         op: QueueOp,
         reply: QueueReply,
+    },
+    /// Retention: answers how many rows went.
+    Prune {
+        plan: PrunePlan,
+        reply: CounterReply,
     },
 }
 
@@ -102,6 +108,7 @@ impl Request {
             }
             Request::Increment { reply, .. } => Answer::Counter(reply),
             Request::Queue { reply, .. } => Answer::Queue(reply),
+            Request::Prune { reply, .. } => Answer::Counter(reply),
         }
     }
 }
@@ -268,6 +275,14 @@ pub(crate) fn commit_group(conn: &Connection, group: &mut Vec<Request>, subscrib
                 Answer::Done(reply),
                 in_savepoint(conn, |c| {
                     mark_delivered(c, &seqs).map(|()| Answered::Count(0))
+                }),
+            ),
+            Request::Prune { plan, reply } => (
+                Answer::Counter(reply),
+                in_savepoint(conn, |c| {
+                    prune::apply(c, &plan)
+                        .map(Answered::Count)
+                        .map_err(Failure::Sql)
                 }),
             ),
             Request::Queue { op, reply } => (

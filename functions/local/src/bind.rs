@@ -64,8 +64,19 @@ pub fn bind_functions(
         expect(&r.function, Kind::Http, &mut problems);
     }
     for r in &wiring.rules {
-        if let Target::Function(f) = &r.target {
-            expect(f, Kind::Event, &mut problems);
+        match &r.target {
+            Target::Function(f) => expect(f, Kind::Event, &mut problems),
+            Target::Queue(q) if wiring.consumer_of(&r.target).is_none() => problems.push(format!(
+                "rule {} sends to queue {q}, which no function reads",
+                r.id
+            )),
+            _ => {}
+        }
+    }
+    // A queue's reader runs as an event consumer (its batches' records are events).
+    for q in wiring.queues.values() {
+        if let Some(c) = &q.consumer {
+            expect(&c.function, Kind::Event, &mut problems);
         }
     }
     for sm in wiring.state_machines.values() {
@@ -195,13 +206,22 @@ mod tests {
         assert!(drift(&w).contains("HTTP target NoSuchFunction is not a function"));
 
         let mut w = template();
+        let queue = w
+            .queues
+            .values_mut()
+            .find_map(|q| q.consumer.as_mut())
+            .expect("a consumer's queue");
+        queue.function = "PaymentChargeFunction".into();
+        assert!(drift(&w).contains("PaymentChargeFunction is used as event consumer"));
+
+        let mut w = template();
         let rule = w
             .rules
             .iter_mut()
-            .find(|r| matches!(r.target, Target::Function(_)))
-            .expect("a consumer rule");
-        rule.target = Target::Function("PaymentChargeFunction".into());
-        assert!(drift(&w).contains("PaymentChargeFunction is used as event consumer"));
+            .find(|r| matches!(r.target, Target::Queue(_)))
+            .expect("a rule sending to a queue");
+        rule.target = Target::Queue("PaymentRefundOnCancelDeadLetterQueue".into());
+        assert!(drift(&w).contains("which no function reads"));
     }
 
     #[test]

@@ -335,7 +335,19 @@ async fn events(
                 .iter()
                 .map(|e| crate::bus::printable(&e.event))
                 .collect();
-            axum::Json(list).into_response()
+            // Retention drops delivered events after 7 days: the log says where it starts.
+            let since = list
+                .first()
+                .and_then(|e| e["time"].as_str())
+                .unwrap_or("")
+                .to_owned();
+            let mut resp = axum::Json(list).into_response();
+            if let Ok(v) = http::HeaderValue::from_str(&since)
+                && !since.is_empty()
+            {
+                resp.headers_mut().insert("x-event-log-since", v);
+            }
+            resp
         }
         Err(e) => problem(Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,

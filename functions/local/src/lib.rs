@@ -3,7 +3,7 @@
 //! (one JSON line each, and nothing else); logs, the banner and errors go to stderr as JSON lines.
 //!
 //! The modules depend on each other in one direction only: [`runtime`] assembles [`http_server`],
-//! [`bus`], [`queues`] and [`saga`], which all run functions through [`invoke`] (the bus and the HTTP side share
+//! [`bus`], [`queues`] and [`saga`], which all run functions through [`invoke`], and [`retention`] (the bus and the HTTP side share
 //! their handles as [`parts`]); [`bind`] checks the template
 //! against the handler registry; [`config`], [`faults`] and [`identity`] depend on nothing here
 //! but each other's types.
@@ -16,6 +16,7 @@ pub mod identity;
 pub mod invoke;
 pub mod parts;
 pub mod queues;
+pub mod retention;
 pub mod runtime;
 pub mod saga;
 pub mod serve;

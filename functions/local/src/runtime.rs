@@ -33,6 +33,8 @@ pub struct Runtime {
     machines: Arc<Machines>,
     /// The undelivered backlog and the outbox subscription, until the bus takes them.
     pending: Mutex<Option<(Vec<OutboxEntry>, UnboundedReceiver<OutboxEntry>)>>,
+    /// What retention prunes, until the bus starts.
+    retention: Mutex<Option<crate::retention::Retention>>,
 }
 
 pub use crate::bind::StartError;
@@ -160,6 +162,7 @@ impl Runtime {
         // the machine their function names.
         machines.bind(interpreters);
 
+        let retention = crate::retention::Retention::new(&wiring, clock);
         let queues = Arc::new(Queues::new(wiring.queues, db.clone(), clock));
         let parts = Arc::new(Parts {
             functions,
@@ -185,6 +188,7 @@ impl Runtime {
             bus,
             machines,
             pending: Mutex::new(None),
+            retention: Mutex::new(Some(retention)),
         })
     }
 
@@ -227,6 +231,9 @@ impl Runtime {
         if let Some((backlog, rx)) = lock(&self.pending).take() {
             let parts = &self.bus.parts;
             parts.queues.start(parts.functions.clone());
+            if let Some(retention) = lock(&self.retention).take() {
+                retention.start(parts.db.clone());
+            }
             tokio::spawn(crate::bus::run(self.bus.clone(), backlog, rx));
         }
         self.backend.ready.store(true, Ordering::Release);

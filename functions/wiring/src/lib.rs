@@ -179,6 +179,9 @@ pub struct TableDef {
     pub gsis: Vec<(String, Vec<(String, String)>)>,
     /// Whether a DynamoDB stream is enabled.
     pub stream: bool,
+    /// `TimeToLiveSpecification.AttributeName` when enabled: items whose attribute (epoch
+    /// seconds) has passed are removed.
+    pub ttl: Option<String>,
 }
 
 impl Wiring {

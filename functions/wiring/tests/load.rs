@@ -599,15 +599,38 @@ fn the_templates_routes_need_the_jwt_except_the_seed_facades() {
         let legacy = !route.path.starts_with("/v1/");
         assert_eq!(route.is_protected(), !legacy, "{route:?}");
     }
-    // A consumer's EventInvokeConfig (Lambda's own async retries and failure destination) is
-    // AWS-only: the local bus keeps the rule's RetryPolicy.
+    // A consumer reads its own queue, which its rule (a resource of a ForEach loop, its pattern
+    // from Mappings) sends to with the rule target's RetryPolicy.
     let rule = wiring
         .rules
         .iter()
-        .find(|r| r.target == Target::Function("MyPageProjectorFunction".to_owned()))
-        .expect("MyPageProjectorFunction consumes events");
+        .find(|r| r.target == Target::Queue("MyPageProjectorQueue".to_owned()))
+        .expect("a rule sends to MyPageProjectorQueue");
+    assert_eq!(rule.id, "MyPageProjectorRule.queue");
     assert_eq!(rule.max_retries, Some(185));
     assert_eq!(rule.max_event_age_seconds, Some(86400));
+    assert_eq!(rule.pattern["source"][0], "reserveplace.reservation");
+    assert_eq!(
+        wiring.consumer_of(&rule.target),
+        Some("MyPageProjectorFunction")
+    );
+    let queue = &wiring.queues["MyPageProjectorQueue"];
+    assert_eq!(queue.visibility_timeout_seconds, 60);
+    assert_eq!(queue.retention_seconds, 864_000);
+    let dl = queue.dead_letter.as_ref().expect("a redrive policy");
+    assert_eq!(
+        (dl.queue.as_str(), dl.max_receive_count),
+        ("MyPageProjectorDeadLetterQueue", 800)
+    );
+    let reader = queue.consumer.as_ref().expect("a reader");
+    assert!(reader.report_batch_item_failures);
+    assert_eq!(reader.batch_size, 10);
+    assert_eq!(reader.max_concurrency, Some(10));
+    assert!(
+        wiring.queues["MyPageProjectorDeadLetterQueue"]
+            .consumer
+            .is_none()
+    );
 }
 
 /// Resources written once in an `Fn::ForEach` loop are wired like written-out ones: functions with

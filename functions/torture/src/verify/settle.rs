@@ -16,11 +16,27 @@ pub struct Settled {
 }
 
 /// Nothing at all changed for this long while some reservation is still on its way: stuck (the
-/// saga retries back off to 10 s at most, event deliveries to 5 s).
+/// saga retries back off to 10 s at most; a consumer's queue retries a failed event after a
+/// backoff that doubles, 0.5 s first at the torture's time scale).
 const STUCK: Duration = Duration::from_secs(30);
 
+/// Messages waiting in the consumers' queues (dead-letter queues included: nothing should land
+/// there), as `GET /_local/queues` counts them; unknown counts as one, so it is never quiet.
+async fn queued(api: &Api) -> u64 {
+    let Ok(Some(body)) = api.get("/_local/queues", None).await else {
+        return 1;
+    };
+    body["queues"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|q| q["visible"].as_u64().unwrap_or(1) + q["hidden"].as_u64().unwrap_or(1))
+        .sum()
+}
+
 /// Waits until no reservation is left PENDING/PAID (nor AWAITING_OWNER unless `allow_awaiting`)
-/// and nothing changed — statuses, rooms held per night, the event log — for `quiet`. Gives up
+/// and no consumer's queue holds an event, and nothing changed — statuses, rooms held per night,
+/// the event log, the queues — for `quiet`. Gives up
 /// after `timeout`, or when nothing changed for 30 s although some are still on their way.
 pub async fn settle(
     api: &Api,
@@ -72,7 +88,9 @@ pub async fn settle(
             .flatten()
             .and_then(|v| v.as_array().map(Vec::len))
             .unwrap_or(0);
-        sig.push_str(&format!("{events} {last:?}"));
+        // Events waiting in a consumer's queue (a retry after a failure) are still on their way.
+        let queued = queued(api).await;
+        sig.push_str(&format!("{events} {queued} {last:?}"));
         let moving: Vec<(String, String)> = last
             .iter()
             .filter(|(_, s)| {
@@ -85,7 +103,7 @@ pub async fn settle(
         if sig != previous_signature {
             previous_signature = sig;
             stable_since = Instant::now();
-        } else if moving.is_empty() && stable_since.elapsed() >= quiet {
+        } else if moving.is_empty() && queued == 0 && stable_since.elapsed() >= quiet {
             return Settled {
                 reached: true,
                 waited: started.elapsed(),
@@ -93,6 +111,10 @@ pub async fn settle(
             };
         }
         if started.elapsed() > timeout || stable_since.elapsed() > STUCK {
+            let mut moving = moving;
+            if queued > 0 {
+                moving.push(("queues".into(), format!("{queued} events still queued")));
+            }
             return Settled {
                 reached: false,
                 waited: started.elapsed(),

@@ -60,11 +60,21 @@ pub(super) fn table(Entry(resolver, id, resource): Entry<'_>) -> Result<TableDef
     let stream = props.get("StreamSpecification").is_some_and(|s| {
         s.get("StreamViewType").is_some() && s.get("StreamEnabled") != Some(&Value::Bool(false))
     });
+    let ttl = props
+        .get("TimeToLiveSpecification")
+        .filter(|t| {
+            t.get("Enabled") == Some(&Value::Bool(true))
+                || t.get("Enabled") == Some(&Value::from("true"))
+        })
+        .and_then(|t| t.get("AttributeName"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     Ok(TableDef {
         logical_id: id.to_owned(),
         key,
         gsis,
         stream,
+        ttl,
     })
 }
 
@@ -89,5 +99,6 @@ pub(super) fn simple_table(
         key: vec![(name, "HASH".to_owned())],
         gsis: Vec::new(),
         stream: false,
+        ttl: None,
     })
 }
