@@ -285,8 +285,10 @@ pub struct Line {
     pub read_units: f64,
     pub write_units: f64,
     pub events: f64,
+    /// Events put on a consumer's queue (one per matching rule).
+    pub queue_messages: f64,
     pub http_requests: f64,
-    /// USD by service: Lambda, Step Functions, DynamoDB, EventBridge, HTTP API.
+    /// USD by service: Lambda, Step Functions, DynamoDB, EventBridge, SQS, HTTP API.
     pub usd_by_service: BTreeMap<&'static str, f64>,
     pub usd: f64,
 }
@@ -303,6 +305,11 @@ pub struct Assumptions {
 }
 
 const MILLION: f64 = 1_000_000.0;
+
+/// SQS requests per message on a consumer's queue: the rule's `SendMessage`, the event source
+/// mapping's `ReceiveMessage` and its `DeleteMessage`, unbatched (the most it costs). The
+/// mappings' idle long polls are a fixed monthly cost, not per reservation.
+const SQS_REQUESTS_PER_MESSAGE: f64 = 3.0;
 
 /// The cost table: one line per outcome, per million reservations.
 pub fn model(
@@ -322,6 +329,7 @@ pub fn model(
     let mut lines = Vec::new();
     for outcome in outcomes() {
         let mut invocations: Vec<String> = outcome.http.iter().map(|h| h.to_string()).collect();
+        let mut queued = 0usize;
         invocations.extend(saga_invocations(
             wiring,
             &definition,
@@ -336,6 +344,12 @@ pub fn model(
                 "detail": event.detail,
             });
             for i in rules.matching(&envelope) {
+                if matches!(
+                    wiring.rules[i].target,
+                    reserveplace_wiring::Target::Queue(_)
+                ) {
+                    queued += 1;
+                }
                 if let Some(id) = wiring.consumer_of(&wiring.rules[i].target)
                     && let Some(f) = wiring.functions.get(id)
                 {
@@ -348,6 +362,7 @@ pub fn model(
             outcome: outcome.name.to_owned(),
             state_transitions: outcome.saga.len() as f64 * MILLION,
             events: events * MILLION,
+            queue_messages: queued as f64 * MILLION,
             http_requests: outcome.http.len() as f64 * MILLION,
             ..Line::default()
         };
@@ -381,6 +396,10 @@ pub fn model(
                 prices.read_unit * line.read_units + prices.write_unit * line.write_units,
             ),
             ("EventBridge", prices.event * line.events),
+            (
+                "SQS",
+                prices.sqs_request * SQS_REQUESTS_PER_MESSAGE * line.queue_messages,
+            ),
             ("HTTP API", prices.http_request * line.http_requests),
         ]);
         line.usd = line.usd_by_service.values().sum();

@@ -27,6 +27,10 @@ pub struct Prices {
     /// EventBridge, per custom event put (64 KB chunks; delivery to Lambda is free).
     #[arg(long, default_value_t = 1.00 / 1e6)]
     pub event: f64,
+    /// SQS standard queue, per request (64 KB chunks; a consumer's message costs the rule's send,
+    /// the mapping's receive and its delete: see `SQS_REQUESTS_PER_MESSAGE`).
+    #[arg(long, default_value_t = 0.40 / 1e6)]
+    pub sqs_request: f64,
     /// API Gateway HTTP API, per request (first 300 million a month).
     #[arg(long, default_value_t = 1.00 / 1e6)]
     pub http_request: f64,
