@@ -67,7 +67,6 @@ MAX_BODY_S3 = 1_048_576  # TemplateURL (sam deploy uploads a larger template to 
 
 # Values for the parameters that have no default (required at deploy time).
 REQUIRED = {
-    "JwtIssuer": "https://issuer.example.com/",
     "JwtAudience": "reserveplace",
 }
 
@@ -77,7 +76,9 @@ VARIANTS: dict[str, list[str]] = {
     "SeedFacadeEnabled": ["false", "true"],
     "AlarmTopicArn": ["", "arn:aws:sns:us-east-1:000000000000:reserveplace-alarms"],
     "ApiReservedConcurrency": ["0", "10"],
-    "ConsumerReservedConcurrency": ["0", "5"],
+    "RelayReservedConcurrency": ["0", "5"],
+    "JwtIssuer": ["", "https://issuer.example.com/"],
+    "EndpointUrl": ["", "http://host.containers.internal:5000"],
     "StepReservedConcurrency": ["0", "5"],
     "Architecture": ["arm64", "x86_64"],
     "AllowedOrigin": ["", "https://d111111abcdef8.cloudfront.net"],
@@ -479,6 +480,46 @@ def check_failure_destinations(
     return problems
 
 
+def check_identity(resources: dict[str, Any], params: dict[str, str]) -> list[str]:
+    """Someone can sign in to what is deployed: without a JwtIssuer the stack makes a user pool
+    and the API's JWT authorizer trusts exactly its issuer and app client; with one, no pool
+    exists and the authorizer trusts the given issuer."""
+    # SAM writes the HTTP API's authorizers into its OpenAPI body.
+    def jwt_configurations(value: Any) -> list[dict[str, Any]]:
+        if isinstance(value, dict):
+            found = [value["jwtConfiguration"]] if "jwtConfiguration" in value else []
+            return found + [c for v in value.values() for c in jwt_configurations(v)]
+        if isinstance(value, list):
+            return [c for v in value for c in jwt_configurations(v)]
+        return []
+
+    configs = jwt_configurations(
+        [r for r in resources.values() if r.get("Type") == "AWS::ApiGatewayV2::Api"]
+    )
+    if len(configs) != 1:
+        return [f"{len(configs)} JWT authorizers, not one"]
+    jwt = {"Issuer": configs[0].get("issuer"), "Audience": configs[0].get("audience")}
+    pools = [rid for rid, r in resources.items() if r.get("Type") == "AWS::Cognito::UserPool"]
+    clients = [rid for rid, r in resources.items() if r.get("Type") == "AWS::Cognito::UserPoolClient"]
+    if params.get("JwtIssuer"):
+        if pools or clients:
+            return [f"a JwtIssuer is given, yet the stack makes {pools + clients}"]
+        given = jwt.get("Issuer") in (params["JwtIssuer"], {"Ref": "JwtIssuer"})
+        return [] if given else [f"the authorizer's issuer {jwt.get('Issuer')} is not JwtIssuer"]
+    if len(pools) != 1 or len(clients) != 1:
+        return [f"no JwtIssuer, and the stack makes pools {pools} and clients {clients}"]
+    problems = []
+    named = {r for r in references(jwt.get("Issuer")) if not r.startswith("AWS::")}
+    if named != {pools[0]} or "cognito-idp" not in json.dumps(jwt.get("Issuer")):
+        problems.append(f"the authorizer's issuer {jwt.get('Issuer')} is not the user pool's")
+    if references(jwt.get("Audience")) != {clients[0]}:
+        problems.append(f"the authorizer's audience {jwt.get('Audience')} is not the app client")
+    flows = resources[clients[0]]["Properties"].get("ExplicitAuthFlows", [])
+    if "ALLOW_USER_PASSWORD_AUTH" not in flows:
+        problems.append("the app client cannot sign in with a password (README's walkthrough)")
+    return problems
+
+
 MAX_TEMPLATE_LINES = 1500
 
 # A consumer failing for this long (a context down for a week) must still be retried, not
@@ -817,6 +858,7 @@ def main() -> int:
             problems += check_facade(expanded, resources, params)
             problems += check_failure_destinations(expanded, resources)
             problems += check_consumer_queues(resources)
+            problems += check_identity(resources, params)
             problems += check_cors(resources, params)
             problems += check_function_operations(expanded)
             lines = resource_lines(cfn)
