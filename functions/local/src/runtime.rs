@@ -1,7 +1,7 @@
 //! Assembles the local runtime from `template.yaml`: one in-process function per template function,
-//! the HTTP side, the bus over the rule matcher, the consumers' queues, the saga interpreters and the
-//! embedded store. It
-//! only wires the parts together: each part gets just what it uses.
+//! the HTTP side, the bus over the rule matcher, the consumers' queues, the saga interpreters,
+//! retention and the embedded store. It only wires the parts together: each part gets just what it
+//! uses.
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,7 +11,7 @@ use reserveplace_functions::adapters::LogChannel;
 use reserveplace_functions::registry::{self, Handler};
 use reserveplace_functions::services::{Adapters, Services};
 use reserveplace_local_sfn::{Interpreter, StateMachine, TaskInvoker};
-use reserveplace_local_store::{Database, OutboxEntry};
+use reserveplace_local_store::{Database, OutboxEntry, QueueClock};
 use reserveplace_wiring::{FunctionDef, Router, RuleMatcher, Wiring};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -24,7 +24,6 @@ use crate::invoke::{Functions, LocalFunction};
 use crate::parts::Parts;
 use crate::queues::Queues;
 use crate::saga::{LambdaInvoker, LocalCallbacks, LocalStarter, Machines};
-use reserveplace_local_store::QueueClock;
 
 /// The running system: the HTTP side to serve, with the bus and the saga behind it.
 pub struct Runtime {
@@ -96,7 +95,7 @@ impl Runtime {
             functions: wiring.functions.keys().cloned().collect(),
         };
         let faults = Faults::new(opts.faults(), known).map_err(StartError::Faults)?;
-        let clock = reserveplace_local_store::QueueClock::new(opts.time_scale);
+        let clock = QueueClock::new(opts.time_scale);
         let rt = Self::assemble(
             wiring,
             bound,
