@@ -133,7 +133,7 @@ else
     $SUDO rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
     $SUDO tar -C "$rootfs" -cf "$work/rootfs.tar" .
     podman import --change 'ENV LAMBDA_TASK_ROOT=/var/task' --change 'WORKDIR /var/task' \
-        "$work/rootfs.tar" "$image" >/dev/null
+        "$work/rootfs.tar" "$image" >"$work/import.log" 2>&1 || die "podman import failed ($work/import.log)"
     $SUDO rm -rf "$rootfs" "$work/rootfs.tar"
     note "base image: built in $((SECONDS - t0)) s"
 fi
