@@ -328,7 +328,7 @@ run owner-decision OwnerDecisionFunction "$(sample owner-decision)" \
     "$(http 200) and .body == {reservationId: \"$rid\", placeId: \"place-sample\", decision: \"CONFIRMED\"}" \
     "200 {reservationId, placeId, decision: CONFIRMED}"
 consume place-resume-saga PlaceResumeSagaFunction "$(sample place-resume-saga)" \
-    "the owner's decision handed to the waiting saga (the emulator knows no such task: taken as resumed)"
+    "the owner's decision sent to the waiting saga (SendTaskSuccess: the emulator accepts any token)"
 run reservation-confirm ReservationConfirmFunction "$(sample reservation-confirm)" \
     '. == {status: "CONFIRMED", version: 4}' '{"status":"CONFIRMED","version":4}'
 consume notification-sender NotificationSenderFunction "$(sample notification-sender)"
