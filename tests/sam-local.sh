@@ -16,8 +16,9 @@
 # - No `sam build` (it would compile the bootstrap once more, for many minutes): `make
 #   lambda-build` built the same bootstrap, and tests/cfn/sam_local_template.py writes the template
 #   `sam build` would, every CodeUri pointing at it, into target/sam-local/template.yaml. That copy
-#   also declares AWS_ENDPOINT_URL, which `--env-vars` sets to the emulator, and has its
-#   Fn::ForEach loops expanded (`sam local start-api` does not expand them).
+#   also declares AWS_ENDPOINT_URL (empty) and AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ('true'), which
+#   `--env-vars` sets to the emulator and 'false', and has its Fn::ForEach loops expanded (`sam
+#   local start-api` does not expand them).
 # - Starts moto on all interfaces (the containers reach this host as host.containers.internal)
 #   on a free port, and `reserveplace-probe emulator stack` creates the template's tables, bus,
 #   consumer queues and state machine there, named as SAM resolves a `!Ref` (the logical id).

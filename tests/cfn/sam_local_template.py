@@ -8,9 +8,11 @@ target/lambda/reserveplace/, so this script derives that template from template.
 
 - every function's CodeUri is the directory holding that bootstrap, and its build Metadata is gone
   (there is nothing left to build);
-- `Globals.Function.Environment` also declares AWS_ENDPOINT_URL (empty), since `sam local
-  --env-vars` sets only variables the template declares: it is how the functions reach a local
-  AWS emulator;
+- `Globals.Function.Environment` also declares AWS_ENDPOINT_URL (empty) and
+  AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ('true'), since `sam local --env-vars` sets only variables
+  the template declares: setting them to the emulator's URL and 'false' is how the functions reach
+  a local AWS emulator. With these defaults the SDK uses AWS's endpoints; an empty
+  AWS_ENDPOINT_URL alone would make the SDK abort on the first AWS call ("URL was unset");
 - its Fn::ForEach loops are expanded (and AWS::LanguageExtensions taken off its transforms) as
   CloudFormation does, by tests/cfn/check_template.py's expand_language_extensions: `sam local
   invoke --language-extensions` expands them itself, but `sam local start-api` does not (it fails
@@ -50,6 +52,7 @@ def derive(template: dict, code_dir: str, out_dir: Path) -> dict:
     functions.pop("CodeUri", None)
     variables = functions.setdefault("Environment", {}).setdefault("Variables", {})
     variables.setdefault("AWS_ENDPOINT_URL", "")
+    variables.setdefault("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")
     for resource in template.get("Resources", {}).values():
         if isinstance(resource, dict) and resource.get("Type") == FUNCTION:
             resource.pop("Metadata", None)

@@ -12,15 +12,19 @@ use crate::cold::sqs_record;
 use crate::emulator::{self, SAM_QUEUES, support};
 
 /// Creates the stack on the emulator at `url` and answers the `--env-vars` file for `sam local`:
-/// every function reaches the emulator at `function_endpoint`, and a variable whose value is no
-/// name on the emulator (the state machine's ARN) gets the emulator's.
+/// every function reaches the emulator at `function_endpoint` (the template leaves
+/// `AWS_ENDPOINT_URL` empty and ignored, so the SDK uses AWS's endpoints), and a variable whose
+/// value is no name on the emulator (the state machine's ARN) gets the emulator's.
 pub async fn stack(
     url: &str,
     function_endpoint: &str,
     wiring: &Wiring,
 ) -> Result<Value, ProbeError> {
     let stack = emulator::create_stack(url, wiring, None).await?;
-    let mut vars = json!({"Parameters": {"AWS_ENDPOINT_URL": function_endpoint}});
+    let mut vars = json!({"Parameters": {
+        "AWS_ENDPOINT_URL": function_endpoint,
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "false",
+    }});
     for def in wiring.functions.values() {
         let env = stack.env_for(def);
         for (k, v) in &env {
