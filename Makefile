@@ -80,6 +80,15 @@ probe-smoke: tools debug-bins
 	grep -q '^confirmed (instant book) ' target/probe-cost.txt
 	grep -q "the seed's always-on cluster" target/probe-cost.txt
 
+# SAM's own `sam local invoke` on every function of template.yaml with its sample from events/, in
+# the samples' story, against the AWS emulator, each answer checked; then `sam local start-api`
+# serving a seed facade route and a /v1 route (tests/sam-local.sh). No Docker: Podman serves the
+# Docker API (installed from Debian if missing, with a stand-in for SAM's base image built once).
+# Not part of `make test`.
+.PHONY: sam-local
+sam-local: tools lambda-build debug-bins
+	tests/sam-local.sh
+
 # schemathesis against a fresh local runtime (debug build): every operation of openapi.yaml with
 # generated valid and invalid requests plus stateful link sequences, as a customer and an owner;
 # zero server errors and zero contract violations (tests/api-fuzz.sh, tests/schemathesis.toml).

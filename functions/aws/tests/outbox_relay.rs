@@ -24,45 +24,7 @@ fn reservation_item(id: &str) -> serde_json::Map<String, Value> {
 /// Reads the table's stream from the start, as Lambda's event source mapping would, and shapes
 /// the records into the event the relay function receives.
 async fn stream_batch(table: &str) -> Event {
-    let described = support::aws_json(
-        "dynamodb",
-        "DynamoDB_20120810.DescribeTable",
-        json!({"TableName": table}),
-    )
-    .await;
-    let stream_arn = described["Table"]["LatestStreamArn"]
-        .as_str()
-        .expect("stream")
-        .to_owned();
-    let stream = support::aws_json(
-        "dynamodb",
-        "DynamoDBStreams_20120810.DescribeStream",
-        json!({"StreamArn": stream_arn}),
-    )
-    .await;
-    let mut records = Vec::new();
-    for shard in stream["StreamDescription"]["Shards"]
-        .as_array()
-        .expect("shards")
-    {
-        let iterator = support::aws_json(
-            "dynamodb",
-            "DynamoDBStreams_20120810.GetShardIterator",
-            json!({"StreamArn": stream_arn, "ShardId": shard["ShardId"], "ShardIteratorType": "TRIM_HORIZON"}),
-        )
-        .await["ShardIterator"]
-            .clone();
-        let got = support::aws_json(
-            "dynamodb",
-            "DynamoDBStreams_20120810.GetRecords",
-            json!({"ShardIterator": iterator}),
-        )
-        .await;
-        for mut r in got["Records"].as_array().cloned().unwrap_or_default() {
-            r["eventSourceARN"] = json!(stream_arn);
-            records.push(r);
-        }
-    }
+    let records = support::stream_records_at(&support::endpoint(), table).await;
     serde_json::from_value(json!({"Records": records})).expect("a DynamoDB stream event")
 }
 

@@ -211,16 +211,33 @@ fn reads_a_queue(wiring: &Wiring, def: &FunctionDef) -> bool {
 /// A consumer's sample (the EventBridge event) as Lambda hands it over: one record of an SQS
 /// batch whose body is the event.
 fn sqs_batch(event: &Value) -> Value {
-    serde_json::json!({"Records": [{
-        "messageId": "00000000-0000-4000-8000-000000000001",
-        "receiptHandle": "probe",
-        "body": event.to_string(),
-        "attributes": {"ApproximateReceiveCount": "1"},
+    serde_json::json!({"Records": [sqs_record(
+        "00000000-0000-4000-8000-000000000001",
+        "probe",
+        &event.to_string(),
+        "1",
+        "arn:aws:sqs:us-east-1:000000000000:probe",
+    )]})
+}
+
+/// One record of the SQS batch Lambda hands a queue's consumer.
+pub fn sqs_record(
+    message_id: &str,
+    receipt_handle: &str,
+    body: &str,
+    receive_count: &str,
+    queue_arn: &str,
+) -> Value {
+    serde_json::json!({
+        "messageId": message_id,
+        "receiptHandle": receipt_handle,
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": receive_count},
         "messageAttributes": {},
         "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:probe",
+        "eventSourceARN": queue_arn,
         "awsRegion": "us-east-1"
-    }]})
+    })
 }
 
 /// Probes every function of `only` (all when empty) with `bootstrap`.

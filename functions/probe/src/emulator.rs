@@ -1,6 +1,7 @@
 //! The AWS emulator the probe runs the bootstrap against: the one the AWS adapter tests use
 //! (moto from `.venv`, started on a free loopback port), with the template's tables, a bus with
-//! the template's rules and a state machine for the saga starter.
+//! the template's rules and a state machine for the saga starter. [`create_stack`] makes the same
+//! on an emulator started elsewhere (for `sam local`: [`crate::sam`]).
 use std::collections::BTreeMap;
 
 use reserveplace_wiring::{FunctionDef, Wiring};
@@ -10,7 +11,7 @@ use crate::ProbeError;
 // The adapter tests' emulator support, shared rather than copied: it starts the emulator and
 // creates tables and buses from the template exactly as those tests do.
 #[path = "../../aws/tests/support/mod.rs"]
-mod support;
+pub(crate) mod support;
 
 /// The emulator, up.
 pub struct Emulator {
@@ -85,77 +86,95 @@ impl Emulator {
     /// Creates the template's tables (fresh names), its bus with every rule, and a state machine
     /// for the saga starter to start.
     pub async fn stack(&self, wiring: &Wiring) -> Result<Stack, ProbeError> {
-        let sdk = support::sdk().await;
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
         let prefix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
-        let mut names = BTreeMap::new();
-        for (logical_id, def) in &wiring.tables {
-            let name = format!("{prefix}-{logical_id}");
-            support::create_table(&dynamodb, def, &name).await;
-            names.insert(logical_id.clone(), name);
-        }
-        if let Some(places) = names.get("PlaceTable") {
-            seed_sample_place(&dynamodb, places).await?;
-        }
-        let bus = support::TemplateBus::create().await;
-        let bus_value = wiring
-            .functions
-            .values()
-            .find_map(|f| f.env.get("EVENT_BUS_NAME"))
-            .cloned()
-            .ok_or_else(|| ProbeError::Template("no function names EVENT_BUS_NAME".into()))?;
-        names.insert(bus_value, bus.name.clone());
-        let machine = support::aws_json(
-            "states",
-            "AWSStepFunctions.CreateStateMachine",
-            serde_json::json!({
-                "name": format!("saga-{prefix}"),
-                "roleArn": "arn:aws:iam::000000000000:role/saga",
-                "definition": r#"{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}"#,
-            }),
-        )
-        .await;
-        let saga_arn = machine["stateMachineArn"]
-            .as_str()
-            .ok_or_else(|| ProbeError::Template("the emulator made no state machine".into()))?
-            .to_owned();
-        Ok(Stack { names, saga_arn })
+        create_stack(&self.url, wiring, Some(&prefix)).await
     }
 }
 
-/// The place the samples book and quote (`place-sample`), as the place context stores it: a
+/// The template's resources on the emulator at `url`: its tables (the sample place stored), its
+/// bus with every rule putting events on a queue per consumer (`{prefix}-{function}`), and a state
+/// machine for the saga starter to start. Each is named `{prefix}-{value}` after the value the
+/// functions' environment holds for it (a `!Ref` resolves to the logical id), or exactly that value
+/// without a prefix, which is how `sam local` resolves the environment: then the queues are
+/// `sam-{function}`.
+pub async fn create_stack(
+    url: &str,
+    wiring: &Wiring,
+    prefix: Option<&str>,
+) -> Result<Stack, ProbeError> {
+    let name = |value: &str| prefix.map_or_else(|| value.to_owned(), |p| format!("{p}-{value}"));
+    let dynamodb = aws_sdk_dynamodb::Client::new(&support::sdk_at(url).await);
+    let mut names = BTreeMap::new();
+    for (logical_id, def) in &wiring.tables {
+        support::create_table(&dynamodb, def, &name(logical_id)).await;
+        names.insert(logical_id.clone(), name(logical_id));
+    }
+    if let Some(places) = names.get("PlaceTable") {
+        seed_sample_place(&dynamodb, places).await?;
+    }
+    let bus_value = env_value(wiring, "EVENT_BUS_NAME")?;
+    let bus =
+        support::TemplateBus::create_at(url, &name(&bus_value), prefix.unwrap_or(SAM_QUEUES)).await;
+    names.insert(bus_value, bus.name.clone());
+    let machine = support::aws_json_at(
+        url,
+        "states",
+        "AWSStepFunctions.CreateStateMachine",
+        serde_json::json!({
+            "name": name(&env_value(wiring, SAGA_VAR)?),
+            "roleArn": "arn:aws:iam::000000000000:role/saga",
+            "definition": r#"{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}"#,
+        }),
+    )
+    .await;
+    let saga_arn = machine["stateMachineArn"]
+        .as_str()
+        .ok_or_else(|| ProbeError::Template("the emulator made no state machine".into()))?
+        .to_owned();
+    Ok(Stack { names, saga_arn })
+}
+
+/// The queue prefix of a stack made without a prefix.
+pub const SAM_QUEUES: &str = "sam";
+
+/// The value a function's environment holds for `var` (the template's, resolved).
+fn env_value(wiring: &Wiring, var: &str) -> Result<String, ProbeError> {
+    wiring
+        .functions
+        .values()
+        .find_map(|f| f.env.get(var))
+        .cloned()
+        .ok_or_else(|| ProbeError::Template(format!("no function names {var}")))
+}
+
+/// The place the samples book and quote (`place-sample`), registered as its owner would through
+/// the place context and its table adapter (so its PlaceRegistered event waits in the outbox): a
 /// booking is priced from the place itself, so the reservation samples measure their real path
-/// only if it is there. Its facts are those of the `reservation-catalogue` sample, the
-/// PlaceRegistered event of that place.
+/// only if it is there. Its facts are the story's (events/README.md): owner-1's "Sea view" in
+/// Seoul, 2 rooms at 50,000 a night, request-to-book.
 async fn seed_sample_place(
     dynamodb: &aws_sdk_dynamodb::Client,
     table: &str,
 ) -> Result<(), ProbeError> {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    let event = crate::cold::sample("reservation-catalogue")?;
-    let serde_json::Value::Object(mut place) = event["detail"].clone() else {
-        return Err(ProbeError::Sample(
-            "reservation-catalogue".into(),
-            "no detail".into(),
-        ));
+    use reserveplace_domain::clock::SystemClock;
+    use reserveplace_domain::place::{PlaceService, RegisterPlace};
+    let places = PlaceService::new(
+        std::sync::Arc::new(reserveplace_aws::DynamoDbTable::new(
+            dynamodb.clone(),
+            table,
+        )),
+        std::sync::Arc::new(SystemClock),
+        86_400,
+    );
+    let place = RegisterPlace {
+        instant_book: false,
+        city: "Seoul".into(),
+        ..RegisterPlace::new("Sea view", 2, 50_000)
     };
-    let id = place["placeId"].as_str().unwrap_or_default().to_owned();
-    let at = place.remove("occurredAt").unwrap_or_default();
-    place.remove("eventId");
-    place.insert("createdAt".into(), at.clone());
-    place.insert("updatedAt".into(), at);
-    place.insert("pk".into(), format!("PLACE#{id}").into());
-    place.insert("sk".into(), "PLACE".into());
-    let item: std::collections::HashMap<String, AttributeValue> =
-        serde_dynamo::to_item(serde_json::Value::Object(place))
-            .map_err(|e| ProbeError::Sample("reservation-catalogue".into(), e.to_string()))?;
-    dynamodb
-        .put_item()
-        .table_name(table)
-        .set_item(Some(item))
-        .send()
+    places
+        .register("owner-1", "place-sample".into(), place)
         .await
-        .map_err(|e| ProbeError::Template(format!("seeding the sample place: {e}")))?;
+        .map_err(|e| ProbeError::Template(format!("registering the sample place: {e}")))?;
     Ok(())
 }
 

@@ -6,12 +6,15 @@
 //! - [`cost`]: a million reservations by outcome, in Lambda GB-seconds, state transitions,
 //!   DynamoDB request units, events and HTTP requests, priced by [`prices`]; with the monthly
 //!   cost of the seed's always-on cluster beside it.
+//! - [`sam`]: what `sam local invoke` runs against (`tests/sam-local.sh`): the template's resources
+//!   on an emulator started elsewhere, and the deliveries Lambda makes that `sam local` does not.
 pub mod cold;
 pub mod cost;
 pub mod emulator;
 pub mod prices;
 pub mod recorder;
 pub mod runtime_api;
+pub mod sam;
 pub mod template;
 
 /// Why a probe or a model could not be made.

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use reserveplace_probe::cold::{self, ColdReport};
 use reserveplace_probe::cost::{self, Assumptions};
 use reserveplace_probe::prices::{Cluster, Prices};
-use reserveplace_probe::{ProbeError, template};
+use reserveplace_probe::{ProbeError, sam, template};
 use reserveplace_wiring::Wiring;
 
 /// The probe's own measurements (`cold --json` on every function), the cost model's defaults.
@@ -61,6 +61,36 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// The template's resources on an AWS emulator started elsewhere, for `sam local`
+    /// (tests/sam-local.sh).
+    Emulator {
+        /// The emulator's endpoint, as this machine reaches it.
+        #[arg(long)]
+        endpoint: String,
+        #[command(subcommand)]
+        action: EmulatorAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum EmulatorAction {
+    /// Create the tables (the samples' place stored), the bus with a queue per consumer and the
+    /// saga's state machine, named as `sam local` resolves them; print the `--env-vars` file.
+    Stack {
+        /// The emulator's endpoint as the functions reach it.
+        #[arg(long)]
+        function_endpoint: String,
+    },
+    /// Print the outbox records committed so far (every table's stream) as the outbox relay's
+    /// event.
+    Outbox,
+    /// Print the messages waiting in a consumer's queue as its function's SQS batch (they are
+    /// deleted).
+    Queue {
+        /// The consumer's logical id.
+        #[arg(long)]
+        function: String,
     },
 }
 
@@ -146,6 +176,16 @@ async fn run(cli: Cli) -> Result<String, ProbeError> {
             }
             out.push_str(&format!("  {:<20} {:>9.2}\n", "total", cluster.total()));
             Ok(out)
+        }
+        Command::Emulator { endpoint, action } => {
+            let out = match action {
+                EmulatorAction::Stack { function_endpoint } => {
+                    sam::stack(&endpoint, &function_endpoint, &wiring).await?
+                }
+                EmulatorAction::Outbox => sam::outbox(&endpoint, &wiring).await,
+                EmulatorAction::Queue { function } => sam::queue(&endpoint, &function).await,
+            };
+            to_json(&out)
         }
     }
 }

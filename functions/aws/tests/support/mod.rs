@@ -77,7 +77,11 @@ pub fn endpoint() -> String {
 
 /// An SDK configuration pointing at the emulator with dummy credentials.
 pub async fn sdk() -> SdkConfig {
-    let url = endpoint();
+    sdk_at(&endpoint()).await
+}
+
+/// An SDK configuration pointing at the emulator at `url` (one this process did not start).
+pub async fn sdk_at(url: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(url)
@@ -161,13 +165,18 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, def: &TableDef, nam
 
 /// A raw AWS JSON-protocol call (for test set-up and stream reads the adapters do not make).
 pub async fn aws_json(service: &str, target: &str, body: Value) -> Value {
+    aws_json_at(&endpoint(), service, target, body).await
+}
+
+/// [`aws_json`] to the emulator at `url`.
+pub async fn aws_json_at(url: &str, service: &str, target: &str, body: Value) -> Value {
     let version = match service {
         "dynamodb" => "1.0",
         "streams.dynamodb" => "1.0",
         _ => "1.1",
     };
     let resp = reqwest::Client::new()
-        .post(endpoint())
+        .post(url)
         .header("content-type", format!("application/x-amz-json-{version}"))
         .header("x-amz-target", target)
         .header(
@@ -190,13 +199,20 @@ pub struct TemplateBus {
     pub name: String,
     /// Target logical id → queue URL.
     pub queues: std::collections::BTreeMap<String, String>,
+    /// The emulator it is on.
+    url: String,
 }
 
 impl TemplateBus {
     pub async fn create() -> TemplateBus {
         let prefix = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
-        let name = format!("bus-{prefix}");
-        aws_json(
+        TemplateBus::create_at(&endpoint(), &format!("bus-{prefix}"), &prefix).await
+    }
+
+    /// The bus `name` on the emulator at `url`, its queues named `{prefix}-{target}`.
+    pub async fn create_at(url: &str, name: &str, prefix: &str) -> TemplateBus {
+        aws_json_at(
+            url,
             "events",
             "AWSEvents.CreateEventBus",
             serde_json::json!({"Name": name}),
@@ -209,7 +225,8 @@ impl TemplateBus {
                 .expect("every rule's target has a consumer")
                 .to_owned();
             if !queues.contains_key(&target) {
-                let url = aws_json(
+                let queue_url = aws_json_at(
+                    url,
                     "sqs",
                     "AmazonSQS.CreateQueue",
                     serde_json::json!({"QueueName": format!("{prefix}-{target}")}),
@@ -218,26 +235,20 @@ impl TemplateBus {
                     .as_str()
                     .expect("queue url")
                     .to_owned();
-                queues.insert(target.clone(), url);
+                queues.insert(target.clone(), queue_url);
             }
-            let arn = aws_json(
-                "sqs",
-                "AmazonSQS.GetQueueAttributes",
-                serde_json::json!({"QueueUrl": queues[&target], "AttributeNames": ["QueueArn"]}),
-            )
-            .await["Attributes"]["QueueArn"]
-                .as_str()
-                .expect("queue arn")
-                .to_owned();
+            let arn = queue_arn(url, &queues[&target]).await;
             let rule_name = format!("{prefix}-rule-{i}");
-            aws_json(
+            aws_json_at(
+                url,
                 "events",
                 "AWSEvents.PutRule",
                 serde_json::json!({"Name": rule_name, "EventBusName": name,
                                    "EventPattern": rule.pattern.to_string()}),
             )
             .await;
-            aws_json(
+            aws_json_at(
+                url,
                 "events",
                 "AWSEvents.PutTargets",
                 serde_json::json!({"Rule": rule_name, "EventBusName": name,
@@ -245,39 +256,119 @@ impl TemplateBus {
             )
             .await;
         }
-        TemplateBus { name, queues }
+        TemplateBus {
+            name: name.to_owned(),
+            queues,
+            url: url.to_owned(),
+        }
     }
 
     /// Every event delivered so far, per target, as the envelopes the targets received.
     pub async fn drain(&self) -> std::collections::BTreeMap<String, Vec<Value>> {
         let mut out = std::collections::BTreeMap::new();
-        for (target, url) in &self.queues {
-            let mut got = Vec::new();
-            loop {
-                let resp = aws_json(
-                    "sqs",
-                    "AmazonSQS.ReceiveMessage",
-                    serde_json::json!({"QueueUrl": url, "MaxNumberOfMessages": 10}),
-                )
-                .await;
-                let messages = resp["Messages"].as_array().cloned().unwrap_or_default();
-                if messages.is_empty() {
-                    break;
-                }
-                for m in messages {
-                    got.push(
-                        serde_json::from_str(m["Body"].as_str().expect("body")).expect("json body"),
-                    );
-                    aws_json(
-                        "sqs",
-                        "AmazonSQS.DeleteMessage",
-                        serde_json::json!({"QueueUrl": url, "ReceiptHandle": m["ReceiptHandle"]}),
-                    )
-                    .await;
-                }
-            }
+        for target in self.queues.keys() {
+            let got = take_messages(&self.url, &self.queues[target])
+                .await
+                .iter()
+                .map(|m| {
+                    serde_json::from_str(m["Body"].as_str().expect("body")).expect("json body")
+                })
+                .collect();
             out.insert(target.clone(), got);
         }
         out
     }
+}
+
+/// The ARN of the queue at `queue_url`.
+pub async fn queue_arn(url: &str, queue_url: &str) -> String {
+    aws_json_at(
+        url,
+        "sqs",
+        "AmazonSQS.GetQueueAttributes",
+        serde_json::json!({"QueueUrl": queue_url, "AttributeNames": ["QueueArn"]}),
+    )
+    .await["Attributes"]["QueueArn"]
+        .as_str()
+        .expect("queue arn")
+        .to_owned()
+}
+
+/// Every message waiting in the queue, as `ReceiveMessage` answers them (with their attributes),
+/// each deleted once received.
+pub async fn take_messages(url: &str, queue_url: &str) -> Vec<Value> {
+    let mut got = Vec::new();
+    loop {
+        let resp = aws_json_at(
+            url,
+            "sqs",
+            "AmazonSQS.ReceiveMessage",
+            serde_json::json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10,
+                               "AttributeNames": ["All"]}),
+        )
+        .await;
+        let messages = resp["Messages"].as_array().cloned().unwrap_or_default();
+        if messages.is_empty() {
+            return got;
+        }
+        for m in messages {
+            aws_json_at(
+                url,
+                "sqs",
+                "AmazonSQS.DeleteMessage",
+                serde_json::json!({"QueueUrl": queue_url, "ReceiptHandle": m["ReceiptHandle"]}),
+            )
+            .await;
+            got.push(m);
+        }
+    }
+}
+
+/// Every record of the table's stream from the start, as Lambda's event source mapping reads
+/// them (each with the stream's ARN as `eventSourceARN`).
+pub async fn stream_records_at(url: &str, table: &str) -> Vec<Value> {
+    let described = aws_json_at(
+        url,
+        "dynamodb",
+        "DynamoDB_20120810.DescribeTable",
+        serde_json::json!({"TableName": table}),
+    )
+    .await;
+    let stream_arn = described["Table"]["LatestStreamArn"]
+        .as_str()
+        .expect("stream")
+        .to_owned();
+    let stream = aws_json_at(
+        url,
+        "dynamodb",
+        "DynamoDBStreams_20120810.DescribeStream",
+        serde_json::json!({"StreamArn": stream_arn}),
+    )
+    .await;
+    let mut records = Vec::new();
+    for shard in stream["StreamDescription"]["Shards"]
+        .as_array()
+        .expect("shards")
+    {
+        let iterator = aws_json_at(
+            url,
+            "dynamodb",
+            "DynamoDBStreams_20120810.GetShardIterator",
+            serde_json::json!({"StreamArn": stream_arn, "ShardId": shard["ShardId"], "ShardIteratorType": "TRIM_HORIZON"}),
+        )
+        .await["ShardIterator"]
+            .clone();
+        let got = aws_json_at(
+            url,
+            "dynamodb",
+            "DynamoDBStreams_20120810.GetRecords",
+            serde_json::json!({"ShardIterator": iterator}),
+        )
+        .await;
+        for mut r in got["Records"].as_array().cloned().unwrap_or_default() {
+            r["eventSourceARN"] = serde_json::json!(stream_arn);
+            records.push(r);
+        }
+    }
+    records
 }
