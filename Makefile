@@ -84,7 +84,6 @@ probe-smoke: tools debug-bins
 # the samples' story, against the AWS emulator, each answer checked; then `sam local start-api`
 # serving a seed facade route and a /v1 route (tests/sam-local.sh). No Docker: Podman serves the
 # Docker API (installed from Debian if missing, with a stand-in for SAM's base image built once).
-# Not part of `make test`.
 .PHONY: sam-local
 sam-local: tools lambda-build debug-bins
 	tests/sam-local.sh
@@ -97,7 +96,8 @@ api-fuzz: tools debug-bins
 	tests/api-fuzz.sh target/debug/reserveplace-local
 
 # The template and workflow checks; unit, contract (embedded and AWS adapters; the emulator is
-# started by the tests), events/, end-to-end and torture tests; then the Lambda build and its probe.
+# started by the tests), events/, end-to-end and torture tests; then the Lambda build, its probe and
+# SAM's own sam local on every function.
 test: tools lint docs-check template-lint template-check workflow-lint
 	cargo test --workspace
 	$(MAKE) bench-smoke
@@ -105,6 +105,7 @@ test: tools lint docs-check template-lint template-check workflow-lint
 	$(MAKE) api-fuzz
 	$(MAKE) lambda-build
 	$(MAKE) probe-smoke
+	$(MAKE) sam-local
 	$(MAKE) web-test
 
 # The load tool and its references, every scenario on tiny inputs against a fresh local runtime
