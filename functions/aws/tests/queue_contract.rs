@@ -27,15 +27,7 @@ async fn fixture() -> SqsQueues {
         .expect("create the dead-letter queue")
         .queue_url
         .expect("url");
-    let dead_arn = support::aws_json(
-        "sqs",
-        "AmazonSQS.GetQueueAttributes",
-        json!({"QueueUrl": dead_url, "AttributeNames": ["QueueArn"]}),
-    )
-    .await["Attributes"]["QueueArn"]
-        .as_str()
-        .expect("arn")
-        .to_owned();
+    let dead_arn = support::queue_arn(&support::endpoint(), &dead_url).await;
     let redrive = json!({"deadLetterTargetArn": dead_arn, "maxReceiveCount": MAX_RECEIVE_COUNT});
     let source_url = client
         .create_queue()
@@ -50,15 +42,7 @@ async fn fixture() -> SqsQueues {
         .queue_url
         .expect("url");
     // The adapter finds a queue from the ARN Lambda hands over, as the bootstrap does.
-    let source_arn = support::aws_json(
-        "sqs",
-        "AmazonSQS.GetQueueAttributes",
-        json!({"QueueUrl": source_url, "AttributeNames": ["QueueArn"]}),
-    )
-    .await["Attributes"]["QueueArn"]
-        .as_str()
-        .expect("arn")
-        .to_owned();
+    let source_arn = support::queue_arn(&support::endpoint(), &source_url).await;
     let source = SqsQueue::from_arn(client.clone(), &source_arn)
         .await
         .expect("the source queue by its ARN");

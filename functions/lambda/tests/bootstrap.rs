@@ -56,15 +56,7 @@ async fn queued(event: &Value) -> (aws_sdk_sqs::Client, String, Value) {
         .expect("create queue")
         .queue_url
         .expect("url");
-    let arn = support::aws_json(
-        "sqs",
-        "AmazonSQS.GetQueueAttributes",
-        json!({"QueueUrl": url, "AttributeNames": ["QueueArn"]}),
-    )
-    .await["Attributes"]["QueueArn"]
-        .as_str()
-        .expect("arn")
-        .to_owned();
+    let arn = support::queue_arn(&support::endpoint(), &url).await;
     sqs.send_message()
         .queue_url(&url)
         .message_body(event.to_string())
