@@ -42,6 +42,10 @@ mod saga_step_faults;
 mod search;
 #[path = "seed_walkthrough.rs"]
 mod seed_walkthrough;
+#[path = "terms.rs"]
+mod terms;
+#[path = "upgrade.rs"]
+mod upgrade;
 
 /// A suite file nobody compiles would pass by never running.
 #[test]

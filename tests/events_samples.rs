@@ -533,7 +533,7 @@ async fn seed(ctx: &Ctx, setup: Setup, wiring: &Wiring, matcher: &RuleMatcher) -
             check_in: CHECK_IN.into(),
             check_out: CHECK_OUT.into(),
             rooms: 1,
-            price_token: None,
+            ..Default::default()
         };
         let (r, _) = svc
             .reservations

@@ -12,7 +12,7 @@ use time::Date;
 
 use crate::payment::PaymentFacts;
 use crate::place::PlaceFacts;
-use crate::reservation::{CancelReason, ReservationStatus};
+use crate::reservation::{BookingTerms, CancelReason, ReservationStatus};
 
 /// An event as committed to the outbox and published on the bus.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +92,9 @@ pub struct ReservationSnapshot {
     pub status: ReservationStatus,
     /// Present (not null) only once cancelled.
     pub status_reason: Option<CancelReason>,
+    /// Events published before terms existed carry none of its fields.
+    #[serde(flatten)]
+    pub terms: BookingTerms,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -492,6 +495,7 @@ pub fn example(name: EventName, reservation_id: &str) -> DomainEvent {
         amount: 10_000,
         status: ReservationStatus::Pending,
         status_reason: None,
+        terms: BookingTerms::default(),
         created_at: at.into(),
         updated_at: at.into(),
     };
@@ -536,6 +540,7 @@ pub fn example(name: EventName, reservation_id: &str) -> DomainEvent {
                 nightly_price: 12_000,
                 days: Some(vec![crate::place::Day::Sat]),
             }],
+            ..PlaceFacts::new("Example", 1, 10_000)
         },
     };
     let event = match name {
@@ -623,6 +628,7 @@ mod tests {
             "amount",
             "status",
             "statusReason",
+            "currency",
             "createdAt",
             "updatedAt",
         ];
@@ -657,6 +663,11 @@ mod tests {
             "description",
             "guests",
             "priceRules",
+            "currency",
+            "timeZone",
+            "checkInTime",
+            "checkOutTime",
+            "ratePlans",
         ];
         for name in EventName::ALL {
             let extra: Vec<&str> = match name {

@@ -51,7 +51,7 @@ fn booking(place: &str) -> PlaceReservation {
         check_in: "2026-02-01".into(),
         check_out: "2026-02-02".into(),
         rooms: 1,
-        price_token: None,
+        ..Default::default()
     }
 }
 

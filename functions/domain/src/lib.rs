@@ -17,6 +17,7 @@ pub mod search;
 pub mod seed;
 pub mod stay;
 pub mod store;
+pub mod terms;
 #[cfg(test)]
 mod test_support;
 pub mod text;

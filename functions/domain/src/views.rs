@@ -10,7 +10,7 @@ use time::Date;
 use crate::error::{DomainError, DomainResult};
 use crate::events::{Event, EventMeta, ReservationSnapshot, ReservationStatusChanged};
 use crate::records;
-use crate::reservation::{CancelReason, ReservationStatus};
+use crate::reservation::{BookingTerms, CancelReason, ReservationStatus};
 use crate::store::{Cond, Item, Key, Query, StoreError, Table, Write};
 
 fn required<'a>(field: &str, value: &'a str) -> DomainResult<&'a str> {
@@ -37,6 +37,9 @@ struct ReservationColumns<'a> {
     rooms: i64,
     amount: i64,
     status_reason: Option<CancelReason>,
+    /// The guest sees what they booked under; the owner sees who arrives and what they asked.
+    #[serde(flatten)]
+    terms: &'a BookingTerms,
     /// When the event occurred.
     updated_at: &'a str,
     version: u64,
@@ -54,6 +57,7 @@ fn reservation_columns(meta: &EventMeta, r: &ReservationSnapshot) -> DomainResul
         rooms: r.rooms,
         amount: r.amount,
         status_reason: r.status_reason,
+        terms: &r.terms,
         updated_at: &meta.occurred_at,
         version: meta.version,
     };
@@ -120,6 +124,8 @@ pub struct MyPageRow {
     pub status_reason: Option<String>,
     #[serde(default)]
     pub payment_status: Option<String>,
+    #[serde(flatten)]
+    pub terms: BookingTerms,
     #[serde(default)]
     pub updated_at: String,
     /// Version of the last reservation event applied.
@@ -195,6 +201,8 @@ pub struct OwnerReservationRow {
     pub status: String,
     #[serde(default)]
     pub status_reason: Option<String>,
+    #[serde(flatten)]
+    pub terms: BookingTerms,
     pub created_at: String,
     pub updated_at: String,
     pub version: i64,

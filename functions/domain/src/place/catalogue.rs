@@ -14,6 +14,7 @@ use crate::records;
 use crate::retry::{Attempt, until_committed};
 use crate::seed;
 use crate::store::{Cond, Query, StoreError, Write};
+use crate::terms::{LocalTime, RatePlan, assign_ids, validate_plans};
 use crate::text::validate_text;
 
 pub const MAX_ROOMS: i64 = 10_000;
@@ -38,6 +39,10 @@ pub struct UpdatePlace {
     pub description: Option<String>,
     pub guests: Option<i64>,
     pub price_rules: Option<Vec<PriceRule>>,
+    pub check_in_time: Option<LocalTime>,
+    pub check_out_time: Option<LocalTime>,
+    /// Replaces the whole list; plans without an id get a new one.
+    pub rate_plans: Option<Vec<RatePlan>>,
 }
 
 impl UpdatePlace {
@@ -58,6 +63,11 @@ impl UpdatePlace {
         if let Some(rules) = &self.price_rules {
             facts.price_rules = rules.clone();
         }
+        facts.check_in_time = self.check_in_time.unwrap_or(facts.check_in_time);
+        facts.check_out_time = self.check_out_time.unwrap_or(facts.check_out_time);
+        if let Some(plans) = &self.rate_plans {
+            facts.rate_plans = plans.clone();
+        }
     }
 }
 
@@ -65,6 +75,7 @@ impl UpdatePlace {
 fn normalized(mut facts: PlaceFacts) -> PlaceFacts {
     facts.name = facts.name.trim().to_string();
     facts.city = facts.city.trim().to_string();
+    assign_ids(&mut facts.rate_plans);
     facts
 }
 
@@ -97,7 +108,12 @@ fn validate_place(facts: &PlaceFacts) -> DomainResult<()> {
             format!("must be between 1 and {MAX_GUESTS}"),
         ));
     }
-    validate_rules(&facts.price_rules)
+    validate_rules(&facts.price_rules)?;
+    facts.time_zone.zone()?;
+    // Ids are assigned before this check: a plan without one is valid.
+    let mut plans = facts.rate_plans.clone();
+    assign_ids(&mut plans);
+    validate_plans(&plans)
 }
 
 /// `kind` is `Event::PlaceRegistered` or `Event::PlaceUpdated`.

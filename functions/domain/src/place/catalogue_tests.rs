@@ -394,6 +394,7 @@ fn stay_of(check_in: &str, check_out: &str, rooms: i64, token: Option<&str>) -> 
         check_out: check_out.into(),
         rooms,
         price_token: token.map(str::to_string),
+        ..Default::default()
     }
 }
 

@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 use super::pricing::PriceRule;
 use crate::store::Key;
+use crate::terms::{Currency, LocalTime, RatePlan, TimeZoneName, standard_plans};
 
 /// A lowering of the room count finishes within milliseconds; a cap older than this was abandoned.
 pub const STALE_CAP_MS: i64 = 2_000;
@@ -33,9 +34,30 @@ pub struct PlaceFacts {
     /// Prices of some nights; the last rule covering a night wins (see `pricing::night_price`).
     #[serde(default)]
     pub price_rules: Vec<PriceRule>,
+    /// Prices are integers of this currency's minor unit. Fixed at registration.
+    #[serde(default)]
+    pub currency: Currency,
+    /// Where the place is: its deadlines are local times there. Fixed at registration.
+    #[serde(default)]
+    pub time_zone: TimeZoneName,
+    #[serde(default = "LocalTime::check_in")]
+    pub check_in_time: LocalTime,
+    #[serde(default = "LocalTime::check_out")]
+    pub check_out_time: LocalTime,
+    /// How the rooms are sold; the first is what a booking naming no plan gets.
+    #[serde(default = "standard_plans")]
+    pub rate_plans: Vec<RatePlan>,
 }
 
 impl PlaceFacts {
+    /// The plan `id` names, or the first plan when `None`.
+    pub fn rate_plan(&self, id: Option<&str>) -> Option<&RatePlan> {
+        match id {
+            None => self.rate_plans.first(),
+            Some(id) => self.rate_plans.iter().find(|p| p.rate_plan_id == id),
+        }
+    }
+
     /// A place of that name, size and price, instantly bookable, with nothing else said about it.
     pub fn new(name: impl Into<String>, room_count: i64, nightly_price: i64) -> Self {
         Self {
@@ -48,6 +70,11 @@ impl PlaceFacts {
             description: String::new(),
             guests: DEFAULT_GUESTS,
             price_rules: vec![],
+            currency: Currency::default(),
+            time_zone: TimeZoneName::default(),
+            check_in_time: LocalTime::CHECK_IN,
+            check_out_time: LocalTime::CHECK_OUT,
+            rate_plans: standard_plans(),
         }
     }
 }

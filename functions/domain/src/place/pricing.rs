@@ -205,6 +205,7 @@ mod tests {
             description: String::new(),
             guests: 2,
             price_rules: rules,
+            ..PlaceFacts::new("Hanok", 3, 100_000)
         }
     }
 

@@ -6,7 +6,8 @@ use serde::Serialize;
 use serde_json::Value;
 use time::Date;
 
-use super::pricing::{NightPrice, stay_nights, stay_total};
+use super::offer::{Offer, offers};
+use super::pricing::NightPrice;
 use super::quoted::QuotedPrice;
 use super::service::PlaceService;
 use crate::error::{DomainError, DomainResult};
@@ -14,6 +15,7 @@ use crate::item::to_item;
 use crate::reservation::MAX_ROOMS_PER_RESERVATION;
 use crate::stay::{Stay, parse_date};
 use crate::store::{Cond, Query, Write};
+use crate::terms::Currency;
 
 /// The stay a query string asks about (`checkIn`, `checkOut`, `rooms` default 1), under the rules
 /// of a reservation: a quote never prices a stay that could not be booked.
@@ -76,9 +78,13 @@ pub struct Quote {
     #[serde(with = "crate::stay::iso_date")]
     pub check_out: Date,
     pub rooms: i64,
+    /// The first offer's nights, with the rooms free on each.
     pub nights: Vec<QuoteNight>,
-    /// The amount a reservation of this stay would have.
+    /// The amount a reservation of this stay naming no rate plan would have (the first offer's).
     pub total: i64,
+    pub currency: Currency,
+    /// Every rate plan's offer, each with its policy as it would be if booked now.
+    pub offers: Vec<Offer>,
     /// `rooms` are free on every night.
     pub available: bool,
     /// A booking that presents it is charged `total` until `validUntil` (see `quoted.rs`).
@@ -99,8 +105,9 @@ impl PlaceService {
             .get_listed(place_id)
             .await?
             .ok_or_else(|| DomainError::not_found(format!("place {place_id}")))?;
-        let prices = place.facts.prices();
-        let priced = stay_nights(prices, &asked.stay);
+        let now = self.clock.now();
+        let offers = offers(&place.facts, &asked.stay, asked.rooms, now)?;
+        let priced = offers.first().map(|o| o.nights.clone()).unwrap_or_default();
         let held = self.held_on(place_id, &priced).await?;
         // What a new hold may take now: a room-count lowering being applied caps it already.
         let sellable = place.ceiling(self.clock.now_millis());
@@ -111,14 +118,14 @@ impl PlaceService {
                 price,
             })
             .collect();
-        let total = stay_total(prices, &asked.stay, asked.rooms)?;
+        let total = offers.first().map_or(0, |o| o.total);
         let quoted = QuotedPrice::new(
             user_id,
             &place,
             &asked.stay,
             asked.rooms,
-            total,
-            self.clock.now(),
+            &offers,
+            now,
             self.quote_validity_seconds,
         );
         let put = Write::Put {
@@ -131,6 +138,8 @@ impl PlaceService {
             price_token: quoted.price_token,
             valid_until: quoted.valid_until,
             available: nights.iter().all(|n| n.free >= asked.rooms),
+            currency: place.facts.currency,
+            offers,
             place_id: place.place_id,
             name: place.facts.name,
             check_in: asked.stay.check_in,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime};
 
 use super::model::Place;
-use super::pricing::stay_total;
+use super::offer::{Offer, QuotedOffer, offer, price_offer};
 use crate::error::{DomainError, DomainResult};
 use crate::records;
 use crate::stay::Stay;
@@ -34,7 +34,11 @@ pub struct QuotedPrice {
     #[serde(with = "crate::stay::iso_date")]
     pub check_out: Date,
     pub rooms: i64,
+    /// The first offer's total (what a booking naming no plan is charged).
     pub total: i64,
+    /// Every plan's offer as quoted (quotes stored before plans have none).
+    #[serde(default)]
+    pub offers: Vec<QuotedOffer>,
     /// The place's version the quote priced.
     pub place_version: u64,
     /// RFC 3339: the price holds until then.
@@ -53,10 +57,15 @@ impl QuotedPrice {
         place: &Place,
         stay: &Stay,
         rooms: i64,
-        total: i64,
+        offers: &[Offer],
         now: OffsetDateTime,
         validity_seconds: u64,
     ) -> Self {
+        let quoted: Vec<QuotedOffer> = offers
+            .iter()
+            .zip(&place.facts.rate_plans)
+            .map(|(o, plan)| QuotedOffer::of(o, &plan.cancellation_policy))
+            .collect();
         let valid_until = now + Duration::seconds(validity_seconds.min(86_400) as i64);
         Self {
             price_token: uuid::Uuid::new_v4().simple().to_string(),
@@ -65,7 +74,8 @@ impl QuotedPrice {
             check_in: stay.check_in,
             check_out: stay.check_out,
             rooms,
-            total,
+            total: offers.first().map_or(0, |o| o.total),
+            offers: quoted,
             place_version: place.version,
             valid_until: rfc3339(valid_until),
             expires_at: (valid_until + KEPT_AFTER_VALIDITY).unix_timestamp(),
@@ -102,39 +112,58 @@ fn check_token(token: &str) -> DomainResult<()> {
     }
 }
 
-/// What a booking asks to be priced: `user_id`'s stay of `rooms`, with a quote's token or none.
+/// What a booking asks to be priced: `user_id`'s stay of `rooms` under a rate plan (the first
+/// when `None`), with a quote's token or none.
 #[derive(Debug, Clone, Copy)]
 pub struct Booking<'a> {
     pub user_id: &'a str,
     pub stay: &'a Stay,
     pub rooms: i64,
+    pub rate_plan_id: Option<&'a str>,
     pub token: Option<&'a str>,
 }
 
-/// The amount `booking` at `place` (read just now) is charged. The token's single use is the
-/// booking's to record (with the reservation it makes).
+/// The offer `booking` at `place` (read just now) gets, as booked at `now`: the quoted one while
+/// the token holds, else the place's as it is. The token's single use is the booking's to record
+/// (with the reservation it makes).
 pub async fn price_booking(
     table: &dyn Table,
     place: &Place,
     booking: Booking<'_>,
     now: OffsetDateTime,
-) -> DomainResult<i64> {
+) -> DomainResult<Offer> {
     let Booking {
         user_id,
         stay,
         rooms,
+        rate_plan_id,
         token,
     } = booking;
-    let current = stay_total(place.facts.prices(), stay, rooms)?;
+    let unknown_plan = || {
+        DomainError::invalid(
+            "ratePlanId",
+            format!(
+                "is not a rate plan of place {}: ask for a quote to see its plans",
+                place.place_id
+            ),
+        )
+    };
+    let current = || -> DomainResult<Offer> {
+        let plan = place
+            .facts
+            .rate_plan(rate_plan_id)
+            .ok_or_else(unknown_plan)?;
+        offer(&place.facts, plan, stay, rooms, now)
+    };
     let Some(token) = token else {
-        return Ok(current);
+        return current();
     };
     check_token(token)?;
     let quoted: Option<QuotedPrice> = records::get(table, &QuotedPrice::key(token)).await?;
     let Some(quoted) = quoted else {
         return Err(DomainError::PriceChanged {
             detail: "the quote is unknown or too old: quote again".into(),
-            total: current,
+            total: current()?.total,
         });
     };
     if quoted.place_id != place.place_id
@@ -153,14 +182,38 @@ pub async fn price_booking(
             "was quoted for another user",
         ));
     }
-    if quoted.valid_at(now) || quoted.total == current {
-        return Ok(quoted.total);
+    let as_quoted = match rate_plan_id {
+        None => quoted.offers.first(),
+        Some(id) => quoted.offers.iter().find(|o| o.plan.rate_plan_id == id),
+    };
+    if quoted.valid_at(now)
+        && let Some(q) = as_quoted
+    {
+        let nights = q.nights.clone();
+        return price_offer(
+            &place.facts,
+            q.plan.clone(),
+            &q.policy,
+            nights,
+            stay,
+            rooms,
+            now,
+        );
+    }
+    if !quoted.offers.is_empty() && as_quoted.is_none() {
+        return Err(unknown_plan());
+    }
+    // Expired, or quoted before plans: good only while the price is still the same.
+    let now_offer = current()?;
+    let quoted_total = as_quoted.map_or(quoted.total, |q| q.total);
+    if quoted_total == now_offer.total {
+        return Ok(now_offer);
     }
     Err(DomainError::PriceChanged {
         detail: format!(
-            "the quote of {} expired at {} and the price changed: the total is now {current}",
-            quoted.total, quoted.valid_until
+            "the quote of {quoted_total} expired at {} and the price changed: the total is now {}",
+            quoted.valid_until, now_offer.total
         ),
-        total: current,
+        total: now_offer.total,
     })
 }

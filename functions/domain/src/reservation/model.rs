@@ -1,8 +1,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::events::PlaceCatalogued;
-use crate::place::{PriceRule, Prices};
+use crate::place::{BookedPlan, NightPrice, Offer, PriceRule, Prices};
 use crate::store::Key;
+use crate::terms::{Currency, Guests, LeadGuest, PolicySnapshot};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -102,9 +103,57 @@ pub struct Reservation {
     pub status: ReservationStatus,
     #[serde(default)]
     pub status_reason: Option<CancelReason>,
+    #[serde(flatten)]
+    pub terms: BookingTerms,
     pub version: u64,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// What a booking was sold under and who stays: a snapshot taken when it was placed, so nothing
+/// the owner changes later alters it. Reservations placed before terms existed (and the seed
+/// facade's) have only the currency, which was KRW.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingTerms {
+    #[serde(default)]
+    pub currency: Currency,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_plan: Option<BookedPlan>,
+    /// Each night's price for one room.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub night_prices: Vec<NightPrice>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation_policy: Option<PolicySnapshot>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guests: Option<Guests>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_guest: Option<LeadGuest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub special_request: Option<String>,
+}
+
+impl BookingTerms {
+    /// The terms of `offer` for `party`.
+    pub fn of(offer: Offer, party: Party) -> Self {
+        Self {
+            currency: offer.currency,
+            rate_plan: Some(offer.plan),
+            night_prices: offer.nights,
+            cancellation_policy: Some(offer.cancellation_policy),
+            guests: Some(party.guests),
+            lead_guest: party.lead_guest,
+            special_request: party.special_request,
+        }
+    }
+}
+
+/// Who a booking is for, as the request names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Party {
+    pub guests: Guests,
+    pub lead_guest: Option<LeadGuest>,
+    pub special_request: Option<String>,
 }
 
 impl Reservation {

@@ -19,6 +19,7 @@ use crate::retry::{Attempt, until_committed};
 use crate::seed;
 use crate::stay::Stay;
 use crate::store::{Cond, Key, StoreError, Table, Write};
+use crate::terms::{Guests, LeadGuest, validate_special_request};
 /// A seed facade booking of a place the catalogue copy does not know yet re-reads it after these
 /// pauses (2 s in all) before answering 404: the copy follows the place context by an event, so a
 /// client that registers a place and books it at once would otherwise be told it does not exist.
@@ -31,7 +32,7 @@ pub const MAX_ROOMS_PER_RESERVATION: i64 = 100;
 pub const MAX_AMOUNT: i64 =
     crate::place::MAX_PRICE * crate::stay::MAX_NIGHTS * MAX_ROOMS_PER_RESERVATION;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlaceReservation {
     pub place_id: String,
@@ -42,6 +43,38 @@ pub struct PlaceReservation {
     /// A quote's `priceToken`: the booking is charged that quote's total while it holds.
     #[serde(default)]
     pub price_token: Option<String>,
+    /// One of the place's rate plans; absent: its first.
+    #[serde(default)]
+    pub rate_plan_id: Option<String>,
+    /// Absent: one adult.
+    #[serde(default)]
+    pub guests: Option<Guests>,
+    #[serde(default)]
+    pub lead_guest: Option<LeadGuest>,
+    #[serde(default)]
+    pub special_request: Option<String>,
+}
+
+impl PlaceReservation {
+    /// The party, checked against the rooms asked for and the guests one room of `place` sleeps.
+    fn party(&self, place: &Place) -> DomainResult<Party> {
+        let guests = self.guests.unwrap_or_else(Guests::one_adult);
+        guests.validate(self.rooms, place.facts.guests)?;
+        if let Some(lead) = &self.lead_guest {
+            lead.validate()?;
+        }
+        if let Some(text) = &self.special_request {
+            validate_special_request(text)?;
+        }
+        Ok(Party {
+            guests,
+            lead_guest: self.lead_guest.clone(),
+            special_request: self
+                .special_request
+                .clone()
+                .filter(|t| !t.trim().is_empty()),
+        })
+    }
 }
 
 fn one() -> i64 {
@@ -96,6 +129,7 @@ fn snapshot(r: &Reservation) -> DomainResult<ReservationSnapshot> {
         amount: r.amount,
         status: r.status,
         status_reason: r.status_reason,
+        terms: r.terms.clone(),
         created_at: r.created_at.clone(),
         updated_at: r.updated_at.clone(),
     })
@@ -259,19 +293,22 @@ impl ReservationService {
             .await?
             .ok_or_else(|| DomainError::not_found(format!("place {}", cmd.place_id)))?;
         stay.ensure_bookable(self.clock.now().date())?;
+        let party = cmd.party(&place)?;
         let token = cmd.price_token.as_deref();
-        let amount = price_booking(
+        let offer = price_booking(
             &*self.places,
             &place,
             Booking {
                 user_id,
                 stay: &stay,
                 rooms: cmd.rooms,
+                rate_plan_id: cmd.rate_plan_id.as_deref(),
                 token,
             },
             self.clock.now(),
         )
         .await?;
+        let amount = offer.total;
         let now = self.clock.now_rfc3339();
         let r = Reservation {
             reservation_id: (self.ids)(),
@@ -286,6 +323,7 @@ impl ReservationService {
             amount,
             status: ReservationStatus::Pending,
             status_reason: None,
+            terms: BookingTerms::of(offer, party),
             version: 1,
             created_at: now.clone(),
             updated_at: now,
@@ -410,6 +448,7 @@ impl ReservationService {
                     amount: cmd.amount,
                     status: ReservationStatus::Pending,
                     status_reason: None,
+                    terms: BookingTerms::default(),
                     version: 1,
                     created_at: now.clone(),
                     updated_at: now,

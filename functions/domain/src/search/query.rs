@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use time::Date;
+use time::{Date, OffsetDateTime};
 
 use super::keys::*;
 use super::read_units::ReadUnits;
@@ -13,12 +13,13 @@ use super::{SearchPlace, SearchService};
 use crate::error::{DomainError, DomainResult};
 use crate::item::from_item;
 use crate::place::{
-    DEFAULT_GUESTS, MAX_CITY_CHARS, MAX_GUESTS, PriceRule, Prices, StayAsked, pricing,
+    DEFAULT_GUESTS, MAX_CITY_CHARS, MAX_GUESTS, PriceRule, Prices, StayAsked, offer, pricing,
     query_integer,
 };
 use crate::reservation::MAX_ROOMS_PER_RESERVATION;
 use crate::stay::Stay;
 use crate::store::{Item, Query};
+use crate::terms::{Currency, PolicySnapshot};
 
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 50;
@@ -54,10 +55,16 @@ pub struct SearchHit {
     pub guests: i64,
     pub instant_book: bool,
     pub nightly_price: i64,
-    /// What the stay costs for the rooms asked: the amount a reservation of it would have.
+    /// What the stay costs for the rooms asked under the cheapest rate plan: the amount a
+    /// reservation of it under that plan would have.
     pub total: i64,
     /// The fewest rooms free on any night of the stay.
     pub free: i64,
+    pub currency: Currency,
+    /// The cheapest plan (the first of equal ones) and its policy, as if booked now.
+    pub rate_plan_id: String,
+    pub rate_plan_name: String,
+    pub cancellation_policy: PolicySnapshot,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -219,10 +226,26 @@ struct Ranked<'a> {
     guests: i64,
     #[serde(default)]
     price_rules: Vec<PriceRule>,
+    #[serde(default = "standard_adjustment")]
+    rate_plans: Vec<RankedPlan>,
+}
+
+/// Of a rate plan, what ranking needs.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RankedPlan {
+    #[serde(default)]
+    price_adjustment_percent: i32,
 }
 
 fn default_guests() -> i64 {
     DEFAULT_GUESTS
+}
+
+fn standard_adjustment() -> Vec<RankedPlan> {
+    vec![RankedPlan {
+        price_adjustment_percent: 0,
+    }]
 }
 
 impl<'a> Ranked<'a> {
@@ -245,6 +268,8 @@ struct Match<'a> {
     place_id: &'a str,
     free: i64,
     index: usize,
+    /// The cheapest plan's index.
+    plan: usize,
 }
 
 impl Match<'_> {
@@ -257,7 +282,8 @@ impl Match<'_> {
 impl SearchService {
     /// The page of places in the request's city with `rooms` free on every night of the stay.
     pub async fn search(&self, q: &BTreeMap<String, String>) -> DomainResult<SearchPage> {
-        let today = self.clock.now().date();
+        let now = self.clock.now();
+        let today = now.date();
         let request = SearchRequest::parse(q, today)?;
         let key = city_key(&request.city);
         let catalogue = self.query_all(catalogue_partition(&key)).await?;
@@ -272,12 +298,13 @@ impl SearchService {
         let mut matches = Vec::new();
         for (index, item) in catalogue.iter().enumerate() {
             let place = Ranked::of(item)?;
-            if let Some((total, free)) = priced(&request, &place, &held)? {
+            if let Some((total, free, plan)) = priced(&request, &place, &held)? {
                 matches.push(Match {
                     total,
                     place_id: place.place_id,
                     free,
                     index,
+                    plan,
                 });
             }
         }
@@ -289,7 +316,7 @@ impl SearchService {
         let items = rest
             .by_ref()
             .take(request.limit)
-            .map(|m| Ok(hit(from_item(catalogue[m.index].clone())?, m.total, m.free)))
+            .map(|m| hit(from_item(catalogue[m.index].clone())?, &request, m, now))
             .collect::<DomainResult<Vec<SearchHit>>>()?;
         let next_cursor = match (rest.next(), items.last()) {
             (Some(_), Some(last)) => Some(request.encode_cursor(&Position {
@@ -316,13 +343,13 @@ impl SearchService {
     }
 }
 
-/// The total and the fewest free rooms of `place` for `request`, if it sleeps the guests and has
-/// the rooms free every night.
+/// The cheapest plan's total, the fewest free rooms and that plan of `place` for `request`, if it
+/// sleeps the guests and has the rooms free every night.
 fn priced(
     request: &SearchRequest,
     place: &Ranked,
     held: &Held,
-) -> DomainResult<Option<(i64, i64)>> {
+) -> DomainResult<Option<(i64, i64, usize)>> {
     if request
         .guests
         .is_some_and(|g| place.guests.saturating_mul(request.rooms) < g)
@@ -333,16 +360,46 @@ fn priced(
     if free < request.rooms {
         return Ok(None);
     }
-    let total = pricing::stay_total(place.prices(), &request.stay, request.rooms)?;
-    Ok(Some((total, free)))
+    let calendar = pricing::stay_nights(place.prices(), &request.stay);
+    // As `place::offer` prices a plan: each night adjusted (rounded down), times the rooms.
+    let cheapest = place
+        .rate_plans
+        .iter()
+        .enumerate()
+        .map(|(i, plan)| {
+            let adjust = 100 + i64::from(plan.price_adjustment_percent);
+            let per_room: i64 = calendar
+                .iter()
+                .map(|n| n.nightly_price * adjust / 100)
+                .sum();
+            (per_room.saturating_mul(request.rooms), i)
+        })
+        .min();
+    Ok(cheapest.map(|(total, plan)| (total, free, plan)))
 }
 
-/// A place of the page, with what the stay costs there and the fewest rooms free.
-fn hit(place: SearchPlace, total: i64, free: i64) -> SearchHit {
+/// A place of the page, with what the stay costs there under its cheapest plan (priced again by
+/// the one offer function, which a test holds equal to the ranking) and the fewest rooms free.
+fn hit(
+    place: SearchPlace,
+    request: &SearchRequest,
+    m: &Match<'_>,
+    now: OffsetDateTime,
+) -> DomainResult<SearchHit> {
     let SearchPlace {
         place_id, facts, ..
     } = place;
-    SearchHit {
+    let plan = facts
+        .rate_plans
+        .get(m.plan)
+        .ok_or_else(|| DomainError::Misconfigured("a ranked plan vanished".into()))?;
+    let offer = offer(&facts, plan, &request.stay, request.rooms, now)?;
+    let (total, free) = (m.total, m.free);
+    Ok(SearchHit {
+        currency: offer.currency,
+        rate_plan_id: offer.plan.rate_plan_id,
+        rate_plan_name: offer.plan.name,
+        cancellation_policy: offer.cancellation_policy,
         place_id,
         name: facts.name,
         city: facts.city,
@@ -353,7 +410,7 @@ fn hit(place: SearchPlace, total: i64, free: i64) -> SearchHit {
         nightly_price: facts.nightly_price,
         total,
         free,
-    }
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,137 @@
+//! Offers: a stay priced under one rate plan, with its policy resolved. The one function quote,
+//! search and booking all price through, so the three cannot disagree.
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::model::PlaceFacts;
+use super::pricing::{NightPrice, stay_nights};
+use crate::error::{DomainError, DomainResult};
+use crate::stay::Stay;
+use crate::terms::{CancellationPolicy, Currency, PolicySnapshot, RatePlan};
+
+/// The plan as a booking keeps it (a copy: the owner may change or drop the plan later).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BookedPlan {
+    pub rate_plan_id: String,
+    pub name: String,
+    pub price_adjustment_percent: i32,
+}
+
+/// A stay under one plan: what each night costs a room, what it all costs, and what a cancel
+/// keeps when booked at `now`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Offer {
+    #[serde(flatten)]
+    pub plan: BookedPlan,
+    /// Per room, after the plan's adjustment.
+    pub nights: Vec<NightPrice>,
+    pub rooms: i64,
+    pub total: i64,
+    pub currency: Currency,
+    pub cancellation_policy: PolicySnapshot,
+}
+
+/// The part of an offer a quote keeps, so a booking within its validity gets exactly it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotedOffer {
+    pub plan: BookedPlan,
+    pub policy: CancellationPolicy,
+    pub nights: Vec<NightPrice>,
+    pub total: i64,
+}
+
+impl QuotedOffer {
+    pub fn of(offer: &Offer, policy: &CancellationPolicy) -> Self {
+        Self {
+            plan: offer.plan.clone(),
+            policy: policy.clone(),
+            nights: offer.nights.clone(),
+            total: offer.total,
+        }
+    }
+}
+
+/// `plan`'s nights of `stay` at `place`, per room.
+pub fn plan_nights(place: &PlaceFacts, plan: &RatePlan, stay: &Stay) -> Vec<NightPrice> {
+    stay_nights(place.prices(), stay)
+        .into_iter()
+        .map(|n| NightPrice {
+            date: n.date,
+            nightly_price: plan.night_price(n.nightly_price),
+        })
+        .collect()
+}
+
+/// Prices `nights` (per room) for `rooms` and resolves `policy` as booked at `now`.
+pub fn price_offer(
+    place: &PlaceFacts,
+    plan: BookedPlan,
+    policy: &CancellationPolicy,
+    nights: Vec<NightPrice>,
+    stay: &Stay,
+    rooms: i64,
+    now: OffsetDateTime,
+) -> DomainResult<Offer> {
+    let too_large = || DomainError::invalid("rooms", "the amount is too large");
+    let per_night: Vec<i64> = nights
+        .iter()
+        .map(|n| n.nightly_price.checked_mul(rooms).ok_or_else(too_large))
+        .collect::<DomainResult<_>>()?;
+    let total = per_night
+        .iter()
+        .try_fold(0i64, |sum, n| sum.checked_add(*n))
+        .ok_or_else(too_large)?;
+    let zone = place.time_zone.zone()?;
+    let check_in = zone.instant(stay.check_in, place.check_in_time)?;
+    let cancellation_policy = policy.resolve(&zone, place.currency, now, &check_in, &per_night)?;
+    Ok(Offer {
+        plan,
+        nights,
+        rooms,
+        total,
+        currency: place.currency,
+        cancellation_policy,
+    })
+}
+
+/// The offer of `plan` for `rooms` rooms of `stay`, booked at `now`.
+pub fn offer(
+    place: &PlaceFacts,
+    plan: &RatePlan,
+    stay: &Stay,
+    rooms: i64,
+    now: OffsetDateTime,
+) -> DomainResult<Offer> {
+    let booked = BookedPlan {
+        rate_plan_id: plan.rate_plan_id.clone(),
+        name: plan.name.clone(),
+        price_adjustment_percent: plan.price_adjustment_percent,
+    };
+    let nights = plan_nights(place, plan, stay);
+    price_offer(
+        place,
+        booked,
+        &plan.cancellation_policy,
+        nights,
+        stay,
+        rooms,
+        now,
+    )
+}
+
+/// Every plan's offer, in the owner's order.
+pub fn offers(
+    place: &PlaceFacts,
+    stay: &Stay,
+    rooms: i64,
+    now: OffsetDateTime,
+) -> DomainResult<Vec<Offer>> {
+    place
+        .rate_plans
+        .iter()
+        .map(|plan| offer(place, plan, stay, rooms, now))
+        .collect()
+}
