@@ -434,3 +434,99 @@ async fn search_quote_and_booking_agree_on_every_offer() {
         }
     }
 }
+
+/// Every kind of stay rule at its boundary, through quote, booking and search alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stay_rules_refuse_the_same_stays_in_quote_booking_and_search() {
+    let rt = Local::start("terms-rules", &[]).await;
+    let b = today() + 40;
+    // A Friday on or after `b`, for a weekend minimum stay.
+    let friday = (b..b + 7)
+        .find(|d| weekday_of(*d) == "FRI")
+        .expect("a Friday");
+    let city = format!("Ruleton-{}", Rng::from_env("RULES_SEED").next() % 1_000_000);
+    let rules = json!([
+        {"from": date_of(friday), "to": date_of(friday + 2), "days": ["FRI", "SAT"], "minStay": 2},
+        {"from": date_of(b + 20), "to": date_of(b + 21), "maxStay": 3},
+        {"from": date_of(b + 25), "to": date_of(b + 26), "closedToArrival": true},
+        {"from": date_of(b + 27), "to": date_of(b + 28), "closedToDeparture": true},
+        {"from": date_of(b + 30), "to": date_of(b + 32), "closed": true}
+    ]);
+    let place = rt
+        .place_with(
+            "owner-r",
+            json!({"name": "Rule House", "roomCount": 50, "nightlyPrice": 1_000, "city": city, "restrictions": rules}),
+        )
+        .await;
+    // (check-in, check-out, the field a refusal names or None when sold)
+    let cases = [
+        (friday, friday + 1, Some("checkOut")),
+        (friday, friday + 2, None),
+        (friday - 1, friday + 1, None),
+        (b + 20, b + 23, None),
+        (b + 20, b + 24, Some("checkOut")),
+        (b + 19, b + 24, None),
+        (b + 25, b + 26, Some("checkIn")),
+        (b + 24, b + 26, None),
+        (b + 26, b + 27, Some("checkOut")),
+        (b + 26, b + 28, None),
+        (b + 28, b + 30, None),
+        (b + 29, b + 31, Some("checkIn")),
+        (b + 31, b + 33, Some("checkIn")),
+        (b + 32, b + 33, None),
+    ];
+    for (check_in, check_out, refused) in cases {
+        let what = format!("{} to {}", date_of(check_in), date_of(check_out));
+        let (s, q) = rt
+            .call(
+                "GET",
+                &stay(&place, check_in, check_out, 1),
+                Some("guest-r"),
+                None,
+            )
+            .await;
+        let (bs, r) = rt
+            .reserve(
+                "guest-r",
+                &place,
+                &date_of(check_in),
+                &date_of(check_out),
+                1,
+            )
+            .await;
+        let path = format!(
+            "/v1/search?city={city}&checkIn={}&checkOut={}",
+            date_of(check_in),
+            date_of(check_out)
+        );
+        let mut found = 0;
+        for _ in 0..200 {
+            let (_, page) = rt.call("GET", &path, Some("guest-r"), None).await;
+            found = page["items"].as_array().map_or(0, Vec::len);
+            if found == 1 || refused.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        match refused {
+            Some(field) => {
+                assert_eq!(
+                    (s, q["field"].as_str()),
+                    (422, Some(field)),
+                    "quote {what}: {q}"
+                );
+                assert_eq!(
+                    (bs, r["field"].as_str()),
+                    (422, Some(field)),
+                    "booking {what}: {r}"
+                );
+                assert_eq!(found, 0, "search {what}");
+            }
+            None => {
+                assert_eq!(s, 200, "quote {what}: {q}");
+                assert_eq!(bs, 202, "booking {what}: {r}");
+                assert_eq!(found, 1, "search {what}");
+            }
+        }
+    }
+}

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::model::*;
 use super::pricing::{PriceRule, validate_price, validate_rules};
+use super::restrictions::{self, Restriction};
 use super::service::PlaceService;
 use crate::error::{DomainError, DomainResult};
 use crate::events::{DomainEvent, Event, EventMeta, PlaceCatalogued};
@@ -43,6 +44,8 @@ pub struct UpdatePlace {
     pub check_out_time: Option<LocalTime>,
     /// Replaces the whole list; plans without an id get a new one.
     pub rate_plans: Option<Vec<RatePlan>>,
+    /// Replaces the whole list.
+    pub restrictions: Option<Vec<Restriction>>,
 }
 
 impl UpdatePlace {
@@ -67,6 +70,9 @@ impl UpdatePlace {
         facts.check_out_time = self.check_out_time.unwrap_or(facts.check_out_time);
         if let Some(plans) = &self.rate_plans {
             facts.rate_plans = plans.clone();
+        }
+        if let Some(rules) = &self.restrictions {
+            facts.restrictions = rules.clone();
         }
     }
 }
@@ -110,6 +116,7 @@ fn validate_place(facts: &PlaceFacts) -> DomainResult<()> {
     }
     validate_rules(&facts.price_rules)?;
     facts.time_zone.zone()?;
+    restrictions::validate(&facts.restrictions)?;
     // Ids are assigned before this check: a plan without one is valid.
     let mut plans = facts.rate_plans.clone();
     assign_ids(&mut plans);

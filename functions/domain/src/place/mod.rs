@@ -10,6 +10,7 @@ mod offer;
 pub mod pricing;
 mod quote;
 mod quoted;
+pub mod restrictions;
 mod service;
 
 pub use catalogue::*;
@@ -20,4 +21,5 @@ pub use offer::*;
 pub use pricing::{Day, MAX_PRICE, NightPrice, PriceRule, Prices};
 pub use quote::*;
 pub use quoted::*;
+pub use restrictions::Restriction;
 pub use service::PlaceService;

@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::pricing::PriceRule;
+use super::restrictions::Restriction;
 use crate::store::Key;
 use crate::terms::{Currency, LocalTime, RatePlan, TimeZoneName, standard_plans};
 
@@ -47,6 +48,9 @@ pub struct PlaceFacts {
     /// How the rooms are sold; the first is what a booking naming no plan gets.
     #[serde(default = "standard_plans")]
     pub rate_plans: Vec<RatePlan>,
+    /// Stay rules of some dates (see `restrictions::check`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restrictions: Vec<Restriction>,
 }
 
 impl PlaceFacts {
@@ -75,6 +79,7 @@ impl PlaceFacts {
             check_in_time: LocalTime::CHECK_IN,
             check_out_time: LocalTime::CHECK_OUT,
             rate_plans: standard_plans(),
+            restrictions: vec![],
         }
     }
 }

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 
 use super::model::PlaceFacts;
 use super::pricing::{NightPrice, stay_nights};
+use super::restrictions;
 use crate::error::{DomainError, DomainResult};
 use crate::stay::Stay;
 use crate::terms::{CancellationPolicy, Currency, PolicySnapshot, RatePlan};
@@ -97,7 +98,8 @@ pub fn price_offer(
     })
 }
 
-/// The offer of `plan` for `rooms` rooms of `stay`, booked at `now`.
+/// The offer of `plan` for `rooms` rooms of `stay`, booked at `now` (the stay rules are the
+/// caller's to check: `offers`, a booking, search).
 pub fn offer(
     place: &PlaceFacts,
     plan: &RatePlan,
@@ -122,13 +124,14 @@ pub fn offer(
     )
 }
 
-/// Every plan's offer, in the owner's order.
+/// Every plan's offer, in the owner's order; a 422 when the place's stay rules refuse the stay.
 pub fn offers(
     place: &PlaceFacts,
     stay: &Stay,
     rooms: i64,
     now: OffsetDateTime,
 ) -> DomainResult<Vec<Offer>> {
+    restrictions::check(&place.restrictions, stay)?;
     place
         .rate_plans
         .iter()

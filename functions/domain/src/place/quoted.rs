@@ -139,6 +139,8 @@ pub async fn price_booking(
         rate_plan_id,
         token,
     } = booking;
+    // Stay rules are the place's now, whatever was quoted: they say what may be sold at all.
+    super::restrictions::check(&place.facts.restrictions, stay)?;
     let unknown_plan = || {
         DomainError::invalid(
             "ratePlanId",

@@ -13,8 +13,8 @@ use super::{SearchPlace, SearchService};
 use crate::error::{DomainError, DomainResult};
 use crate::item::from_item;
 use crate::place::{
-    DEFAULT_GUESTS, MAX_CITY_CHARS, MAX_GUESTS, PriceRule, Prices, StayAsked, offer, pricing,
-    query_integer,
+    DEFAULT_GUESTS, MAX_CITY_CHARS, MAX_GUESTS, PriceRule, Prices, Restriction, StayAsked, offer,
+    pricing, query_integer, restrictions,
 };
 use crate::reservation::MAX_ROOMS_PER_RESERVATION;
 use crate::stay::Stay;
@@ -228,6 +228,8 @@ struct Ranked<'a> {
     price_rules: Vec<PriceRule>,
     #[serde(default = "standard_adjustment")]
     rate_plans: Vec<RankedPlan>,
+    #[serde(default)]
+    restrictions: Vec<Restriction>,
 }
 
 /// Of a rate plan, what ranking needs.
@@ -354,6 +356,9 @@ fn priced(
         .guests
         .is_some_and(|g| place.guests.saturating_mul(request.rooms) < g)
     {
+        return Ok(None);
+    }
+    if restrictions::check(&place.restrictions, &request.stay).is_err() {
         return Ok(None);
     }
     let free = held.least_free(place.place_id, place.room_count);
