@@ -1,9 +1,11 @@
 // The web page in a real browser (Debian's Chromium, driven by playwright-core), against a fresh
 // local runtime, at 1280 px and at 390 px: an owner registers a request-to-book place with a
-// weekend price; a customer finds it with the right total, reserves with a lost answer and then a
-// double-click (one reservation); the owner confirms by keyboard; the customer sees CONFIRMED
-// without reloading; a second customer who opened the place before is refused as sold out; a
-// cancel shows the refund. Every view: axe-core (0 serious/critical), a screenshot, and at 390 px
+// weekend price and a non-refundable rate beside the standard one; a customer finds it at the
+// cheapest rate's total, sees each rate's policy, is told at its field that the party does not fit,
+// names the lead guest, reserves with a lost answer and then a double-click (one reservation); the
+// owner sees the lead guest and request, confirms by keyboard; the customer sees CONFIRMED without
+// reloading; a second customer who opened the place before picks the non-refundable rate and is
+// refused as sold out (its policy shown in Korean); a cancel shows the refund. Every view: axe-core (0 serious/critical), a screenshot, and at 390 px
 // no sideways scrolling and 44 px action buttons inside the viewport.
 //
 // Usage: node web_test.cjs [--bin target/debug/reserveplace-local]
@@ -192,6 +194,9 @@ async function scenario(browser, base, vp) {
   await f.locator("#p-rooms").fill("1");
   await f.locator("#p-price").fill(String(BASE_PRICE));
   await f.locator("#p-instant").uncheck();
+  // Beside the standard (flexible) rate, a non-refundable one 10 % cheaper.
+  await f.locator("#p-nonref").check();
+  await f.locator("#p-discount").fill("10");
   await f.getByRole("button", { name: "Add a weekend price" }).click();
   await f.locator(".rule [data-k=nightlyPrice]").fill(String(WEEKEND_PRICE));
   // A name the page lets through but the server refuses (only an invisible mark): the API's
@@ -235,8 +240,11 @@ async function scenario(browser, base, vp) {
     // The search read model follows the registration by events: search again until it is there.
     for (let i = 0; i < 100 && !(await card.count()); i++) { await page.locator("#s-city").press("Enter"); await sleep(200); }
     await card.waitFor({ timeout: WAIT });
-    check(Number(await card.locator("[data-total]").getAttribute("data-total")) === total, `${tag}: search total is not ${total}`);
-    check((await card.textContent()).includes(won(total)), `${tag}: the result does not show ${won(total)}: ${await card.textContent()}`);
+    // Search shows the cheapest rate (the non-refundable one) with its policy.
+    const cheapest = total * 9 / 10;
+    check(Number(await card.locator("[data-total]").getAttribute("data-total")) === cheapest, `${tag}: search total is not ${cheapest}`);
+    check((await card.textContent()).includes(won(cheapest)), `${tag}: the result does not show ${won(cheapest)}: ${await card.textContent()}`);
+    check((await card.textContent()).includes("Non-refundable: No refund"), `${tag}: the result does not name its rate and policy: ${await card.textContent()}`);
     check(await page.locator("#more").isHidden(), `${tag}: "Show more" offered for a single result`);
     if (who === "guest1") await visit(page, vp, "search-results");
     await card.getByRole("link").click();
@@ -244,8 +252,23 @@ async function scenario(browser, base, vp) {
     check(Number(await page.locator("#q-total").getAttribute("data-total")) === total, `${tag}: the quote is not ${total}`);
     check((await page.locator("#nights li").count()) === 3, `${tag}: the quote does not list 3 nights`);
     check((await page.locator("#q-total").textContent()).includes(won(total)), `${tag}: the place page does not show ${won(total)}`);
+    // Two rates, each with its policy in words, before paying.
+    const offers = page.locator("#offers label");
+    check((await offers.count()) === 2, `${tag}: the place page does not offer 2 rates`);
+    check((await offers.nth(0).textContent()).includes("full refund"), `${tag}: the flexible rate's policy is not shown: ${await offers.nth(0).textContent()}`);
+    check((await offers.nth(1).textContent()).includes("No refund"), `${tag}: the non-refundable rate's policy is not shown: ${await offers.nth(1).textContent()}`);
+    await page.locator("#r-lead").fill(who === "guest1" ? "Min-ji Kim" : "Joon Park");
+    await page.locator("#r-email").fill(`${who}@example.com`);
   }
   await visit(c1, vp, "place");
+  // A party that does not fit one room of 2: the server's refusal is shown at the adults field.
+  await c1.locator("#r-adults").fill("3");
+  await c1.locator("#reserve").click();
+  await c1.waitForSelector("#r-adults[aria-invalid=true]", { timeout: WAIT });
+  check(await c1.evaluate(() => document.activeElement.id === "r-adults"), `${tag}: the refused party field is not focused`);
+  await visit(c1, vp, "place-party-error");
+  await c1.locator("#r-adults").fill("2");
+  await c1.locator("#r-request").fill("We arrive late, around 22:00.");
 
   // Customer 1 reserves: the first answer is lost (the server did book), so the page says so by
   // the button; then a double-click. All attempts carry one Idempotency-Key: one reservation.
@@ -281,6 +304,8 @@ async function scenario(browser, base, vp) {
   const confirm = owner.locator(`#confirm-${CSS_escape(rid)}`);
   await confirm.waitFor({ timeout: WAIT });
   check((await owner.locator("#requests li[data-key]").count()) === 1, `${tag}: the owner does not see exactly one request`);
+  const request = await owner.locator("#requests li[data-key]").textContent();
+  check(request.includes("Min-ji Kim") && request.includes("2 adults") && request.includes("around 22:00"), `${tag}: the owner does not see the lead guest, party and request: ${request}`);
   const short = "#" + rid.slice(-8);
   await actionButton(owner, vp, confirm, ["Confirm", `guest1-${tag}`, short]);
   await actionButton(owner, vp, owner.locator(`#reject-${CSS_escape(rid)}`), ["Reject", `guest1-${tag}`, short]);
@@ -310,8 +335,12 @@ async function scenario(browser, base, vp) {
   check(!(await tripCard(c1, rid).textContent()).includes("Processing"), `${tag}: an old status stays after CONFIRMED`);
   await visit(c1, vp, "trips-confirmed");
 
-  // Customer 2 (another tab identity, place page loaded before the room was taken) is refused.
+  // Customer 2 (another tab identity, place page loaded before the room was taken) chooses the
+  // non-refundable rate and is refused.
   check(await c2.locator("#q-avail").textContent().then((t) => t.includes("Available")), `${tag}: customer 2's page did not load while free`);
+  await c2.locator("#offers input").nth(1).check();
+  const saver = expectedTotal(s) * 9 / 10;
+  check(Number(await c2.locator("#q-total").getAttribute("data-total")) === saver, `${tag}: the non-refundable total is not ${saver}`);
   await c2.locator("#reserve").click();
   await c2.waitForSelector('section[data-view="trips"]:not([hidden])', { timeout: WAIT });
   const rid2 = decodeURIComponent(c2.url().split("new=")[1]);
@@ -321,6 +350,9 @@ async function scenario(browser, base, vp) {
   await visit(c2, vp, "trips-sold-out");
   await c2.locator("#lang").click();
   await tripCard(c2, rid2).getByText("매진").first().waitFor();
+  check((await tripCard(c2, rid2).textContent()).includes("환불 불가"), `${tag}: the trip does not show its policy in Korean`);
+  const row2 = (await apiAs(base, await tokenOf(c2), "/v1/mypages")).items.find((r) => r.reservationId === rid2);
+  check(row2 && row2.amount === saver && row2.ratePlan?.name === "Non-refundable", `${tag}: customer 2 booked ${JSON.stringify(row2 && [row2.amount, row2.ratePlan])}`);
   check((await c2.evaluate(() => document.documentElement.lang)) === "ko", `${tag}: lang is not ko`);
   await visit(c2, vp, "trips-sold-out-ko");
   await c2.locator("#lang").click();
