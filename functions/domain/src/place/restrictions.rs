@@ -79,11 +79,10 @@ pub fn check(rules: &[Restriction], stay: &Stay) -> DomainResult<()> {
             ));
         }
     }
-    if let Some(r) = rules
+    if rules
         .iter()
-        .find(|r| r.closed_to_departure && r.covers(stay.check_out))
+        .any(|r| r.closed_to_departure && r.covers(stay.check_out))
     {
-        let _ = r;
         return Err(DomainError::invalid(
             "checkOut",
             format!("the place takes no departures on {}", day(stay.check_out)),

@@ -417,7 +417,7 @@ fn describe(
                 ko.push(format!("{}부터 {u}까지: {what_ko}.", local(w.from, zone)));
             }
             (0, None) => {
-                en.push(format!("{}{}.", capitalised(&what_en), ""));
+                en.push(format!("{}.", capitalised(&what_en)));
                 ko.push(format!("{what_ko}."));
             }
             (_, None) => {
