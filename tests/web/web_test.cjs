@@ -3,7 +3,8 @@
 // weekend price and a non-refundable rate beside the standard one; a customer finds it at the
 // cheapest rate's total, sees each rate's policy, is told at its field that the party does not fit,
 // names the lead guest, reserves with a lost answer and then a double-click (one reservation); the
-// owner sees the lead guest and request, confirms by keyboard; the customer sees CONFIRMED without
+// owner sees the lead guest and request, confirms by keyboard, later changes a rate's policy and
+// stops selling some dates (a quote then is refused); the customer sees CONFIRMED without
 // reloading; a second customer who opened the place before picks the non-refundable rate and is
 // refused as sold out (its policy shown in Korean); a cancel shows the refund. Every view: axe-core (0 serious/critical), a screenshot, and at 390 px
 // no sideways scrolling and 44 px action buttons inside the viewport.
@@ -413,6 +414,34 @@ async function scenario(browser, base, vp) {
   const q = await apiAs(base, await tokenOf(owner), `/v1/places/${encodeURIComponent(placeId)}/quote?checkIn=${s.checkIn}&checkOut=${s.checkOut}`);
   check(q.total === BASE_PRICE + 2 * 170000, `${tag}: the quote after the edit is ${q.total}`);
   await visit(owner, vp, "owner-prices-saved");
+
+  // The host makes the standard rate MODERATE and stops selling next week (PATCH ratePlans and
+  // restrictions); a stay then is refused at its field, and the edit stays after a reload.
+  const terms = owner.locator("#f-terms");
+  check((await terms.locator(".plan").count()) === 2, `${tag}: the rates editor does not show the 2 rates`);
+  await terms.locator(".plan").first().locator("[data-k=cancellationPolicy]").selectOption("MODERATE");
+  await terms.getByRole("button", { name: "Add a stay rule" }).click();
+  const closedFrom = addDaysIso(s.checkOut, 7), closedTo = addDaysIso(s.checkOut, 10);
+  const rule = terms.locator(".stay-rule").first();
+  await rule.locator("[data-k=from]").fill(closedFrom);
+  await rule.locator("[data-k=to]").fill(closedTo);
+  await rule.locator("[data-k=minStay]").fill("");
+  await visit(owner, vp, "owner-terms-error");
+  await terms.getByRole("button", { name: "Save rates and rules" }).click();
+  await owner.waitForSelector("#f-terms .stay-rule [data-k=minStay][aria-invalid=true]");
+  await rule.locator("[data-k=closed]").check();
+  await terms.getByRole("button", { name: "Save rates and rules" }).click();
+  await terms.locator(".note").getByText("Rates and rules saved.").waitFor({ timeout: WAIT });
+  await visit(owner, vp, "owner-terms-saved");
+  const saved = (await apiAs(base, await tokenOf(owner), `/v1/places/${encodeURIComponent(placeId)}`)).place;
+  check(saved.ratePlans[0].cancellationPolicy === "MODERATE" && saved.ratePlans[1].cancellationPolicy === "NON_REFUNDABLE", `${tag}: the saved rates are ${JSON.stringify(saved.ratePlans)}`);
+  const sr = saved.restrictions || [];
+  check(sr.length === 1 && sr[0].from === closedFrom && sr[0].to === closedTo && sr[0].closed === true && Object.keys(sr[0]).length === 3,
+    `${tag}: the saved stay rules are ${JSON.stringify(saved.restrictions)}`);
+  const refused = await fetch(`${base}/v1/places/${encodeURIComponent(placeId)}/quote?checkIn=${closedFrom}&checkOut=${addDaysIso(closedFrom, 1)}`, { headers: { authorization: `Bearer ${await tokenOf(owner)}` } });
+  check(refused.status === 422, `${tag}: a stay on a closed night was quoted (${refused.status})`);
+  await owner.reload();
+  await owner.waitForSelector("#f-terms .stay-rule [data-k=closed]:checked", { timeout: WAIT });
   for (const c of [ownerCtx, c1Ctx, c2Ctx]) await c.close();
 }
 const CSS_escape = (s) => s.replace(/[^a-zA-Z0-9_-]/g, (c) => "\\" + c);

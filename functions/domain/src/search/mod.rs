@@ -8,8 +8,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
+use crate::item::{to_fields, to_item};
 use crate::place::PlaceFacts;
-use crate::store::Table;
+use crate::store::{Item, Key, Table};
 
 pub mod keys;
 mod projection;
@@ -31,6 +32,30 @@ pub struct SearchPlace {
     pub facts: PlaceFacts,
     /// The place version of the catalogue event applied last.
     pub place_version: u64,
+}
+
+/// Terms a place has unless its owner said otherwise: left out of catalogue items (they read back
+/// as the same defaults), since every search reads every item of its city and pays by the byte.
+const DEFAULT_TERMS: [&str; 5] = [
+    "currency",
+    "timeZone",
+    "checkInTime",
+    "checkOutTime",
+    "ratePlans",
+];
+
+impl SearchPlace {
+    /// The catalogue item at `key`, without the terms that equal their defaults.
+    pub fn item(&self, key: &Key) -> Item {
+        let mut item = to_item(key, None, self);
+        let defaults = to_fields(&PlaceFacts::new("", 0, 0));
+        for attr in DEFAULT_TERMS {
+            if item.get(attr).is_some() && item.get(attr) == defaults.get(attr) {
+                item.remove(attr);
+            }
+        }
+        item
+    }
 }
 
 pub struct SearchService {

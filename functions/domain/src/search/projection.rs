@@ -86,7 +86,7 @@ impl SearchService {
             let version = i64::try_from(p.meta.version)
                 .map_err(|_| DomainError::invalid("version", "out of range"))?;
             writes.push(Write::Put {
-                item: to_item(&catalogue_key(&city_key, &p.place_id), None, &place),
+                item: place.item(&catalogue_key(&city_key, &p.place_id)),
                 cond: Some(Cond::Or(vec![
                     Cond::AttrNotExists("placeVersion".into()),
                     Cond::Lt("placeVersion".into(), version),

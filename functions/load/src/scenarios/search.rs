@@ -111,6 +111,32 @@ async fn await_catalogue(args: &Args, api: &Api, places: usize) -> Result<(), St
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+    await_queues(api, deadline).await
+}
+
+/// Waits until the consumers' queues are empty three polls in a row: a first page being full says
+/// nothing about the rest of a large city, whose catalogue events may still be queued for the
+/// search projection. A target without `/_local/queues` (not in development mode) is not waited for.
+async fn await_queues(api: &Api, deadline: Instant) -> Result<(), String> {
+    let mut quiet = 0;
+    while quiet < 3 {
+        let Ok(body) = api.get("/_local/queues", "load-searcher").await else {
+            return Ok(());
+        };
+        let queued: u64 = body["queues"]
+            .as_array()
+            .map(|qs| {
+                qs.iter()
+                    .map(|q| q["visible"].as_u64().unwrap_or(1) + q["hidden"].as_u64().unwrap_or(1))
+                    .sum()
+            })
+            .unwrap_or(1);
+        quiet = if queued == 0 { quiet + 1 } else { 0 };
+        if Instant::now() > deadline {
+            return Err(format!("{queued} events still queued for the consumers"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     Ok(())
 }
 
