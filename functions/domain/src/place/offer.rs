@@ -86,8 +86,8 @@ pub fn price_offer(
         .try_fold(0i64, |sum, n| sum.checked_add(*n))
         .ok_or_else(too_large)?;
     let zone = place.time_zone.zone()?;
-    let check_in = zone.instant(stay.check_in, place.check_in_time)?;
-    let cancellation_policy = policy.resolve(&zone, place.currency, now, &check_in, &per_night)?;
+    let check_in = (stay.check_in, place.check_in_time);
+    let cancellation_policy = policy.resolve(&zone, place.currency, now, check_in, &per_night)?;
     Ok(Offer {
         plan,
         nights,

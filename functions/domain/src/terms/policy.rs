@@ -5,11 +5,10 @@
 //!
 //! Rounding: a percentage penalty is rounded down to the minor unit, in the guest's favour, and the
 //! refund is the total minus the penalty, so the two always add up to what was paid.
-use jiff::{Span, ZonedDateTime};
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error};
-use time::{Duration, OffsetDateTime};
+use time::{Date, Duration, OffsetDateTime};
 
-use super::zone::PlaceZone;
+use super::zone::{LocalTime, PlaceZone};
 use super::{Currency, format_amount};
 use crate::error::{DomainError, DomainResult};
 
@@ -58,11 +57,20 @@ impl Tier {
             .or(self.days_before_check_in.map(|d| d.saturating_mul(24)))
     }
 
-    fn span(&self) -> Option<Span> {
+    /// When the tier starts for a check-in at `at` on `date` (instant `check_in`); `None` from
+    /// booking. Hours are elapsed time; days are calendar days at the local check-in time.
+    fn start(
+        &self,
+        zone: &PlaceZone,
+        (date, at): (Date, LocalTime),
+        check_in: OffsetDateTime,
+    ) -> DomainResult<Option<OffsetDateTime>> {
         match (self.hours_before_check_in, self.days_before_check_in) {
-            (Some(h), _) => Some(Span::new().hours(i64::from(h))),
-            (_, Some(d)) => Some(Span::new().days(i64::from(d))),
-            _ => None,
+            (Some(h), _) => Ok(Some(check_in - Duration::hours(i64::from(h)))),
+            (_, Some(d)) => zone
+                .instant(date - Duration::days(i64::from(d)), at)
+                .map(Some),
+            _ => Ok(None),
         }
     }
 
@@ -223,26 +231,26 @@ impl CancellationPolicy {
         }
     }
 
-    /// The policy for a booking made at `booked_at` of a stay checking in at `check_in` (the
-    /// place's local check-in time), whose nights cost `nights` (each for all rooms).
+    /// The policy for a booking made at `booked_at` of a stay checking in on a date at the place's
+    /// local check-in time, whose nights cost `nights` (each for all rooms).
     pub fn resolve(
         &self,
         zone: &PlaceZone,
         currency: Currency,
         booked_at: OffsetDateTime,
-        check_in: &ZonedDateTime,
+        check_in_day: (Date, LocalTime),
         nights: &[i64],
     ) -> DomainResult<PolicySnapshot> {
+        let check_in = zone.instant(check_in_day.0, check_in_day.1)?;
         let rules = self.rules();
         let total: i64 = nights.iter().sum();
         let booked_at = booked_at.replace_nanosecond(0).unwrap_or(booked_at);
         // Each tier's start, never before the booking.
         let mut windows: Vec<(OffsetDateTime, i64)> = vec![];
         for tier in &rules.tiers {
-            let start = match tier.span() {
-                None => booked_at,
-                Some(span) => PlaceZone::to_utc(&PlaceZone::before(check_in, span)?).max(booked_at),
-            };
+            let start = tier
+                .start(zone, check_in_day, check_in)?
+                .map_or(booked_at, |s| s.max(booked_at));
             // A later tier that starts at the same instant replaces the earlier one.
             windows.retain(|(from, _)| *from < start);
             windows.push((start, tier.penalty(nights)));
@@ -251,8 +259,8 @@ impl CancellationPolicy {
             let lead_ok = match rules.grace_min_lead_days {
                 None => true,
                 Some(days) => {
-                    let latest = PlaceZone::before(check_in, Span::new().days(i64::from(days)))?;
-                    booked_at <= PlaceZone::to_utc(&latest)
+                    let (date, at) = check_in_day;
+                    booked_at <= zone.instant(date - Duration::days(i64::from(days)), at)?
                 }
             };
             if lead_ok {
@@ -277,7 +285,7 @@ impl CancellationPolicy {
             total,
             currency,
             time_zone: zone.clone(),
-            check_in_at: PlaceZone::to_utc(check_in),
+            check_in_at: check_in,
             windows,
             description,
         })
@@ -376,13 +384,7 @@ impl PolicySnapshot {
 }
 
 fn local(at: OffsetDateTime, zone: &PlaceZone) -> String {
-    jiff::Timestamp::from_second(at.unix_timestamp())
-        .map(|t| {
-            t.to_zoned_datetime(zone.tz().clone())
-                .strftime("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_default()
+    zone.local(at)
 }
 
 /// The windows in words, with local times of the place.

@@ -14,9 +14,14 @@ fn resolve(
 ) -> PolicySnapshot {
     let zone = PlaceZone::parse(zone).expect("zone");
     let day = parse_date("checkIn", check_in).expect("date");
-    let at = zone.instant(day, LocalTime::CHECK_IN).expect("instant");
     policy
-        .resolve(&zone, Currency::KRW, booked, &at, nights)
+        .resolve(
+            &zone,
+            Currency::KRW,
+            booked,
+            (day, LocalTime::CHECK_IN),
+            nights,
+        )
         .expect("resolves")
 }
 

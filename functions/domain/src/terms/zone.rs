@@ -3,7 +3,7 @@
 //! zone; they are resolved once, at booking, to UTC instants.
 use std::fmt;
 
-use jiff::{Span, ZonedDateTime, tz::TimeZone};
+use jiff::tz::TimeZone;
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error};
 use time::{Date, OffsetDateTime};
 
@@ -39,33 +39,41 @@ impl PlaceZone {
         &self.tz
     }
 
-    /// The instant `at` o'clock on `date` in this zone. A time a daylight-saving change skips
-    /// is read as the same wall time after the change, a repeated one as its first occurrence.
-    pub fn instant(&self, date: Date, at: LocalTime) -> DomainResult<ZonedDateTime> {
+    /// The instant (UTC) of `at` o'clock on `date` in this zone. A time a daylight-saving change
+    /// skips is read as the same wall time after the change, a repeated one as its first occurrence.
+    pub fn instant(&self, date: Date, at: LocalTime) -> DomainResult<OffsetDateTime> {
         let civil = jiff::civil::Date::new(
             date.year() as i16,
             u8::from(date.month()) as i8,
             date.day() as i8,
         )
         .and_then(|d| {
-            d.at(at.hour as i8, at.minute as i8, 0, 0)
-                .to_zoned_datetime(self.tz.clone())
+            self.tz
+                .to_ambiguous_timestamp(d.at(at.hour as i8, at.minute as i8, 0, 0))
+                .compatible()
         });
-        civil.map_err(|e| DomainError::invalid("checkIn", format!("no such local time: {e}")))
+        civil
+            .ok()
+            .and_then(|t| OffsetDateTime::from_unix_timestamp(t.as_second()).ok())
+            .ok_or_else(|| {
+                DomainError::invalid("checkIn", "no such local time in the place's zone")
+            })
     }
 
-    /// `instant` as UTC.
-    pub fn to_utc(zoned: &ZonedDateTime) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp(zoned.timestamp().as_second())
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-    }
-
-    /// `from` moved back by `span` on this zone's calendar: days keep the wall time across a
-    /// daylight-saving change, hours are elapsed time.
-    pub fn before(zoned: &ZonedDateTime, span: Span) -> DomainResult<ZonedDateTime> {
-        zoned
-            .checked_sub(span)
-            .map_err(|e| DomainError::invalid("cancellationPolicy", format!("out of range: {e}")))
+    /// The wall-clock time here at `instant`, as `YYYY-MM-DD HH:MM`.
+    pub fn local(&self, instant: OffsetDateTime) -> String {
+        let offset = jiff::Timestamp::from_second(instant.unix_timestamp())
+            .map(|t| self.tz.to_offset(t).seconds())
+            .unwrap_or(0);
+        let local = time::UtcOffset::from_whole_seconds(offset)
+            .map(|o| instant.to_offset(o))
+            .unwrap_or(instant);
+        format!(
+            "{} {:02}:{:02}",
+            crate::stay::format_date(local.date()),
+            local.hour(),
+            local.minute()
+        )
     }
 }
 
