@@ -40,7 +40,8 @@ impl PlaceZone {
     }
 
     /// The instant (UTC) of `at` o'clock on `date` in this zone. A time a daylight-saving change
-    /// skips is read as the same wall time after the change, a repeated one as its first occurrence.
+    /// skips is moved forward by the change (02:30 becomes 03:30); a repeated one is its first
+    /// occurrence.
     pub fn instant(&self, date: Date, at: LocalTime) -> DomainResult<OffsetDateTime> {
         let civil = jiff::civil::Date::new(
             date.year() as i16,
