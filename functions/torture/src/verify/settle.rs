@@ -34,8 +34,33 @@ async fn queued(api: &Api) -> u64 {
         .sum()
 }
 
+/// Sagas still running although their reservation is not waiting for its owner: e.g. a step
+/// retrying after its context was down, which will find the stay cancelled and compensate. The
+/// starter names each execution by its reservation id.
+async fn running_sagas(api: &Api, last: &BTreeMap<String, String>) -> Vec<String> {
+    let ids: Vec<String> = last
+        .iter()
+        .filter(|(_, s)| *s != "AWAITING_OWNER")
+        .map(|(id, _)| id.clone())
+        .collect();
+    let a = api.clone();
+    par_map(ids, 16, move |id| {
+        let a = a.clone();
+        async move {
+            let x = a.get(&format!("/_local/executions/{id}"), None).await;
+            let running = matches!(x, Ok(Some(ref x)) if x["status"] == "RUNNING");
+            running.then_some(id)
+        }
+    })
+    .await
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 /// Waits until no reservation is left PENDING/PAID (nor AWAITING_OWNER unless `allow_awaiting`)
-/// and no consumer's queue holds an event, and nothing changed — statuses, rooms held per night,
+/// and no consumer's queue holds an event, no saga runs but those awaiting an owner, and nothing
+/// changed — statuses, rooms held per night,
 /// the event log, the queues — for `quiet`. Gives up
 /// after `timeout`, or when nothing changed for 30 s although some are still on their way.
 pub async fn settle(
@@ -103,7 +128,11 @@ pub async fn settle(
         if sig != previous_signature {
             previous_signature = sig;
             stable_since = Instant::now();
-        } else if moving.is_empty() && queued == 0 && stable_since.elapsed() >= quiet {
+        } else if moving.is_empty()
+            && queued == 0
+            && stable_since.elapsed() >= quiet
+            && running_sagas(api, &last).await.is_empty()
+        {
             return Settled {
                 reached: true,
                 waited: started.elapsed(),
@@ -114,6 +143,9 @@ pub async fn settle(
             let mut moving = moving;
             if queued > 0 {
                 moving.push(("queues".into(), format!("{queued} events still queued")));
+            }
+            for id in running_sagas(api, &last).await {
+                moving.push((id, "saga still RUNNING".into()));
             }
             return Settled {
                 reached: false,
