@@ -265,7 +265,7 @@ impl CancellationPolicy {
             };
             if lead_ok {
                 let end = booked_at + Duration::hours(i64::from(hours));
-                let after = penalty_in(&windows, end);
+                let after = in_force(&windows, end, |w| w.0).map_or(0, |w| w.1);
                 windows.retain(|(from, _)| *from > end);
                 windows.splice(0..0, [(booked_at, 0), (end, after)]);
             }
@@ -292,13 +292,17 @@ impl CancellationPolicy {
     }
 }
 
-fn penalty_in(windows: &[(OffsetDateTime, i64)], at: OffsetDateTime) -> i64 {
+/// The window in force at `at`: the last that starts at or before it (the first before any).
+fn in_force<T>(
+    windows: &[T],
+    at: OffsetDateTime,
+    from: impl Fn(&T) -> OffsetDateTime,
+) -> Option<&T> {
     windows
         .iter()
         .rev()
-        .find(|(from, _)| *from <= at)
+        .find(|w| from(w) <= at)
         .or(windows.first())
-        .map_or(0, |(_, p)| *p)
 }
 
 impl Serialize for CancellationPolicy {
@@ -370,21 +374,12 @@ pub struct PolicySnapshot {
 impl PolicySnapshot {
     /// What a cancel at `at` keeps.
     pub fn penalty_at(&self, at: OffsetDateTime) -> i64 {
-        self.windows
-            .iter()
-            .rev()
-            .find(|w| w.from <= at)
-            .or(self.windows.first())
-            .map_or(0, |w| w.penalty_amount)
+        in_force(&self.windows, at, |w| w.from).map_or(0, |w| w.penalty_amount)
     }
 
     pub fn refund_at(&self, at: OffsetDateTime) -> i64 {
         self.total - self.penalty_at(at)
     }
-}
-
-fn local(at: OffsetDateTime, zone: &PlaceZone) -> String {
-    zone.local(at)
 }
 
 /// The windows in words, with local times of the place.
@@ -397,7 +392,7 @@ fn describe(
     let amount = |a: i64| format_amount(a, currency);
     let (mut en, mut ko) = (vec![], vec![]);
     for (i, w) in windows.iter().enumerate() {
-        let until = windows.get(i + 1).map(|next| local(next.from, zone));
+        let until = windows.get(i + 1).map(|next| zone.local(next.from));
         let (what_en, what_ko) = match w.penalty_amount {
             0 => ("full refund".to_string(), "전액 환불".to_string()),
             p if p == total => ("no refund".to_string(), "환불 불가".to_string()),
@@ -412,19 +407,16 @@ fn describe(
                 ko.push(format!("{u}까지: {what_ko}."));
             }
             (_, Some(u)) => {
-                en.push(format!(
-                    "From {} until {u}: {what_en}.",
-                    local(w.from, zone)
-                ));
-                ko.push(format!("{}부터 {u}까지: {what_ko}.", local(w.from, zone)));
+                en.push(format!("From {} until {u}: {what_en}.", zone.local(w.from)));
+                ko.push(format!("{}부터 {u}까지: {what_ko}.", zone.local(w.from)));
             }
             (0, None) => {
                 en.push(format!("{}.", capitalised(&what_en)));
                 ko.push(format!("{what_ko}."));
             }
             (_, None) => {
-                en.push(format!("From {}: {what_en}.", local(w.from, zone)));
-                ko.push(format!("{}부터: {what_ko}.", local(w.from, zone)));
+                en.push(format!("From {}: {what_en}.", zone.local(w.from)));
+                ko.push(format!("{}부터: {what_ko}.", zone.local(w.from)));
             }
         }
     }

@@ -35,10 +35,6 @@ impl PlaceZone {
         &self.name
     }
 
-    pub fn tz(&self) -> &TimeZone {
-        &self.tz
-    }
-
     /// The instant (UTC) of `at` o'clock on `date` in this zone. A time a daylight-saving change
     /// skips is moved forward by the change (02:30 becomes 03:30); a repeated one is its first
     /// occurrence.
