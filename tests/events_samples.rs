@@ -15,7 +15,9 @@ use async_trait::async_trait;
 use reserveplace_domain::clock::Clock;
 use reserveplace_domain::events::DomainEvent;
 use reserveplace_domain::payment::{ChargeOutcome, ChargeRequest, PaymentStatus};
-use reserveplace_domain::place::{HoldState, OwnerDecision, RegisterPlace, StayRef, TokenOutcome};
+use reserveplace_domain::place::{
+    HoldState, OwnerDecision, RegisterPlace, STANDARD_ROOM_TYPE, StayRef, TokenOutcome,
+};
 use reserveplace_domain::reservation::{
     CancelReason, CatalogPlace, PlaceReservation, ReservationStatus, SeedReservation,
 };
@@ -348,7 +350,7 @@ impl Ctx {
         Ok(self
             .svc
             .places
-            .availability_from(PLACE, Some(date(CHECK_IN)), 2)
+            .availability_from(PLACE, Some(date(CHECK_IN)), &[])
             .await
             .ctx("availability")?
             .into_iter()
@@ -499,6 +501,7 @@ fn stay() -> StayRef {
     StayRef {
         reservation_id: RES.into(),
         place_id: PLACE.into(),
+        room_type_id: STANDARD_ROOM_TYPE.into(),
         check_in: CHECK_IN.into(),
         check_out: CHECK_OUT.into(),
         rooms: 1,
@@ -666,6 +669,7 @@ async fn seed_facade(svc: &Services, facade: Facade) -> R {
     let stay = StayRef {
         reservation_id: SEED_ORDER.into(),
         place_id: seed::place_id(SEED_PLACE),
+        room_type_id: STANDARD_ROOM_TYPE.into(),
         check_in: "2024-02-21".into(),
         check_out: "2024-02-22".into(),
         rooms: 1,
@@ -1026,8 +1030,8 @@ async fn verify(binary: &str, ctx: &Ctx, outcome: &Outcome) -> R {
             same(
                 &b["nights"],
                 &json!([
-                    {"night": "2030-05-01", "held": 1, "free": 1},
-                    {"night": "2030-05-02", "held": 1, "free": 1},
+                    {"night": "2030-05-01", "roomTypeId": "standard", "held": 1, "free": 1},
+                    {"night": "2030-05-02", "roomTypeId": "standard", "held": 1, "free": 1},
                 ]),
                 "nights",
             )?;

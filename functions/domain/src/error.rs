@@ -37,6 +37,16 @@ impl DomainError {
     pub fn not_found(what: impl Into<String>) -> Self {
         Self::NotFound { what: what.into() }
     }
+    /// The same error about a field nested in `parent` (e.g. `roomTypes[1]` + `priceRules[0].to`).
+    pub fn within(self, parent: &str) -> Self {
+        match self {
+            Self::Invalid { field, detail } => Self::Invalid {
+                field: format!("{parent}.{field}"),
+                detail,
+            },
+            other => other,
+        }
+    }
 }
 
 /// A use case that does not handle a failed condition itself lost a race: retrying re-reads the

@@ -147,6 +147,9 @@ pub struct PaymentEvent {
 pub struct HoldFacts {
     pub reservation_id: String,
     pub place_id: String,
+    /// `standard` in events published before room types.
+    #[serde(default = "crate::place::standard_room_type_id")]
+    pub room_type_id: String,
     /// Empty when the place is unknown (reason PLACE_UNKNOWN).
     pub owner_id: String,
     #[serde(with = "crate::stay::iso_date")]
@@ -515,33 +518,36 @@ pub fn example(name: EventName, reservation_id: &str) -> DomainEvent {
     let hold = HoldFacts {
         reservation_id: reservation_id.to_string(),
         place_id: "place-example".into(),
+        room_type_id: crate::place::standard_room_type_id(),
         owner_id: "owner-example".into(),
         check_in: day(1),
         check_out: day(2),
         rooms: 1,
         hold_version: 1,
     };
+    let mut facts = PlaceFacts {
+        name: "Example".into(),
+        room_count: 1,
+        nightly_price: 10_000,
+        instant_book: true,
+        city: "Seoul".into(),
+        address: "1 Example-ro".into(),
+        description: String::new(),
+        guests: 2,
+        price_rules: vec![crate::place::PriceRule {
+            from: day(1),
+            to: day(3),
+            nightly_price: 12_000,
+            days: Some(vec![crate::place::Day::Sat]),
+        }],
+        ..PlaceFacts::new("Example", 1, 10_000)
+    };
+    facts.reconcile_room_types();
     let place = PlaceCatalogued {
         meta: meta.clone(),
         place_id: "place-example".into(),
         owner_id: "owner-example".into(),
-        place: PlaceFacts {
-            name: "Example".into(),
-            room_count: 1,
-            nightly_price: 10_000,
-            instant_book: true,
-            city: "Seoul".into(),
-            address: "1 Example-ro".into(),
-            description: String::new(),
-            guests: 2,
-            price_rules: vec![crate::place::PriceRule {
-                from: day(1),
-                to: day(3),
-                nightly_price: 12_000,
-                days: Some(vec![crate::place::Day::Sat]),
-            }],
-            ..PlaceFacts::new("Example", 1, 10_000)
-        },
+        place: facts,
     };
     let event = match name {
         EventName::ReservationPlaced => {
@@ -629,6 +635,7 @@ mod tests {
             "status",
             "statusReason",
             "currency",
+            "roomType",
             "createdAt",
             "updatedAt",
         ];
@@ -645,6 +652,7 @@ mod tests {
         let hold = [
             "reservationId",
             "placeId",
+            "roomTypeId",
             "ownerId",
             "checkIn",
             "checkOut",
@@ -667,6 +675,7 @@ mod tests {
             "timeZone",
             "checkInTime",
             "checkOutTime",
+            "roomTypes",
             "ratePlans",
         ];
         for name in EventName::ALL {

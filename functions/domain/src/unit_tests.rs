@@ -16,8 +16,14 @@ fn date(text: &str) -> time::Date {
 
 const NOW: i64 = 1_767_225_600; // 2026-01-01
 
+/// The one room type of a place of `count` rooms.
+fn room_types(count: i64) -> [RoomType; 1] {
+    [RoomType::standard(count, 2, 100, vec![])]
+}
+
 fn stay(id: &str, place: &str, check_in: &str, check_out: &str, rooms: i64) -> StayRef {
     StayRef {
+        room_type_id: STANDARD_ROOM_TYPE.into(),
         reservation_id: id.into(),
         place_id: place.into(),
         check_in: check_in.into(),
@@ -68,7 +74,7 @@ async fn holds_are_all_or_nothing_and_idempotent() {
         .expect("hold b");
     assert_eq!(b.outcome, HoldState::SoldOut);
     let nights = svc
-        .availability_from(&place, Some(date("2026-01-01")), 1)
+        .availability_from(&place, Some(date("2026-01-01")), &room_types(1))
         .await
         .expect("nights");
     let held: Vec<(String, i64)> = nights.into_iter().map(|n| (n.night, n.held)).collect();
@@ -95,7 +101,7 @@ async fn release_before_hold_leaves_a_tombstone() {
         "a cancelled stay is never held"
     );
     assert!(
-        svc.availability_from(&place, Some(date("2026-01-01")), 2)
+        svc.availability_from(&place, Some(date("2026-01-01")), &room_types(2))
             .await
             .expect("nights")
             .is_empty()
@@ -125,7 +131,7 @@ async fn owner_decisions_race_the_timeout_safely() {
         OwnerDecision::Confirmed
     );
     assert_eq!(
-        svc.availability_from(&place, Some(date("2026-01-01")), 1)
+        svc.availability_from(&place, Some(date("2026-01-01")), &room_types(1))
             .await
             .expect("nights")[0]
             .held,
@@ -203,7 +209,7 @@ async fn every_night_change_commits_its_rooms_event() {
         .collect();
     assert_eq!(rooms, [("RoomsHeld", 2, 1), ("RoomsReleased", 2, 2)]);
     let nights = svc
-        .availability_from(&place, None, 2)
+        .availability_from(&place, None, &room_types(2))
         .await
         .expect("nights");
     assert!(
@@ -224,7 +230,7 @@ async fn a_decision_before_the_token_is_reported_to_the_callback_task() {
         TokenOutcome::AlreadyDecided(OwnerDecision::Rejected)
     );
     assert_eq!(
-        svc.availability_from(&place, Some(date("2026-01-01")), 1)
+        svc.availability_from(&place, Some(date("2026-01-01")), &room_types(1))
             .await
             .expect("nights")[0]
             .held,
@@ -450,7 +456,7 @@ async fn a_redelivered_cancel_still_finds_the_waiting_token() {
         Some("tok".to_string())
     );
     assert_eq!(
-        svc.availability_from(&place, Some(date("2026-01-01")), 1)
+        svc.availability_from(&place, Some(date("2026-01-01")), &room_types(1))
             .await
             .expect("nights")[0]
             .held,
@@ -527,7 +533,7 @@ async fn a_cap_left_by_a_crashed_lowering_expires_and_the_owner_can_clear_it() {
         .expect("register");
     // Phase 1 of a lowering 5 -> 4 committed, then the process died.
     let mut capped = p.clone();
-    capped.pending_room_count = Some(4);
+    capped.pending_room_counts = [(STANDARD_ROOM_TYPE.to_string(), 4)].into();
     capped.pending_since_ms = Some(clock.now_millis());
     capped.version += 1;
     table
@@ -561,7 +567,8 @@ async fn a_cap_left_by_a_crashed_lowering_expires_and_the_owner_can_clear_it() {
         ..Default::default()
     };
     let p = svc.update("owner", "p1", same).await.expect("update");
-    assert_eq!((p.facts.room_count, p.pending_room_count), (5, None));
+    assert_eq!(p.facts.room_count, 5);
+    assert!(p.pending_room_counts.is_empty());
 }
 
 #[test]

@@ -1,11 +1,16 @@
 //! The places an owner sells: registering and changing them, and the catalogue events that keep
 //! the reservation context's copy current.
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::model::*;
 use super::pricing::{PriceRule, validate_price, validate_rules};
 use super::restrictions::{self, Restriction};
+use super::room_type::{
+    RoomType, assign_room_type_ids, validate_room_type_ids, validate_room_types,
+};
 use super::service::PlaceService;
 use crate::error::{DomainError, DomainResult};
 use crate::events::{DomainEvent, Event, EventMeta, PlaceCatalogued};
@@ -46,11 +51,15 @@ pub struct UpdatePlace {
     pub rate_plans: Option<Vec<RatePlan>>,
     /// Replaces the whole list.
     pub restrictions: Option<Vec<Restriction>>,
+    /// Replaces the whole list; room types without an id get a new one. A room type left out is
+    /// removed, which, like lowering its count, is refused while any of its nights holds rooms.
+    pub room_types: Option<Vec<RoomType>>,
 }
 
 impl UpdatePlace {
-    /// `facts` with this patch applied (not yet validated).
-    fn apply(&self, facts: &mut PlaceFacts) {
+    /// `facts` with this patch applied (not yet validated). The top-level room fields change the
+    /// one room type of a place that has one.
+    fn apply(&self, facts: &mut PlaceFacts) -> DomainResult<()> {
         let text = |patch: &Option<String>, current: &mut String| {
             if let Some(t) = patch {
                 *current = t.clone();
@@ -59,12 +68,32 @@ impl UpdatePlace {
         text(&self.name, &mut facts.name);
         text(&self.address, &mut facts.address);
         text(&self.description, &mut facts.description);
-        facts.room_count = self.room_count.unwrap_or(facts.room_count);
-        facts.nightly_price = self.nightly_price.unwrap_or(facts.nightly_price);
         facts.instant_book = self.instant_book.unwrap_or(facts.instant_book);
-        facts.guests = self.guests.unwrap_or(facts.guests);
-        if let Some(rules) = &self.price_rules {
-            facts.price_rules = rules.clone();
+        let room_fields = [
+            ("roomCount", self.room_count.is_some()),
+            ("nightlyPrice", self.nightly_price.is_some()),
+            ("guests", self.guests.is_some()),
+            ("priceRules", self.price_rules.is_some()),
+        ];
+        if let Some((field, _)) = room_fields.iter().find(|(_, given)| *given) {
+            let several = facts.room_types.len() > 1;
+            if self.room_types.is_some() || several {
+                return Err(DomainError::invalid(
+                    field,
+                    "describes the place's only room type: change room types through roomTypes",
+                ));
+            }
+        }
+        if let Some(types) = &self.room_types {
+            facts.room_types = types.clone();
+        }
+        if let Some(only) = facts.room_types.first_mut() {
+            only.room_count = self.room_count.unwrap_or(only.room_count);
+            only.nightly_price = self.nightly_price.unwrap_or(only.nightly_price);
+            only.max_guests = self.guests.unwrap_or(only.max_guests);
+            if let Some(rules) = &self.price_rules {
+                only.price_rules = rules.clone();
+            }
         }
         facts.check_in_time = self.check_in_time.unwrap_or(facts.check_in_time);
         facts.check_out_time = self.check_out_time.unwrap_or(facts.check_out_time);
@@ -74,6 +103,8 @@ impl UpdatePlace {
         if let Some(rules) = &self.restrictions {
             facts.restrictions = rules.clone();
         }
+        facts.mirror_first_room_type();
+        Ok(())
     }
 }
 
@@ -82,12 +113,17 @@ fn normalized(mut facts: PlaceFacts) -> PlaceFacts {
     facts.name = facts.name.trim().to_string();
     facts.city = facts.city.trim().to_string();
     assign_ids(&mut facts.rate_plans);
+    assign_room_type_ids(&mut facts.room_types);
+    facts.reconcile_room_types();
     facts
 }
 
 /// Checks the facts as the client sent them (so a control character is refused even where
 /// trimming would drop it); the city's length counts once trimmed, and "" means none.
 fn validate_place(facts: &PlaceFacts) -> DomainResult<()> {
+    let mut reconciled = facts.clone();
+    reconciled.reconcile_room_types();
+    let facts = &reconciled;
     crate::text::validate_name("name", &facts.name)?;
     if !(0..=MAX_ROOMS).contains(&facts.room_count) {
         return Err(DomainError::invalid(
@@ -117,10 +153,31 @@ fn validate_place(facts: &PlaceFacts) -> DomainResult<()> {
     validate_rules(&facts.price_rules)?;
     facts.time_zone.zone()?;
     restrictions::validate(&facts.restrictions)?;
-    // Ids are assigned before this check: a plan without one is valid.
+    // Ids are assigned before these checks: a plan or room type without one is valid.
     let mut plans = facts.rate_plans.clone();
     assign_ids(&mut plans);
-    validate_plans(&plans)
+    validate_plans(&plans)?;
+    let mut types = facts.room_types.clone();
+    assign_room_type_ids(&mut types);
+    validate_room_types(&types)?;
+    for (i, plan) in plans.iter().enumerate() {
+        let ids = plan.room_type_ids.as_deref();
+        validate_room_type_ids(&format!("ratePlans[{i}].roomTypeIds"), ids, &types)?;
+    }
+    for (i, rule) in facts.restrictions.iter().enumerate() {
+        let ids = rule.room_type_ids.as_deref();
+        validate_room_type_ids(&format!("restrictions[{i}].roomTypeIds"), ids, &types)?;
+    }
+    match types
+        .iter()
+        .find(|t| !plans.iter().any(|p| p.sells(&t.room_type_id)))
+    {
+        Some(unsold) => Err(DomainError::invalid(
+            "ratePlans",
+            format!("no rate plan sells room type '{}'", unsold.room_type_id),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// `kind` is `Event::PlaceRegistered` or `Event::PlaceUpdated`.
@@ -235,7 +292,7 @@ impl PlaceService {
             place_id,
             owner_id: owner_id.to_string(),
             facts,
-            pending_room_count: None,
+            pending_room_counts: BTreeMap::new(),
             pending_since_ms: None,
             created_at: now.clone(),
             updated_at: now,
@@ -281,16 +338,17 @@ impl PlaceService {
             move |_| async move {
                 let place = self.owned_place(owner_id, place_id).await?;
                 let mut next = place.clone();
-                patch.apply(&mut next.facts);
+                patch.apply(&mut next.facts)?;
                 validate_place(&next.facts)?;
                 next.facts = normalized(next.facts);
                 // Nothing to change — unless a crashed lowering left its cap behind: rewriting the
                 // place clears it.
-                if next.described() == place.described() && place.pending_room_count.is_none() {
+                if next.described() == place.described() && place.pending_room_counts.is_empty() {
                     return Ok(Attempt::Done(place));
                 }
-                if next.facts.room_count < place.facts.room_count {
-                    return self.lower_room_count(&place, next).await;
+                let lowered = lowered_counts(&place.facts, &next.facts);
+                if !lowered.is_empty() {
+                    return self.lower_room_counts(&place, next, lowered).await;
                 }
                 Ok(self.replace(&place, next))
             },
@@ -303,7 +361,7 @@ impl PlaceService {
         next.version = current.version + 1;
         next.updated_at = self.clock.now_rfc3339();
         let (gpk, gsk) = next.owner_index();
-        next.pending_room_count = None;
+        next.pending_room_counts = BTreeMap::new();
         next.pending_since_ms = None;
         let item = to_item(&Place::key(&next.place_id), Some((&gpk, &gsk)), &next);
         let put = Write::Put {
@@ -314,14 +372,20 @@ impl PlaceService {
         Attempt::commit(vec![put], vec![event], next)
     }
 
-    async fn lower_room_count(&self, place: &Place, next: Place) -> DomainResult<Attempt<Place>> {
-        let new_count = next.facts.room_count;
+    /// Lowers room counts (a room type removed goes to 0) in two phases, so no night is ever left
+    /// above its room type's count.
+    async fn lower_room_counts(
+        &self,
+        place: &Place,
+        next: Place,
+        lowered: BTreeMap<String, i64>,
+    ) -> DomainResult<Attempt<Place>> {
         let key = Place::key(&place.place_id);
         // Phase 1: cap new holds (they check the place version, so in-flight ones retry).
         let phase1 = Write::Update {
             key: key.clone(),
             set: [
-                ("pendingRoomCount".to_string(), json!(new_count)),
+                ("pendingRoomCounts".to_string(), json!(lowered)),
                 ("pendingSinceMs".to_string(), json!(self.clock.now_millis())),
                 ("version".to_string(), json!(place.version + 1)),
             ]
@@ -341,35 +405,39 @@ impl PlaceService {
         // Every night, past ones included: the seed facade books any date, and the invariant
         // "no night above its room count" has no exception.
         let nights = self
-            .availability_from(&place.place_id, None, place.facts.room_count)
+            .availability_from(&place.place_id, None, &place.facts.room_types)
             .await?;
-        let busiest = nights.iter().map(|n| n.held).max().unwrap_or(0);
+        let over = nights.iter().find(|n| {
+            lowered
+                .get(&n.room_type_id)
+                .is_some_and(|count| n.held > *count)
+        });
         // Holds ignore a cap once it is stale; a lowering that took that long must not commit.
         let too_slow = self.clock.now_millis() - started_ms > STALE_CAP_MS / 2;
-        if busiest > new_count || too_slow {
+        if over.is_some() || too_slow {
             let undo = Write::Update {
                 key: key.clone(),
-                set: [("version".to_string(), json!(v1 + 1))]
-                    .into_iter()
-                    .collect(),
+                set: [
+                    ("version".to_string(), json!(v1 + 1)),
+                    ("pendingRoomCounts".to_string(), json!({})),
+                    ("pendingSinceMs".to_string(), Value::Null),
+                ]
+                .into_iter()
+                .collect(),
                 add: vec![],
                 cond: Some(Cond::Eq("version".into(), json!(v1))),
             };
             // Clearing the cap is best effort: a stale cap only makes holds stricter.
-            let mut undo_writes = vec![undo];
-            if let Write::Update { set, .. } = &mut undo_writes[0] {
-                set.insert("pendingRoomCount".into(), Value::Null);
-                set.insert("pendingSinceMs".into(), Value::Null);
+            let _ = self.table.transact(vec![undo], vec![]).await;
+            if let Some(night) = over {
+                return Err(DomainError::Conflict(format!(
+                    "room type '{}' has {} room(s) held on {}; its room count cannot go below that",
+                    night.room_type_id, night.held, night.night
+                )));
             }
-            let _ = self.table.transact(undo_writes, vec![]).await;
-            if too_slow {
-                return Err(DomainError::Unavailable(
-                    "room count change too slow; retry".into(),
-                ));
-            }
-            return Err(DomainError::Conflict(format!(
-                "a night already has {busiest} room(s) held; the room count cannot go below that"
-            )));
+            return Err(DomainError::Unavailable(
+                "room count change too slow; retry".into(),
+            ));
         }
         Ok(self.replace(
             &Place {
@@ -379,4 +447,19 @@ impl PlaceService {
             next,
         ))
     }
+}
+
+/// The room types whose count `next` lowers (to 0 for a room type it removes), with the new count.
+fn lowered_counts(current: &PlaceFacts, next: &PlaceFacts) -> BTreeMap<String, i64> {
+    current
+        .room_types
+        .iter()
+        .filter_map(|t| {
+            let count = next
+                .room_type(Some(&t.room_type_id))
+                .map_or(0, |n| n.room_count);
+            (count < t.room_count || next.room_type(Some(&t.room_type_id)).is_none())
+                .then(|| (t.room_type_id.clone(), count))
+        })
+        .collect()
 }

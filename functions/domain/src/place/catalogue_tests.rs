@@ -305,6 +305,7 @@ async fn a_quote_prices_each_night_and_counts_the_free_rooms() {
 
     // Two rooms held on the Saturday leave one free there: 2 rooms are no longer available.
     let hold = StayRef {
+        room_type_id: STANDARD_ROOM_TYPE.into(),
         reservation_id: "r1".into(),
         place_id: "p1".into(),
         check_in: "2026-01-03".into(),

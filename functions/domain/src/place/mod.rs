@@ -11,6 +11,7 @@ pub mod pricing;
 mod quote;
 mod quoted;
 pub mod restrictions;
+mod room_type;
 mod service;
 
 pub use catalogue::*;
@@ -22,4 +23,5 @@ pub use pricing::{Day, MAX_PRICE, NightPrice, PriceRule, Prices};
 pub use quote::*;
 pub use quoted::*;
 pub use restrictions::Restriction;
+pub use room_type::*;
 pub use service::PlaceService;

@@ -1,7 +1,10 @@
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::pricing::PriceRule;
 use super::restrictions::Restriction;
+use super::room_type::RoomType;
 use crate::store::Key;
 use crate::terms::{Currency, LocalTime, RatePlan, TimeZoneName, standard_plans};
 
@@ -11,49 +14,165 @@ pub const STALE_CAP_MS: i64 = 2_000;
 /// What an owner says about a place: the body of `POST /v1/places`, and the catalogue facts a
 /// `Place` and its PlaceRegistered / PlaceUpdated events carry (one type, so they cannot drift).
 /// Fields added later have defaults: places and events stored before them still read.
+///
+/// `roomCount`, `nightlyPrice`, `guests` and `priceRules` are the first room type's: what clients
+/// written before room types send and read. A body without `roomTypes` describes one room type
+/// with them (see `PlaceFactsWire`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", try_from = "PlaceFactsWire")]
 pub struct PlaceFacts {
     pub name: String,
-    /// Rooms sellable per night.
+    /// The first room type's rooms sellable per night.
     pub room_count: i64,
-    /// Integer minor units (e.g. KRW); a night no price rule covers costs this.
+    /// The first room type's price of a night no price rule covers (integer minor units).
     pub nightly_price: i64,
     /// true: confirmed right after payment; false: the owner confirms within a timeout.
-    #[serde(default = "default_true")]
     pub instant_book: bool,
     /// Fixed at registration ("" = not findable by search).
-    #[serde(default)]
     pub city: String,
-    #[serde(default)]
     pub address: String,
-    #[serde(default)]
     pub description: String,
-    /// The guests one room sleeps.
-    #[serde(default = "default_guests")]
+    /// The guests one room of the first room type sleeps.
     pub guests: i64,
-    /// Prices of some nights; the last rule covering a night wins (see `pricing::night_price`).
-    #[serde(default)]
+    /// The first room type's price rules.
     pub price_rules: Vec<PriceRule>,
     /// Prices are integers of this currency's minor unit. Fixed at registration.
-    #[serde(default)]
     pub currency: Currency,
     /// Where the place is: its deadlines are local times there. Fixed at registration.
-    #[serde(default)]
     pub time_zone: TimeZoneName,
-    #[serde(default = "LocalTime::check_in")]
     pub check_in_time: LocalTime,
-    #[serde(default = "LocalTime::check_out")]
     pub check_out_time: LocalTime,
+    /// The kinds of room sold, each with its own inventory; never empty.
+    pub room_types: Vec<RoomType>,
     /// How the rooms are sold; the first is what a booking naming no plan gets.
-    #[serde(default = "standard_plans")]
     pub rate_plans: Vec<RatePlan>,
     /// Stay rules of some dates (see `restrictions::check`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub restrictions: Vec<Restriction>,
 }
 
+/// `PlaceFacts` as it is written: by a client (with `roomTypes`, or with the top-level fields
+/// only), as stored, and as stored before room types (top-level fields only).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PlaceFactsWire {
+    name: String,
+    room_count: Option<i64>,
+    nightly_price: Option<i64>,
+    #[serde(default = "default_true")]
+    instant_book: bool,
+    #[serde(default)]
+    city: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    description: String,
+    guests: Option<i64>,
+    price_rules: Option<Vec<PriceRule>>,
+    #[serde(default)]
+    currency: Currency,
+    #[serde(default)]
+    time_zone: TimeZoneName,
+    #[serde(default = "LocalTime::check_in")]
+    check_in_time: LocalTime,
+    #[serde(default = "LocalTime::check_out")]
+    check_out_time: LocalTime,
+    #[serde(default)]
+    room_types: Vec<RoomType>,
+    #[serde(default = "standard_plans")]
+    rate_plans: Vec<RatePlan>,
+    #[serde(default)]
+    restrictions: Vec<Restriction>,
+}
+
+impl TryFrom<PlaceFactsWire> for PlaceFacts {
+    type Error = String;
+
+    fn try_from(w: PlaceFactsWire) -> Result<Self, String> {
+        let room_types = if w.room_types.is_empty() {
+            let (Some(room_count), Some(nightly_price)) = (w.room_count, w.nightly_price) else {
+                return Err(
+                    "give roomTypes, or roomCount and nightlyPrice (one kind of room)".into(),
+                );
+            };
+            vec![RoomType::standard(
+                room_count,
+                w.guests.unwrap_or(DEFAULT_GUESTS),
+                nightly_price,
+                w.price_rules.unwrap_or_default(),
+            )]
+        } else {
+            let first = &w.room_types[0];
+            let agrees = w.room_count.is_none_or(|c| c == first.room_count)
+                && w.nightly_price.is_none_or(|p| p == first.nightly_price)
+                && w.guests.is_none_or(|g| g == first.max_guests)
+                && w.price_rules
+                    .as_ref()
+                    .is_none_or(|r| *r == first.price_rules);
+            if !agrees {
+                return Err(
+                    "roomCount, nightlyPrice, guests and priceRules are the first room \
+                     type's: leave them out when giving roomTypes"
+                        .into(),
+                );
+            }
+            w.room_types
+        };
+        let mut facts = PlaceFacts {
+            name: w.name,
+            room_count: 0,
+            nightly_price: 0,
+            instant_book: w.instant_book,
+            city: w.city,
+            address: w.address,
+            description: w.description,
+            guests: DEFAULT_GUESTS,
+            price_rules: vec![],
+            currency: w.currency,
+            time_zone: w.time_zone,
+            check_in_time: w.check_in_time,
+            check_out_time: w.check_out_time,
+            room_types,
+            rate_plans: w.rate_plans,
+            restrictions: w.restrictions,
+        };
+        facts.mirror_first_room_type();
+        Ok(facts)
+    }
+}
+
 impl PlaceFacts {
+    /// Makes the top-level room fields and the room types agree: a place of one room type takes
+    /// them from the top-level fields (as code that builds facts sets them), one of several from
+    /// its first room type. Bodies and stored items always agree already (see `PlaceFactsWire`).
+    pub fn reconcile_room_types(&mut self) {
+        if let [only] = self.room_types.as_mut_slice() {
+            only.room_count = self.room_count;
+            only.nightly_price = self.nightly_price;
+            only.max_guests = self.guests;
+            only.price_rules = self.price_rules.clone();
+        }
+        self.mirror_first_room_type();
+    }
+
+    /// Copies the first room type into the top-level fields that describe it.
+    pub fn mirror_first_room_type(&mut self) {
+        if let Some(first) = self.room_types.first() {
+            self.room_count = first.room_count;
+            self.nightly_price = first.nightly_price;
+            self.guests = first.max_guests;
+            self.price_rules = first.price_rules.clone();
+        }
+    }
+
+    /// The room type `id` names, or the first when `None`.
+    pub fn room_type(&self, id: Option<&str>) -> Option<&RoomType> {
+        match id {
+            None => self.room_types.first(),
+            Some(id) => self.room_types.iter().find(|t| t.room_type_id == id),
+        }
+    }
+
     /// The plan `id` names, or the first plan when `None`.
     pub fn rate_plan(&self, id: Option<&str>) -> Option<&RatePlan> {
         match id {
@@ -78,6 +197,12 @@ impl PlaceFacts {
             time_zone: TimeZoneName::default(),
             check_in_time: LocalTime::CHECK_IN,
             check_out_time: LocalTime::CHECK_OUT,
+            room_types: vec![RoomType::standard(
+                room_count,
+                DEFAULT_GUESTS,
+                nightly_price,
+                vec![],
+            )],
             rate_plans: standard_plans(),
             restrictions: vec![],
         }
@@ -90,7 +215,7 @@ fn default_true() -> bool {
 
 pub const DEFAULT_GUESTS: i64 = 2;
 
-fn default_guests() -> i64 {
+pub(super) fn default_guests() -> i64 {
     DEFAULT_GUESTS
 }
 
@@ -105,9 +230,10 @@ pub struct Place {
     pub owner_id: String,
     #[serde(flatten)]
     pub facts: PlaceFacts,
-    /// A lower room count being applied: new holds respect it already (see `PlaceService::update`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending_room_count: Option<i64>,
+    /// Lower room counts being applied, per room type: new holds respect them already (see
+    /// `PlaceService::update`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pending_room_counts: BTreeMap<String, i64>,
     /// When that lowering began (epoch ms): a cap older than `STALE_CAP_MS` was left by a lowering
     /// that crashed between its two writes, and no longer applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,18 +244,35 @@ pub struct Place {
 }
 
 impl Place {
-    /// The room ceiling a new hold must respect at `now_ms`.
-    pub fn ceiling(&self, now_ms: i64) -> i64 {
-        match (self.pending_room_count, self.pending_since_ms) {
-            (Some(p), Some(since)) if now_ms - since < STALE_CAP_MS => p.min(self.facts.room_count),
-            _ => self.facts.room_count,
+    /// The rooms of `room_type` a new hold must stay within at `now_ms` (0 for a room type the
+    /// place does not have).
+    pub fn ceiling(&self, room_type: &str, now_ms: i64) -> i64 {
+        let count = self
+            .facts
+            .room_type(Some(room_type))
+            .map_or(0, |t| t.room_count);
+        match (
+            self.pending_room_counts.get(room_type),
+            self.pending_since_ms,
+        ) {
+            (Some(p), Some(since)) if now_ms - since < STALE_CAP_MS => (*p).min(count),
+            _ => count,
         }
+    }
+
+    /// Whether a lowering of `room_type`'s count is being applied at `now_ms`.
+    pub fn lowering(&self, room_type: &str, now_ms: i64) -> bool {
+        let count = self
+            .facts
+            .room_type(Some(room_type))
+            .map_or(0, |t| t.room_count);
+        self.ceiling(room_type, now_ms) < count
     }
 
     /// The place as an owner sees it (a cap being applied is not part of its description).
     pub fn described(&self) -> Place {
         Place {
-            pending_room_count: None,
+            pending_room_counts: BTreeMap::new(),
             pending_since_ms: None,
             ..self.clone()
         }
@@ -144,11 +287,6 @@ impl Place {
             format!("PLACE#{}", self.place_id),
         )
     }
-}
-
-/// Rooms held on one night of one place (item `PLACE#id` / `NIGHT#date`, attribute `held`).
-pub fn night_key(place_id: &str, night: &str) -> Key {
-    Key::new(format!("PLACE#{place_id}"), format!("NIGHT#{night}"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,6 +321,9 @@ pub enum OwnerDecision {
 pub struct Hold {
     pub reservation_id: String,
     pub place_id: String,
+    /// The room type whose nights it holds (`standard` for holds stored before room types).
+    #[serde(default = "super::room_type::standard_room_type_id")]
+    pub room_type_id: String,
     pub owner_id: String,
     pub check_in: String,
     pub check_out: String,

@@ -8,6 +8,7 @@ use time::Date;
 
 use super::decision::settled_decision;
 use super::model::*;
+use super::room_type::{RoomType, parse_night_sk, standard_room_type_id};
 use super::service::{PlaceService, Rooms, hold_facts, night_change};
 use crate::error::{DomainError, DomainResult};
 use crate::events::{
@@ -26,6 +27,9 @@ use crate::store::{Cond, Query, StoreError, Write};
 pub struct StayRef {
     pub reservation_id: String,
     pub place_id: String,
+    /// `standard` in saga input written before room types.
+    #[serde(default = "standard_room_type_id")]
+    pub room_type_id: String,
     pub check_in: String,
     pub check_out: String,
     pub rooms: i64,
@@ -39,6 +43,7 @@ impl StayRef {
         Self {
             reservation_id: r.reservation_id.clone(),
             place_id: r.place_id.clone(),
+            room_type_id: r.terms.room_type.room_type_id.clone(),
             check_in: format_date(r.check_in),
             check_out: format_date(r.check_out),
             rooms: r.rooms,
@@ -47,11 +52,12 @@ impl StayRef {
     }
 }
 
-/// Rooms held on one night.
+/// Rooms of one room type held on one night.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NightAvailability {
     pub night: String,
+    pub room_type_id: String,
     pub held: i64,
     pub free: i64,
 }
@@ -60,13 +66,14 @@ pub struct NightAvailability {
 const FIRST_NIGHT: usize = 2;
 
 impl PlaceService {
-    /// Rooms held per night from `from` on (every night when `None`; only nights where something
-    /// was ever held).
+    /// Rooms held per night and room type from `from` on (every night when `None`; only nights
+    /// where something was ever held), in date order. `free` counts against `room_types` (a room
+    /// type not among them has none).
     pub async fn availability_from(
         &self,
         place_id: &str,
         from: Option<Date>,
-        room_count: i64,
+        room_types: &[RoomType],
     ) -> DomainResult<Vec<NightAvailability>> {
         let q = Query {
             partition: format!("PLACE#{place_id}"),
@@ -78,13 +85,18 @@ impl PlaceService {
         Ok(items
             .into_iter()
             .filter_map(|it| {
-                let night = it.get("sk")?.as_str()?.strip_prefix("NIGHT#")?.to_string();
+                let (night, room_type) = parse_night_sk(it.get("sk")?.as_str()?)?;
                 let held = it.get("held").and_then(Value::as_i64).unwrap_or(0);
+                let room_count = room_types
+                    .iter()
+                    .find(|t| t.room_type_id == room_type)
+                    .map_or(0, |t| t.room_count);
                 // Nights are `YYYY-MM-DD`, so text order is date order.
                 from.as_deref()
-                    .is_none_or(|f| night.as_str() >= f)
+                    .is_none_or(|f| night >= f)
                     .then(|| NightAvailability {
-                        night,
+                        night: night.to_string(),
+                        room_type_id: room_type.to_string(),
                         held,
                         free: room_count - held,
                     })
@@ -135,6 +147,7 @@ impl PlaceService {
             let mut hold = Hold {
                 reservation_id: stay.reservation_id.clone(),
                 place_id: stay.place_id.clone(),
+                room_type_id: stay.room_type_id.clone(),
                 owner_id: place
                     .as_ref()
                     .map(|p| p.owner_id.clone())
@@ -154,8 +167,9 @@ impl PlaceService {
                 let unknown = self.record_sold_out(hold, &now, HoldCancelReason::PlaceUnknown);
                 return Ok(Attempt::Done(unknown.await?));
             };
-            let ceiling = place.ceiling(self.clock.now_millis());
-            if ceiling < place.facts.room_count {
+            let now_ms = self.clock.now_millis();
+            let ceiling = place.ceiling(&stay.room_type_id, now_ms);
+            if place.lowering(&stay.room_type_id, now_ms) {
                 // A room-count change is being applied (milliseconds, or until a crashed one's cap
                 // goes stale): wait for it rather than refuse a stay the final count may allow.
                 return Err(DomainError::Unavailable(
@@ -249,6 +263,7 @@ impl PlaceService {
                 let tomb = Hold {
                     reservation_id: stay.reservation_id.clone(),
                     place_id: stay.place_id.clone(),
+                    room_type_id: stay.room_type_id.clone(),
                     owner_id: String::new(),
                     check_in: stay.check_in.clone(),
                     check_out: stay.check_out.clone(),

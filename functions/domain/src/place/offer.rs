@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use super::model::PlaceFacts;
 use super::pricing::{NightPrice, stay_nights};
 use super::restrictions;
+use super::room_type::{BookedRoomType, RoomType};
 use crate::error::{DomainError, DomainResult};
 use crate::stay::Stay;
 use crate::terms::{CancellationPolicy, Currency, PolicySnapshot, RatePlan};
@@ -19,11 +20,12 @@ pub struct BookedPlan {
     pub price_adjustment_percent: i32,
 }
 
-/// A stay under one plan: what each night costs a room, what it all costs, and what a cancel
-/// keeps when booked at `now`.
+/// A stay in one room type under one plan: what each night costs a room, what it all costs, and
+/// what a cancel keeps when booked at `now`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Offer {
+    pub room_type: BookedRoomType,
     #[serde(flatten)]
     pub plan: BookedPlan,
     /// Per room, after the plan's adjustment.
@@ -38,6 +40,9 @@ pub struct Offer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QuotedOffer {
+    /// `standard` in quotes stored before room types.
+    #[serde(default)]
+    pub room_type: BookedRoomType,
     pub plan: BookedPlan,
     pub policy: CancellationPolicy,
     pub nights: Vec<NightPrice>,
@@ -47,6 +52,7 @@ pub struct QuotedOffer {
 impl QuotedOffer {
     pub fn of(offer: &Offer, policy: &CancellationPolicy) -> Self {
         Self {
+            room_type: offer.room_type.clone(),
             plan: offer.plan.clone(),
             policy: policy.clone(),
             nights: offer.nights.clone(),
@@ -55,9 +61,9 @@ impl QuotedOffer {
     }
 }
 
-/// `plan`'s nights of `stay` at `place`, per room.
-pub fn plan_nights(place: &PlaceFacts, plan: &RatePlan, stay: &Stay) -> Vec<NightPrice> {
-    stay_nights(place.prices(), stay)
+/// `plan`'s nights of `stay` in a room of `room_type`.
+pub fn plan_nights(room_type: &RoomType, plan: &RatePlan, stay: &Stay) -> Vec<NightPrice> {
+    stay_nights(room_type.prices(), stay)
         .into_iter()
         .map(|n| NightPrice {
             date: n.date,
@@ -69,6 +75,7 @@ pub fn plan_nights(place: &PlaceFacts, plan: &RatePlan, stay: &Stay) -> Vec<Nigh
 /// Prices `nights` (per room) for `rooms` and resolves `policy` as booked at `now`.
 pub fn price_offer(
     place: &PlaceFacts,
+    room_type: BookedRoomType,
     plan: BookedPlan,
     policy: &CancellationPolicy,
     nights: Vec<NightPrice>,
@@ -89,6 +96,7 @@ pub fn price_offer(
     let check_in = (stay.check_in, place.check_in_time);
     let cancellation_policy = policy.resolve(&zone, place.currency, now, check_in, &per_night)?;
     Ok(Offer {
+        room_type,
         plan,
         nights,
         rooms,
@@ -98,10 +106,11 @@ pub fn price_offer(
     })
 }
 
-/// The offer of `plan` for `rooms` rooms of `stay`, booked at `now` (the stay rules are the
-/// caller's to check: `offers`, a booking, search).
+/// The offer of `plan` for `rooms` rooms of `room_type` for `stay`, booked at `now` (the stay
+/// rules are the caller's to check: `offers`, a booking, search).
 pub fn offer(
     place: &PlaceFacts,
+    room_type: &RoomType,
     plan: &RatePlan,
     stay: &Stay,
     rooms: i64,
@@ -112,9 +121,10 @@ pub fn offer(
         name: plan.name.clone(),
         price_adjustment_percent: plan.price_adjustment_percent,
     };
-    let nights = plan_nights(place, plan, stay);
+    let nights = plan_nights(room_type, plan, stay);
     price_offer(
         place,
+        room_type.booked(),
         booked,
         &plan.cancellation_policy,
         nights,
@@ -124,17 +134,31 @@ pub fn offer(
     )
 }
 
-/// Every plan's offer, in the owner's order; a 422 when the place's stay rules refuse the stay.
+/// Every `(room type, plan)` offer the stay rules allow, room types then plans in the owner's
+/// order; a 422 (the first room type's refusal) when they allow none.
 pub fn offers(
     place: &PlaceFacts,
     stay: &Stay,
     rooms: i64,
     now: OffsetDateTime,
 ) -> DomainResult<Vec<Offer>> {
-    restrictions::check(&place.restrictions, stay)?;
-    place
-        .rate_plans
-        .iter()
-        .map(|plan| offer(place, plan, stay, rooms, now))
-        .collect()
+    let mut offers = Vec::new();
+    let mut refusal = None;
+    for room_type in &place.room_types {
+        if let Err(e) = restrictions::check(&place.restrictions, &room_type.room_type_id, stay) {
+            refusal.get_or_insert(e);
+            continue;
+        }
+        for plan in place
+            .rate_plans
+            .iter()
+            .filter(|p| p.sells(&room_type.room_type_id))
+        {
+            offers.push(offer(place, room_type, plan, stay, rooms, now)?);
+        }
+    }
+    match refusal {
+        Some(e) if offers.is_empty() => Err(e),
+        _ => Ok(offers),
+    }
 }

@@ -3,7 +3,6 @@
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration, Weekday};
 
-use super::model::PlaceFacts;
 use crate::error::{DomainError, DomainResult};
 use crate::stay::Stay;
 
@@ -82,15 +81,6 @@ pub struct NightPrice {
 pub struct Prices<'a> {
     pub nightly_price: i64,
     pub rules: &'a [PriceRule],
-}
-
-impl PlaceFacts {
-    pub fn prices(&self) -> Prices<'_> {
-        Prices {
-            nightly_price: self.nightly_price,
-            rules: &self.price_rules,
-        }
-    }
 }
 
 /// The price of one room on `night`: the last rule covering it wins, else the place's own price.
@@ -176,7 +166,7 @@ pub fn validate_rules(rules: &[PriceRule]) -> DomainResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::place::MAX_ROOMS;
+    use crate::place::{MAX_ROOMS, RoomType};
     use crate::reservation::{MAX_AMOUNT, MAX_ROOMS_PER_RESERVATION};
     use crate::stay::{MAX_NIGHTS, parse_date};
     use serde_json::json;
@@ -194,23 +184,12 @@ mod tests {
         }
     }
 
-    fn place(rules: Vec<PriceRule>) -> PlaceFacts {
-        PlaceFacts {
-            name: "Hanok".into(),
-            room_count: 3,
-            nightly_price: 100_000,
-            instant_book: true,
-            city: "Seoul".into(),
-            address: String::new(),
-            description: String::new(),
-            guests: 2,
-            price_rules: rules,
-            ..PlaceFacts::new("Hanok", 3, 100_000)
-        }
+    fn place(rules: Vec<PriceRule>) -> RoomType {
+        RoomType::standard(3, 2, 100_000, rules)
     }
 
     /// The contract's example: a summer season, then a weekend rule over the whole year.
-    fn season_and_weekends() -> PlaceFacts {
+    fn season_and_weekends() -> RoomType {
         place(vec![
             rule("2027-07-01", "2027-09-01", 150_000, None),
             rule(

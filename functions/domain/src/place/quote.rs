@@ -9,10 +9,12 @@ use time::Date;
 use super::offer::{Offer, offers};
 use super::pricing::NightPrice;
 use super::quoted::QuotedPrice;
+use super::room_type::parse_night_sk;
 use super::service::PlaceService;
 use crate::error::{DomainError, DomainResult};
 use crate::item::to_item;
 use crate::reservation::MAX_ROOMS_PER_RESERVATION;
+use crate::search::keys::nights_by_month;
 use crate::stay::{Stay, parse_date};
 use crate::store::{Cond, Query, Write};
 use crate::terms::Currency;
@@ -67,6 +69,18 @@ pub struct QuoteNight {
     pub free: i64,
 }
 
+/// An offer of a quote, with what its room type has free.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuoteOffer {
+    #[serde(flatten)]
+    pub offer: Offer,
+    /// The fewest rooms of its room type a new hold could take on any night of the stay.
+    pub free: i64,
+    /// `rooms` of its room type are free on every night.
+    pub available: bool,
+}
+
 /// `GET /v1/places/{placeId}/quote`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -78,14 +92,14 @@ pub struct Quote {
     #[serde(with = "crate::stay::iso_date")]
     pub check_out: Date,
     pub rooms: i64,
-    /// The first offer's nights, with the rooms free on each.
+    /// The first offer's nights, with the rooms of its room type free on each.
     pub nights: Vec<QuoteNight>,
     /// The amount a reservation of this stay naming no rate plan would have (the first offer's).
     pub total: i64,
     pub currency: Currency,
-    /// Every rate plan's offer, each with its policy as it would be if booked now.
-    pub offers: Vec<Offer>,
-    /// `rooms` are free on every night.
+    /// Every (room type, rate plan) offer, each with its policy as it would be if booked now.
+    pub offers: Vec<QuoteOffer>,
+    /// `rooms` of the first offer's room type are free on every night.
     pub available: bool,
     /// A booking that presents it is charged `total` until `validUntil` (see `quoted.rs`).
     pub price_token: String,
@@ -107,17 +121,28 @@ impl PlaceService {
             .ok_or_else(|| DomainError::not_found(format!("place {place_id}")))?;
         let now = self.clock.now();
         let offers = offers(&place.facts, &asked.stay, asked.rooms, now)?;
-        let priced = offers.first().map(|o| o.nights.clone()).unwrap_or_default();
-        let held = self.held_on(place_id, &priced).await?;
+        let held = self.held_on(place_id, &asked.stay).await?;
         // What a new hold may take now: a room-count lowering being applied caps it already.
-        let sellable = place.ceiling(self.clock.now_millis());
-        let nights: Vec<QuoteNight> = priced
-            .into_iter()
-            .map(|price| QuoteNight {
-                free: (sellable - held.get(&price.date).copied().unwrap_or(0)).max(0),
-                price,
+        let now_ms = self.clock.now_millis();
+        let free = |room_type: &str, night: Date| {
+            let held = held
+                .get(&(night, room_type.to_string()))
+                .copied()
+                .unwrap_or(0);
+            (place.ceiling(room_type, now_ms) - held).max(0)
+        };
+        let nights: Vec<QuoteNight> = offers
+            .first()
+            .map(|o| {
+                o.nights
+                    .iter()
+                    .map(|price| QuoteNight {
+                        free: free(&o.room_type.room_type_id, price.date),
+                        price: *price,
+                    })
+                    .collect()
             })
-            .collect();
+            .unwrap_or_default();
         let total = offers.first().map_or(0, |o| o.total);
         let quoted = QuotedPrice::new(
             user_id,
@@ -133,15 +158,32 @@ impl PlaceService {
             cond: Some(Cond::NotExists),
         };
         self.table.transact(vec![put], vec![]).await?;
+        let offers: Vec<QuoteOffer> = offers
+            .into_iter()
+            .map(|offer| {
+                let id = &offer.room_type.room_type_id;
+                let free = offer
+                    .nights
+                    .iter()
+                    .map(|n| free(id, n.date))
+                    .min()
+                    .unwrap_or(0);
+                QuoteOffer {
+                    available: free >= asked.rooms,
+                    offer,
+                    free,
+                }
+            })
+            .collect();
         Ok(Quote {
             total,
             price_token: quoted.price_token,
             valid_until: quoted.valid_until,
-            available: nights.iter().all(|n| n.free >= asked.rooms),
+            available: offers.first().is_some_and(|o| o.available),
             currency: place.facts.currency,
             offers,
-            place_id: place.place_id,
-            name: place.facts.name,
+            place_id: place.place_id.clone(),
+            name: place.facts.name.clone(),
             check_in: asked.stay.check_in,
             check_out: asked.stay.check_out,
             rooms: asked.rooms,
@@ -149,33 +191,32 @@ impl PlaceService {
         })
     }
 
-    /// Rooms held on `nights`: one consistent Query per calendar month they touch (a stay of at
-    /// most 30 nights touches one or two), instead of every night the place ever had.
+    /// Rooms held on the nights of `stay`, per room type: one consistent Query per calendar month
+    /// it touches (a stay of at most 30 nights touches one or two), instead of every night the
+    /// place ever had.
     async fn held_on(
         &self,
         place_id: &str,
-        nights: &[NightPrice],
-    ) -> DomainResult<HashMap<Date, i64>> {
-        let mut months: Vec<String> = nights
-            .iter()
-            .map(|n| format!("{:04}-{:02}", n.date.year(), u8::from(n.date.month())))
-            .collect();
-        months.dedup();
+        stay: &Stay,
+    ) -> DomainResult<HashMap<(Date, String), i64>> {
         let mut held = HashMap::new();
-        for month in months {
+        for (month, _) in nights_by_month(stay) {
             let q = Query {
                 partition: format!("PLACE#{place_id}"),
                 sk_prefix: Some(format!("NIGHT#{month}")),
                 ..Default::default()
             };
             for item in self.table.query(&q).await? {
-                let night = item
+                let Some((night, room_type)) = item
                     .get("sk")
                     .and_then(Value::as_str)
-                    .and_then(|sk| sk.strip_prefix("NIGHT#"))
-                    .and_then(|d| parse_date("night", d).ok());
-                if let Some(night) = night {
-                    held.insert(night, item.get("held").and_then(Value::as_i64).unwrap_or(0));
+                    .and_then(parse_night_sk)
+                else {
+                    continue;
+                };
+                if let Ok(night) = parse_date("night", night) {
+                    let rooms = item.get("held").and_then(Value::as_i64).unwrap_or(0);
+                    held.insert((night, room_type.to_string()), rooms);
                 }
             }
         }

@@ -11,10 +11,12 @@ use time::{Date, Duration, OffsetDateTime};
 
 use super::model::Place;
 use super::offer::{Offer, QuotedOffer, offer, price_offer};
+use super::room_type::RoomType;
 use crate::error::{DomainError, DomainResult};
 use crate::records;
 use crate::stay::Stay;
 use crate::store::{Key, Table};
+use crate::terms::RatePlan;
 
 /// How long a quote's price holds by default (`QuoteValiditySeconds` in the template).
 pub const DEFAULT_QUOTE_VALIDITY_SECONDS: u64 = 1_800;
@@ -63,8 +65,10 @@ impl QuotedPrice {
     ) -> Self {
         let quoted: Vec<QuotedOffer> = offers
             .iter()
-            .zip(&place.facts.rate_plans)
-            .map(|(o, plan)| QuotedOffer::of(o, &plan.cancellation_policy))
+            .filter_map(|o| {
+                let plan = place.facts.rate_plan(Some(&o.plan.rate_plan_id))?;
+                Some(QuotedOffer::of(o, &plan.cancellation_policy))
+            })
             .collect();
         let valid_until = now + Duration::seconds(validity_seconds.min(86_400) as i64);
         Self {
@@ -112,15 +116,77 @@ fn check_token(token: &str) -> DomainResult<()> {
     }
 }
 
-/// What a booking asks to be priced: `user_id`'s stay of `rooms` under a rate plan (the first
-/// when `None`), with a quote's token or none.
+/// What a booking asks to be priced: `user_id`'s stay of `rooms` rooms of a room type under a
+/// rate plan (see `choose`), with a quote's token or none.
 #[derive(Debug, Clone, Copy)]
 pub struct Booking<'a> {
     pub user_id: &'a str,
     pub stay: &'a Stay,
     pub rooms: i64,
+    pub room_type_id: Option<&'a str>,
     pub rate_plan_id: Option<&'a str>,
     pub token: Option<&'a str>,
+}
+
+/// The room type and plan a booking names. Left out, the room type is the first the plan sells
+/// (the place's first without a plan) and the plan the first that sells the room type.
+pub fn choose<'p>(
+    place: &'p Place,
+    room_type_id: Option<&str>,
+    rate_plan_id: Option<&str>,
+) -> DomainResult<(&'p RoomType, &'p RatePlan)> {
+    let facts = &place.facts;
+    let ask_quote = "ask for a quote to see its offers";
+    let plan = match rate_plan_id {
+        None => None,
+        Some(id) => Some(facts.rate_plan(Some(id)).ok_or_else(|| {
+            DomainError::invalid(
+                "ratePlanId",
+                format!(
+                    "is not a rate plan of place {}: {ask_quote}",
+                    place.place_id
+                ),
+            )
+        })?),
+    };
+    let room_type = match (room_type_id, plan) {
+        (Some(id), _) => facts.room_type(Some(id)).ok_or_else(|| {
+            DomainError::invalid(
+                "roomTypeId",
+                format!(
+                    "is not a room type of place {}: {ask_quote}",
+                    place.place_id
+                ),
+            )
+        })?,
+        (None, Some(plan)) => facts
+            .room_types
+            .iter()
+            .find(|t| plan.sells(&t.room_type_id))
+            .ok_or_else(|| DomainError::invalid("ratePlanId", "sells no room type"))?,
+        (None, None) => facts
+            .room_type(None)
+            .ok_or_else(|| DomainError::invalid("roomTypeId", "the place has no room type"))?,
+    };
+    let id = &room_type.room_type_id;
+    let plan = match plan {
+        Some(plan) if plan.sells(id) => plan,
+        Some(plan) => {
+            return Err(DomainError::invalid(
+                "ratePlanId",
+                format!(
+                    "rate plan '{}' does not sell room type '{id}': {ask_quote}",
+                    plan.rate_plan_id
+                ),
+            ));
+        }
+        None => facts
+            .rate_plans
+            .iter()
+            .find(|p| p.sells(id))
+            .ok_or_else(|| DomainError::invalid("roomTypeId", "no rate plan sells it"))?,
+    };
+    Ok((room_type, plan))
 }
 
 /// The offer `booking` at `place` (read just now) gets, as booked at `now`: the quoted one while
@@ -136,27 +202,14 @@ pub async fn price_booking(
         user_id,
         stay,
         rooms,
+        room_type_id,
         rate_plan_id,
         token,
     } = booking;
+    let (room_type, plan) = choose(place, room_type_id, rate_plan_id)?;
     // Stay rules are the place's now, whatever was quoted: they say what may be sold at all.
-    super::restrictions::check(&place.facts.restrictions, stay)?;
-    let unknown_plan = || {
-        DomainError::invalid(
-            "ratePlanId",
-            format!(
-                "is not a rate plan of place {}: ask for a quote to see its plans",
-                place.place_id
-            ),
-        )
-    };
-    let current = || -> DomainResult<Offer> {
-        let plan = place
-            .facts
-            .rate_plan(rate_plan_id)
-            .ok_or_else(unknown_plan)?;
-        offer(&place.facts, plan, stay, rooms, now)
-    };
+    super::restrictions::check(&place.facts.restrictions, &room_type.room_type_id, stay)?;
+    let current = || offer(&place.facts, room_type, plan, stay, rooms, now);
     let Some(token) = token else {
         return current();
     };
@@ -184,16 +237,17 @@ pub async fn price_booking(
             "was quoted for another user",
         ));
     }
-    let as_quoted = match rate_plan_id {
-        None => quoted.offers.first(),
-        Some(id) => quoted.offers.iter().find(|o| o.plan.rate_plan_id == id),
-    };
+    let as_quoted = quoted.offers.iter().find(|o| {
+        o.room_type.room_type_id == room_type.room_type_id
+            && o.plan.rate_plan_id == plan.rate_plan_id
+    });
     if quoted.valid_at(now)
         && let Some(q) = as_quoted
     {
         let nights = q.nights.clone();
         return price_offer(
             &place.facts,
+            q.room_type.clone(),
             q.plan.clone(),
             &q.policy,
             nights,
@@ -203,7 +257,10 @@ pub async fn price_booking(
         );
     }
     if !quoted.offers.is_empty() && as_quoted.is_none() {
-        return Err(unknown_plan());
+        return Err(DomainError::invalid(
+            "ratePlanId",
+            "the quote has no offer of this room type and rate plan: quote again",
+        ));
     }
     // Expired, or quoted before plans: good only while the price is still the same.
     let now_offer = current()?;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, Duration};
 
 use super::pricing::{Day, MAX_RULE_NIGHTS};
+use super::room_type::covers;
 use crate::error::{DomainError, DomainResult};
 use crate::stay::{MAX_NIGHTS, Stay, format_date};
 
@@ -22,6 +23,9 @@ pub struct Restriction {
     /// Absent: every day of the range.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub days: Option<Vec<Day>>,
+    /// The room types it applies to; absent: all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_type_ids: Option<Vec<String>>,
     /// Stays arriving on a covered date last at least this many nights.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_stay: Option<i64>,
@@ -48,8 +52,13 @@ impl Restriction {
     }
 }
 
-/// Why `stay` cannot be sold, as a 422 naming the field to change; `Ok` when every rule allows it.
-pub fn check(rules: &[Restriction], stay: &Stay) -> DomainResult<()> {
+/// Why `stay` in a room of `room_type` cannot be sold, as a 422 naming the field to change; `Ok`
+/// when every rule of that room type allows it.
+pub fn check(rules: &[Restriction], room_type: &str, stay: &Stay) -> DomainResult<()> {
+    let rules: Vec<&Restriction> = rules
+        .iter()
+        .filter(|r| covers(r.room_type_ids.as_deref(), room_type))
+        .collect();
     let nights = stay.nights();
     let arrival = stay.check_in;
     let day = format_date;
@@ -175,7 +184,7 @@ mod tests {
             parse_date("checkOut", check_out).expect("date"),
         )
         .expect("stay");
-        match check(rules, &stay) {
+        match check(rules, "standard", &stay) {
             Ok(()) => None,
             Err(DomainError::Invalid { field, .. }) => Some(field),
             Err(e) => panic!("{e}"),

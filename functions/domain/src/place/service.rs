@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::model::*;
+use super::room_type::night_key;
 use crate::clock::Clock;
 use crate::error::DomainResult;
 use crate::events::{DomainEvent, Event, EventMeta, HoldFacts, RoomsChanged};
@@ -84,6 +85,7 @@ pub(super) fn hold_facts(hold: &Hold, at: &str) -> DomainResult<(EventMeta, Hold
         HoldFacts {
             reservation_id: hold.reservation_id.clone(),
             place_id: hold.place_id.clone(),
+            room_type_id: hold.room_type_id.clone(),
             owner_id: hold.owner_id.clone(),
             check_in: parse_date("checkIn", &hold.check_in)?,
             check_out: parse_date("checkOut", &hold.check_out)?,
@@ -113,7 +115,7 @@ pub(super) fn night_change(hold: &Hold, rooms: Rooms, at: &str) -> DomainResult<
         .night_dates()
         .into_iter()
         .map(|night| Write::Update {
-            key: night_key(&hold.place_id, &night),
+            key: night_key(&hold.place_id, &hold.room_type_id, &night),
             set: Item::new(),
             add: vec![("held".into(), delta)],
             // A night item is created on first hold, so "absent" means nothing held yet.

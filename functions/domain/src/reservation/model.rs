@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::events::PlaceCatalogued;
-use crate::place::{BookedPlan, NightPrice, Offer, PriceRule, Prices};
+use crate::place::{BookedPlan, BookedRoomType, NightPrice, Offer, PriceRule, Prices};
 use crate::store::Key;
 use crate::terms::{Currency, Guests, LeadGuest, PolicySnapshot};
 
@@ -118,6 +118,9 @@ pub struct Reservation {
 pub struct BookingTerms {
     #[serde(default)]
     pub currency: Currency,
+    /// `standard` for reservations placed before room types.
+    #[serde(default)]
+    pub room_type: BookedRoomType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_plan: Option<BookedPlan>,
     /// Each night's price for one room.
@@ -138,6 +141,7 @@ impl BookingTerms {
     pub fn of(offer: Offer, party: Party) -> Self {
         Self {
             currency: offer.currency,
+            room_type: offer.room_type,
             rate_plan: Some(offer.plan),
             night_prices: offer.nights,
             cancellation_policy: Some(offer.cancellation_policy),

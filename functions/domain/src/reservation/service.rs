@@ -13,7 +13,7 @@ use crate::events::{
 };
 use crate::idempotency;
 use crate::item::to_item;
-use crate::place::{Booking, Place, price_booking};
+use crate::place::{Booking, Place, RoomType, choose, price_booking};
 use crate::records;
 use crate::retry::{Attempt, until_committed};
 use crate::seed;
@@ -43,7 +43,10 @@ pub struct PlaceReservation {
     /// A quote's `priceToken`: the booking is charged that quote's total while it holds.
     #[serde(default)]
     pub price_token: Option<String>,
-    /// One of the place's rate plans; absent: its first.
+    /// One of the place's room types; absent: the first the rate plan sells.
+    #[serde(default)]
+    pub room_type_id: Option<String>,
+    /// One of the place's rate plans; absent: the first that sells the room type.
     #[serde(default)]
     pub rate_plan_id: Option<String>,
     /// Absent: one adult.
@@ -56,10 +59,11 @@ pub struct PlaceReservation {
 }
 
 impl PlaceReservation {
-    /// The party, checked against the rooms asked for and the guests one room of `place` sleeps.
-    fn party(&self, place: &Place) -> DomainResult<Party> {
+    /// The party, checked against the rooms asked for and the guests one room of `room_type`
+    /// sleeps.
+    fn party(&self, room_type: &RoomType) -> DomainResult<Party> {
         let guests = self.guests.unwrap_or_else(Guests::one_adult);
-        guests.validate(self.rooms, place.facts.guests)?;
+        guests.validate(self.rooms, room_type.max_guests)?;
         if let Some(lead) = &self.lead_guest {
             lead.validate()?;
         }
@@ -293,7 +297,10 @@ impl ReservationService {
             .await?
             .ok_or_else(|| DomainError::not_found(format!("place {}", cmd.place_id)))?;
         stay.ensure_bookable(self.clock.now().date())?;
-        let party = cmd.party(&place)?;
+        let room_type_id = cmd.room_type_id.as_deref();
+        let rate_plan_id = cmd.rate_plan_id.as_deref();
+        let (room_type, _) = choose(&place, room_type_id, rate_plan_id)?;
+        let party = cmd.party(room_type)?;
         let token = cmd.price_token.as_deref();
         let offer = price_booking(
             &*self.places,
@@ -302,7 +309,8 @@ impl ReservationService {
                 user_id,
                 stay: &stay,
                 rooms: cmd.rooms,
-                rate_plan_id: cmd.rate_plan_id.as_deref(),
+                room_type_id,
+                rate_plan_id,
                 token,
             },
             self.clock.now(),
@@ -389,7 +397,11 @@ impl ReservationService {
             && existing.place_id == cmd.place_id
             && existing.check_in == stay.check_in_str()
             && existing.check_out == stay.check_out_str()
-            && existing.rooms == cmd.rooms;
+            && existing.rooms == cmd.rooms
+            && cmd
+                .room_type_id
+                .as_ref()
+                .is_none_or(|id| *id == existing.terms.room_type.room_type_id);
         if !same {
             return Err(DomainError::Conflict(
                 "the Idempotency-Key was already used for a different request".into(),

@@ -1,12 +1,14 @@
 //! Where the search read model keeps its items (one table, laid out for DynamoDB's Query):
 //! - the catalogue of a city: `SEARCH#CITY#<cityKey>` / `PLACE#<placeId>`, the place's search facts;
 //! - rooms held per month: `SEARCH#CITY#<cityKey>#MONTH#<YYYY-MM>` / `PLACE#<placeId>`, numbers
-//!   `d01`..`d31` = rooms held that day;
+//!   `d01`..`d31` = rooms of the `standard` room type held that day, `d01#<roomTypeId>`.. those of
+//!   another room type;
 //! - the city of each place: `SEARCH#PLACE#<placeId>` / `PLACE` (a hold event names no city);
 //! - one marker per reservation: `SEARCH#HOLD#<reservationId>` / `HOLD`, PENDING, HELD or RELEASED;
 //! - the holds waiting for their place's catalogue event: `SEARCH#PENDING#<placeId>` / `HOLD#<reservationId>`.
 use time::{Date, Duration};
 
+use crate::place::STANDARD_ROOM_TYPE;
 use crate::stay::Stay;
 use crate::store::Key;
 
@@ -42,9 +44,25 @@ pub fn month_key(city_key: &str, month: &str, place_id: &str) -> Key {
     Key::new(month_partition(city_key, month), place_sk(place_id))
 }
 
-/// The attribute of a month item counting the rooms held on `day`: `d01`..`d31`.
-pub fn day_attr(day: Date) -> String {
-    format!("d{:02}", day.day())
+/// The attribute of a month item counting the rooms of `room_type` held on `day`: `d01`..`d31`
+/// for `standard` (as before room types), `d01#suite`.. for the others.
+pub fn day_attr(room_type: &str, day: Date) -> String {
+    if room_type == STANDARD_ROOM_TYPE {
+        format!("d{:02}", day.day())
+    } else {
+        format!("d{:02}#{room_type}", day.day())
+    }
+}
+
+/// The day of the month and the room type a month item's attribute counts, if it is a day's.
+pub fn parse_day_attr(attr: &str) -> Option<(u8, &str)> {
+    let rest = attr.strip_prefix('d')?;
+    let (day, room_type) = match rest.split_once('#') {
+        Some((day, room_type)) => (day, room_type),
+        None => (rest, STANDARD_ROOM_TYPE),
+    };
+    let day: u8 = day.parse().ok().filter(|d| (1..=31).contains(d))?;
+    Some((day, room_type))
 }
 
 pub fn place_city_key(place_id: &str) -> Key {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
 use crate::item::{to_fields, to_item};
-use crate::place::PlaceFacts;
+use crate::place::{PlaceFacts, RoomType};
 use crate::store::{Item, Key, Table};
 
 pub mod keys;
@@ -45,7 +45,8 @@ const DEFAULT_TERMS: [&str; 5] = [
 ];
 
 impl SearchPlace {
-    /// The catalogue item at `key`, without the terms that equal their defaults.
+    /// The catalogue item at `key`, without the terms that equal their defaults, nor room types
+    /// when the place has only the one its top-level fields describe.
     pub fn item(&self, key: &Key) -> Item {
         let mut item = to_item(key, None, self);
         let defaults = to_fields(&PlaceFacts::new("", 0, 0));
@@ -53,6 +54,16 @@ impl SearchPlace {
             if item.get(attr).is_some() && item.get(attr) == defaults.get(attr) {
                 item.remove(attr);
             }
+        }
+        let f = &self.facts;
+        let implied = [RoomType::standard(
+            f.room_count,
+            f.guests,
+            f.nightly_price,
+            f.price_rules.clone(),
+        )];
+        if f.room_types == implied {
+            item.remove("roomTypes");
         }
         item
     }

@@ -38,6 +38,9 @@ pub struct HoldMarker {
     /// hold is not counted).
     pub city_key: String,
     pub place_id: String,
+    /// `standard` in markers written before room types.
+    #[serde(default = "crate::place::standard_room_type_id")]
+    pub room_type_id: String,
     #[serde(with = "crate::stay::iso_date")]
     pub check_in: time::Date,
     #[serde(with = "crate::stay::iso_date")]
@@ -133,6 +136,7 @@ impl SearchService {
                         state: MarkerState::Released,
                         city_key: String::new(),
                         place_id: hold.place_id.clone(),
+                        room_type_id: hold.room_type_id.clone(),
                         check_in: hold.check_in,
                         check_out: hold.check_out,
                         rooms: hold.rooms,
@@ -238,7 +242,10 @@ fn day_deltas(marker: &HoldMarker, delta: i64) -> DomainResult<Vec<Write>> {
         .map(|(month, nights)| Write::Update {
             key: month_key(&marker.city_key, &month, &marker.place_id),
             set: Item::new(),
-            add: nights.into_iter().map(|n| (day_attr(n), delta)).collect(),
+            add: nights
+                .into_iter()
+                .map(|n| (day_attr(&marker.room_type_id, n), delta))
+                .collect(),
             cond: None,
         })
         .collect())

@@ -13,8 +13,8 @@ use super::{SearchPlace, SearchService};
 use crate::error::{DomainError, DomainResult};
 use crate::item::from_item;
 use crate::place::{
-    DEFAULT_GUESTS, MAX_CITY_CHARS, MAX_GUESTS, PriceRule, Prices, Restriction, StayAsked, offer,
-    pricing, query_integer, restrictions,
+    DEFAULT_GUESTS, MAX_CITY_CHARS, MAX_GUESTS, PriceRule, Prices, Restriction, STANDARD_ROOM_TYPE,
+    StayAsked, covers, offer, pricing, query_integer, restrictions,
 };
 use crate::reservation::MAX_ROOMS_PER_RESERVATION;
 use crate::stay::Stay;
@@ -52,16 +52,21 @@ pub struct SearchHit {
     pub city: String,
     pub address: String,
     pub description: String,
+    /// The guests one room of the offer's room type sleeps.
     pub guests: i64,
     pub instant_book: bool,
+    /// The offer's room type's price of a night no price rule covers.
     pub nightly_price: i64,
-    /// What the stay costs for the rooms asked under the cheapest rate plan: the amount a
-    /// reservation of it under that plan would have.
+    /// What the stay costs for the rooms asked under the cheapest offer: the amount a reservation
+    /// of that room type and rate plan would have.
     pub total: i64,
-    /// The fewest rooms free on any night of the stay.
+    /// The fewest rooms of the offer's room type free on any night of the stay.
     pub free: i64,
     pub currency: Currency,
-    /// The cheapest plan (the first of equal ones) and its policy, as if booked now.
+    /// The cheapest offer (the first of equal ones): its room type, plan and policy, as if booked
+    /// now.
+    pub room_type_id: String,
+    pub room_type_name: String,
     pub rate_plan_id: String,
     pub rate_plan_name: String,
     pub cancellation_policy: PolicySnapshot,
@@ -172,11 +177,12 @@ fn fnv1a(text: &str) -> u64 {
     })
 }
 
-/// Rooms held on each night of the stay, per place, from the month items of the stay. Built once
-/// per search, so pricing 10,000 places does not allocate a key per place and night.
+/// Rooms held on each night of the stay, per place and room type, from the month items of the
+/// stay. Built once per search, so pricing 10,000 places does not allocate a key per place and
+/// night.
 struct Held<'a> {
     nights: usize,
-    by_place: HashMap<&'a str, Vec<i64>>,
+    by_place: HashMap<&'a str, Vec<(&'a str, Vec<i64>)>>,
 }
 
 impl<'a> Held<'a> {
@@ -184,18 +190,35 @@ impl<'a> Held<'a> {
     /// month's items.
     fn new(months: &'a [(Vec<Date>, Vec<Item>)]) -> Held<'a> {
         let nights = months.iter().map(|(dates, _)| dates.len()).sum();
-        let mut by_place: HashMap<&str, Vec<i64>> = HashMap::new();
+        let mut by_place: HashMap<&str, Vec<(&str, Vec<i64>)>> = HashMap::new();
         let mut first = 0;
         for (dates, items) in months {
-            let attrs: Vec<String> = dates.iter().map(|d| day_attr(*d)).collect();
+            // Where each day of the month falls in the stay.
+            let mut index = [None; 32];
+            for (i, d) in dates.iter().enumerate() {
+                index[usize::from(d.day())] = Some(first + i);
+            }
             for item in items {
                 let Some(place) = item.get("sk").and_then(Value::as_str).and_then(place_of_sk)
                 else {
                     continue;
                 };
-                let held = by_place.entry(place).or_insert_with(|| vec![0; nights]);
-                for (i, attr) in attrs.iter().enumerate() {
-                    held[first + i] = item.get(attr).and_then(Value::as_i64).unwrap_or(0);
+                let types = by_place.entry(place).or_default();
+                for (attr, value) in item {
+                    let Some((day, room_type)) = parse_day_attr(attr) else {
+                        continue;
+                    };
+                    let Some(i) = index[usize::from(day)] else {
+                        continue;
+                    };
+                    let at = match types.iter().position(|(t, _)| *t == room_type) {
+                        Some(at) => at,
+                        None => {
+                            types.push((room_type, vec![0; nights]));
+                            types.len() - 1
+                        }
+                    };
+                    types[at].1[i] = value.as_i64().unwrap_or(0);
                 }
             }
             first += dates.len();
@@ -203,9 +226,13 @@ impl<'a> Held<'a> {
         Held { nights, by_place }
     }
 
-    /// The fewest rooms free on any night of the stay, for a place of `room_count` rooms.
-    fn least_free(&self, place_id: &str, room_count: i64) -> i64 {
-        let held = self.by_place.get(place_id);
+    /// The fewest rooms free on any night of the stay, for a room type of `room_count` rooms.
+    fn least_free(&self, place_id: &str, room_type: &str, room_count: i64) -> i64 {
+        let held = self
+            .by_place
+            .get(place_id)
+            .and_then(|types| types.iter().find(|(t, _)| *t == room_type))
+            .map(|(_, held)| held);
         (0..self.nights)
             .map(|i| (room_count - held.map_or(0, |h| h[i])).max(0))
             .min()
@@ -215,7 +242,7 @@ impl<'a> Held<'a> {
 
 /// What ranking needs of a catalogue item, read in place: every place of the city is ranked, but
 /// only the page's places are decoded whole (`SearchPlace`, descriptions and all). Absent fields
-/// default as `PlaceFacts`'s do.
+/// default as `PlaceFacts`'s do; without `roomTypes`, the top-level fields are its one room type.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Ranked<'a> {
@@ -226,10 +253,34 @@ struct Ranked<'a> {
     guests: i64,
     #[serde(default)]
     price_rules: Vec<PriceRule>,
+    #[serde(default, borrow)]
+    room_types: Vec<RankedRoomType<'a>>,
     #[serde(default = "standard_adjustment")]
     rate_plans: Vec<RankedPlan>,
     #[serde(default)]
     restrictions: Vec<Restriction>,
+}
+
+/// Of a room type, what ranking needs.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RankedRoomType<'a> {
+    room_type_id: &'a str,
+    room_count: i64,
+    #[serde(default = "default_guests")]
+    max_guests: i64,
+    nightly_price: i64,
+    #[serde(default)]
+    price_rules: Vec<PriceRule>,
+}
+
+impl RankedRoomType<'_> {
+    fn prices(&self) -> Prices<'_> {
+        Prices {
+            nightly_price: self.nightly_price,
+            rules: &self.price_rules,
+        }
+    }
 }
 
 /// Of a rate plan, what ranking needs.
@@ -238,6 +289,8 @@ struct Ranked<'a> {
 struct RankedPlan {
     #[serde(default)]
     price_adjustment_percent: i32,
+    #[serde(default)]
+    room_type_ids: Option<Vec<String>>,
 }
 
 fn default_guests() -> i64 {
@@ -247,20 +300,24 @@ fn default_guests() -> i64 {
 fn standard_adjustment() -> Vec<RankedPlan> {
     vec![RankedPlan {
         price_adjustment_percent: 0,
+        room_type_ids: None,
     }]
 }
 
 impl<'a> Ranked<'a> {
     fn of(item: &'a Item) -> DomainResult<Ranked<'a>> {
-        Ranked::deserialize(item)
-            .map_err(|e| DomainError::Misconfigured(format!("stored item does not decode: {e}")))
-    }
-
-    fn prices(&self) -> Prices<'_> {
-        Prices {
-            nightly_price: self.nightly_price,
-            rules: &self.price_rules,
+        let mut ranked = Ranked::deserialize(item)
+            .map_err(|e| DomainError::Misconfigured(format!("stored item does not decode: {e}")))?;
+        if ranked.room_types.is_empty() {
+            ranked.room_types.push(RankedRoomType {
+                room_type_id: STANDARD_ROOM_TYPE,
+                room_count: ranked.room_count,
+                max_guests: ranked.guests,
+                nightly_price: ranked.nightly_price,
+                price_rules: std::mem::take(&mut ranked.price_rules),
+            });
         }
+        Ok(ranked)
     }
 }
 
@@ -270,7 +327,8 @@ struct Match<'a> {
     place_id: &'a str,
     free: i64,
     index: usize,
-    /// The cheapest plan's index.
+    /// The cheapest offer's room type and plan (indices).
+    room_type: usize,
     plan: usize,
 }
 
@@ -300,13 +358,14 @@ impl SearchService {
         let mut matches = Vec::new();
         for (index, item) in catalogue.iter().enumerate() {
             let place = Ranked::of(item)?;
-            if let Some((total, free, plan)) = priced(&request, &place, &held)? {
+            if let Some(cheapest) = priced(&request, &place, &held) {
                 matches.push(Match {
-                    total,
+                    total: cheapest.total,
                     place_id: place.place_id,
-                    free,
+                    free: cheapest.free,
                     index,
-                    plan,
+                    room_type: cheapest.room_type,
+                    plan: cheapest.plan,
                 });
             }
         }
@@ -345,45 +404,57 @@ impl SearchService {
     }
 }
 
-/// The cheapest plan's total, the fewest free rooms and that plan of `place` for `request`, if it
-/// sleeps the guests and has the rooms free every night.
-fn priced(
-    request: &SearchRequest,
-    place: &Ranked,
-    held: &Held,
-) -> DomainResult<Option<(i64, i64, usize)>> {
-    if request
-        .guests
-        .is_some_and(|g| place.guests.saturating_mul(request.rooms) < g)
-    {
-        return Ok(None);
-    }
-    if restrictions::check(&place.restrictions, &request.stay).is_err() {
-        return Ok(None);
-    }
-    let free = held.least_free(place.place_id, place.room_count);
-    if free < request.rooms {
-        return Ok(None);
-    }
-    let calendar = pricing::stay_nights(place.prices(), &request.stay);
-    // As `place::offer` prices a plan: each night adjusted (rounded down), times the rooms.
-    let cheapest = place
-        .rate_plans
-        .iter()
-        .enumerate()
-        .map(|(i, plan)| {
+/// The cheapest offer of a place: its total, the fewest rooms of its room type free, and which
+/// room type and plan (indices) it is.
+struct Cheapest {
+    total: i64,
+    free: i64,
+    room_type: usize,
+    plan: usize,
+}
+
+/// The cheapest offer of `place` for `request` (the first of equal ones, in the owner's order)
+/// among the room types that sleep the guests, allow the stay and have the rooms free every night.
+fn priced(request: &SearchRequest, place: &Ranked, held: &Held) -> Option<Cheapest> {
+    let mut cheapest: Option<Cheapest> = None;
+    for (t, room_type) in place.room_types.iter().enumerate() {
+        let sleeps = request
+            .guests
+            .is_none_or(|g| room_type.max_guests.saturating_mul(request.rooms) >= g);
+        let id = room_type.room_type_id;
+        if !sleeps || restrictions::check(&place.restrictions, id, &request.stay).is_err() {
+            continue;
+        }
+        let free = held.least_free(place.place_id, id, room_type.room_count);
+        if free < request.rooms {
+            continue;
+        }
+        let calendar = pricing::stay_nights(room_type.prices(), &request.stay);
+        // As `place::offer` prices a plan: each night adjusted (rounded down), times the rooms.
+        for (p, plan) in place.rate_plans.iter().enumerate() {
+            if !covers(plan.room_type_ids.as_deref(), id) {
+                continue;
+            }
             let adjust = 100 + i64::from(plan.price_adjustment_percent);
             let per_room: i64 = calendar
                 .iter()
                 .map(|n| n.nightly_price * adjust / 100)
                 .sum();
-            (per_room.saturating_mul(request.rooms), i)
-        })
-        .min();
-    Ok(cheapest.map(|(total, plan)| (total, free, plan)))
+            let total = per_room.saturating_mul(request.rooms);
+            if cheapest.as_ref().is_none_or(|c| total < c.total) {
+                cheapest = Some(Cheapest {
+                    total,
+                    free,
+                    room_type: t,
+                    plan: p,
+                });
+            }
+        }
+    }
+    cheapest
 }
 
-/// A place of the page, with what the stay costs there under its cheapest plan (priced again by
+/// A place of the page, with what the stay costs there under its cheapest offer (priced again by
 /// the one offer function, which a test holds equal to the ranking) and the fewest rooms free.
 fn hit(
     place: SearchPlace,
@@ -394,25 +465,26 @@ fn hit(
     let SearchPlace {
         place_id, facts, ..
     } = place;
-    let plan = facts
-        .rate_plans
-        .get(m.plan)
-        .ok_or_else(|| DomainError::Misconfigured("a ranked plan vanished".into()))?;
-    let offer = offer(&facts, plan, &request.stay, request.rooms, now)?;
+    let vanished = || DomainError::Misconfigured("a ranked offer vanished".into());
+    let plan = facts.rate_plans.get(m.plan).ok_or_else(vanished)?;
+    let room_type = facts.room_types.get(m.room_type).ok_or_else(vanished)?;
+    let offer = offer(&facts, room_type, plan, &request.stay, request.rooms, now)?;
     let (total, free) = (m.total, m.free);
     Ok(SearchHit {
         currency: offer.currency,
+        room_type_id: offer.room_type.room_type_id,
+        room_type_name: offer.room_type.name,
         rate_plan_id: offer.plan.rate_plan_id,
         rate_plan_name: offer.plan.name,
         cancellation_policy: offer.cancellation_policy,
+        guests: room_type.max_guests,
+        nightly_price: room_type.nightly_price,
         place_id,
         name: facts.name,
         city: facts.city,
         address: facts.address,
         description: facts.description,
-        guests: facts.guests,
         instant_book: facts.instant_book,
-        nightly_price: facts.nightly_price,
         total,
         free,
     })
@@ -441,9 +513,13 @@ mod tests {
             let whole: SearchPlace = from_item(it.clone()).expect("decodes");
             let ranked = Ranked::of(&it).expect("decodes");
             assert_eq!(ranked.place_id, whole.place_id);
-            assert_eq!(ranked.room_count, whole.facts.room_count);
-            assert_eq!(ranked.guests, whole.facts.guests);
-            assert_eq!(ranked.prices(), whole.facts.prices());
+            assert_eq!(ranked.room_types.len(), whole.facts.room_types.len());
+            for (r, w) in ranked.room_types.iter().zip(&whole.facts.room_types) {
+                assert_eq!(r.room_type_id, w.room_type_id);
+                assert_eq!(r.room_count, w.room_count);
+                assert_eq!(r.max_guests, w.max_guests);
+                assert_eq!(r.prices(), w.prices());
+            }
         }
         let broken = item(json!({"placeId": "p3", "roomCount": "3", "nightlyPrice": 1}));
         assert!(matches!(

@@ -33,6 +33,7 @@ fn place_event(id: &str, city: &str, version: u64, room_count: i64, price: i64) 
     p.place.city = city.into();
     p.place.room_count = room_count;
     p.place.nightly_price = price;
+    p.place.reconcile_room_types();
     if version == 1 {
         Event::PlaceRegistered(p)
     } else {
@@ -51,6 +52,7 @@ fn rooms(held: bool, res: &str, place: &str, check_in: &str, check_out: &str, n:
     let changed = RoomsChanged {
         meta: EventMeta::new(1, "2027-01-01T00:00:00.000Z"),
         hold: HoldFacts {
+            room_type_id: crate::place::STANDARD_ROOM_TYPE.into(),
             reservation_id: res.into(),
             place_id: place.into(),
             owner_id: "owner-1".into(),
@@ -317,6 +319,7 @@ async fn search_filters_prices_sorts_and_pages() {
             json!([{"from": "2027-03-01", "to": "2027-04-01", "nightlyPrice": 400, "days": ["FRI"]}]),
         )
         .expect("rules");
+        p.place.reconcile_room_types();
     }
     svc.apply(&rules).await.expect("rules");
     let stay = [
@@ -539,6 +542,7 @@ fn the_worked_example_of_the_design_holds() {
         {"from": "2027-01-01", "to": "2028-01-01", "nightlyPrice": 180000, "days": ["FRI", "SAT"]}
     ]))
     .expect("rules");
+    p.place.reconcile_room_types();
     let place = SearchPlace {
         place_id: uuid.into(),
         facts: p.place,

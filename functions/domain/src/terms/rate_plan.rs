@@ -19,6 +19,9 @@ pub struct RatePlan {
     #[serde(default)]
     pub rate_plan_id: String,
     pub name: String,
+    /// The room types it sells; absent: all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room_type_ids: Option<Vec<String>>,
     /// Percent added to each night's calendar price (negative: a discount).
     #[serde(default)]
     pub price_adjustment_percent: i32,
@@ -35,9 +38,17 @@ impl RatePlan {
         RatePlan {
             rate_plan_id: STANDARD_PLAN_ID.into(),
             name: "Standard rate".into(),
+            room_type_ids: None,
             price_adjustment_percent: 0,
             cancellation_policy: CancellationPolicy::Flexible,
         }
+    }
+
+    /// Whether it sells rooms of `room_type_id`.
+    pub fn sells(&self, room_type_id: &str) -> bool {
+        self.room_type_ids
+            .as_ref()
+            .is_none_or(|ids| ids.iter().any(|id| id == room_type_id))
     }
 
     /// A night's price under this plan, rounded down to the minor unit (the guest's favour).

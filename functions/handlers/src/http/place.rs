@@ -37,7 +37,7 @@ pub async fn list(svc: &Services, req: ApiRequest) -> ApiResult {
     ))
 }
 
-/// [place-get] `GET /v1/places/{placeId}` — the place and the rooms held per night (from `?from=`, default: all).
+/// [place-get] `GET /v1/places/{placeId}` — the place and the rooms held per night and room type (from `?from=`, default: all).
 pub async fn get(svc: &Services, req: ApiRequest) -> ApiResult {
     req.user()?;
     let id = req.param("placeId")?;
@@ -52,7 +52,7 @@ pub async fn get(svc: &Services, req: ApiRequest) -> ApiResult {
     };
     let nights = svc
         .places
-        .availability_from(id, from, place.facts.room_count)
+        .availability_from(id, from, &place.facts.room_types)
         .await?;
     Ok(ApiResponse::json(
         StatusCode::OK,
