@@ -36,6 +36,8 @@ mod pricing;
 mod restart;
 #[path = "retention.rs"]
 mod retention;
+#[path = "room_types.rs"]
+mod room_types;
 #[path = "saga_step_faults.rs"]
 mod saga_step_faults;
 #[path = "search.rs"]

@@ -340,8 +340,6 @@ async fn a_place_registered_as_before_gets_the_standard_plan_and_bad_terms_are_r
     );
 }
 
-/// Whatever search or a quote offers, a booking accepts at the same total: random calendars,
-/// plans and stays, every offer of every quote booked (with its token and without).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_quote_and_booking_agree_on_every_offer() {
     let rt = Local::start("terms-agree", &[]).await;
@@ -350,23 +348,40 @@ async fn search_quote_and_booking_agree_on_every_offer() {
     let base_day = today() + 15;
     let mut places = vec![];
     for i in 0..4 {
-        let base = rng.range(1, 30) * 1_000 + rng.range(0, 999);
-        let rules = json!([
-            {"from": date_of(base_day + rng.range(0, 5)), "to": date_of(base_day + rng.range(6, 12)), "nightlyPrice": rng.range(500, 90_000)},
-            {"from": date_of(base_day), "to": date_of(base_day + 30), "nightlyPrice": rng.range(500, 90_000), "days": ["FRI", "SAT"]}
-        ]);
-        let plans: Vec<Value> = (0..rng.range(1, 3))
+        // One or two room types, each with its own calendar; a plan sells all or one of them.
+        let types: Vec<(String, i64, Value)> = (0..rng.range(1, 2))
+            .map(|t| {
+                let rules = json!([
+                    {"from": date_of(base_day + rng.range(0, 5)), "to": date_of(base_day + rng.range(6, 12)), "nightlyPrice": rng.range(500, 90_000)},
+                    {"from": date_of(base_day), "to": date_of(base_day + 30), "nightlyPrice": rng.range(500, 90_000), "days": ["FRI", "SAT"]}
+                ]);
+                (format!("type-{t}"), rng.range(1, 30) * 1_000 + rng.range(0, 999), rules)
+            })
+            .collect();
+        let room_types: Vec<Value> = types
+            .iter()
+            .map(|(id, base, rules)| {
+                json!({"roomTypeId": id, "name": id, "roomCount": 60,
+                                            "nightlyPrice": base, "priceRules": rules})
+            })
+            .collect();
+        let mut plans: Vec<Value> = (0..rng.range(1, 3))
             .map(|j| json!({"name": format!("Plan {j}"), "priceAdjustmentPercent": rng.range(-30, 50),
                              "cancellationPolicy": *rng.pick(&["FLEXIBLE", "MODERATE", "STRICT", "NON_REFUNDABLE"])}))
             .collect();
+        if types.len() > 1 && rng.chance(50) {
+            plans.push(
+                json!({"name": "Second type only", "roomTypeIds": ["type-1"],
+                              "priceAdjustmentPercent": rng.range(-40, 0)}),
+            );
+        }
         let id = rt
             .place_with(
                 "owner-a",
-                json!({"name": format!("Agree {i}"), "roomCount": 60, "nightlyPrice": base,
-                       "city": city, "priceRules": rules, "ratePlans": plans}),
+                json!({"name": format!("Agree {i}"), "city": city, "roomTypes": room_types, "ratePlans": plans}),
             )
             .await;
-        places.push((id, base, rules, plans));
+        places.push((id, types, plans));
     }
     for case in 0..4 {
         let check_in = base_day + rng.range(0, 10);
@@ -389,18 +404,38 @@ async fn search_quote_and_booking_agree_on_every_offer() {
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
         assert_eq!(hits.len(), places.len(), "search shows every place");
-        for (id, base, rules, plans) in &places {
+        for (id, types, plans) in &places {
             let q = quote(&rt, "guest-a", &stay(id, check_in, check_out, rooms)).await;
             let offers = q["offers"].as_array().cloned().unwrap_or_default();
-            assert_eq!(offers.len(), plans.len(), "{q}");
-            // Worked out here: each night's calendar price, adjusted and rounded down, times rooms.
-            for (o, plan) in offers.iter().zip(plans) {
-                let adjust = 100 + plan["priceAdjustmentPercent"].as_i64().unwrap_or(0);
-                let per_room: i64 = (check_in..check_out)
-                    .map(|d| night_price(*base, rules, d) * adjust / 100)
-                    .sum();
-                assert_eq!(o["total"], per_room * rooms, "case {case}: {o}");
+            // Worked out here: every (room type, plan) a plan sells, each night's calendar price
+            // of that room type adjusted and rounded down, times rooms.
+            let mut want = vec![];
+            for (type_id, base, rules) in types {
+                for plan in plans {
+                    let sells = plan["roomTypeIds"]
+                        .as_array()
+                        .is_none_or(|ids| ids.iter().any(|t| t == type_id.as_str()));
+                    if sells {
+                        let adjust = 100 + plan["priceAdjustmentPercent"].as_i64().unwrap_or(0);
+                        let per_room: i64 = (check_in..check_out)
+                            .map(|d| night_price(*base, rules, d) * adjust / 100)
+                            .sum();
+                        want.push((type_id.clone(), plan["name"].clone(), per_room * rooms));
+                    }
+                }
             }
+            let got: Vec<(String, Value, i64)> = offers
+                .iter()
+                .map(|o| {
+                    let type_id = o["roomType"]["roomTypeId"].as_str().unwrap_or_default();
+                    (
+                        type_id.to_string(),
+                        o["name"].clone(),
+                        o["total"].as_i64().unwrap_or(-1),
+                    )
+                })
+                .collect();
+            assert_eq!(got, want, "case {case}: {q}");
             let cheapest = offers
                 .iter()
                 .min_by_key(|o| o["total"].as_i64().unwrap_or(i64::MAX))
@@ -410,13 +445,18 @@ async fn search_quote_and_booking_agree_on_every_offer() {
                 .find(|h| h["placeId"] == id.as_str())
                 .expect("in search");
             assert_eq!(
-                (&hit["total"], &hit["ratePlanId"]),
-                (&cheapest["total"], &cheapest["ratePlanId"]),
+                (&hit["total"], &hit["roomTypeId"], &hit["ratePlanId"]),
+                (
+                    &cheapest["total"],
+                    &cheapest["roomType"]["roomTypeId"],
+                    &cheapest["ratePlanId"]
+                ),
                 "case {case}: search {hit} vs quote {q}"
             );
             for (k, o) in offers.iter().enumerate() {
                 let mut body = json!({"placeId": id, "checkIn": date_of(check_in), "checkOut": date_of(check_out),
-                                      "rooms": rooms, "ratePlanId": o["ratePlanId"]});
+                                      "rooms": rooms, "roomTypeId": o["roomType"]["roomTypeId"],
+                                      "ratePlanId": o["ratePlanId"]});
                 // A quote's token is good for one booking: one offer per quote is booked with it.
                 if k == case % offers.len() {
                     body["priceToken"] = q["priceToken"].clone();
@@ -426,6 +466,7 @@ async fn search_quote_and_booking_agree_on_every_offer() {
                     .await;
                 assert_eq!(s, 202, "case {case}: {r}");
                 assert_eq!(r["amount"], o["total"], "case {case}: {r} vs {o}");
+                assert_eq!(r["roomType"], o["roomType"], "case {case}");
                 assert_eq!(
                     r["cancellationPolicy"]["name"],
                     o["cancellationPolicy"]["name"]
