@@ -81,20 +81,31 @@ impl FromStr for Scenario {
     }
 }
 
-/// A place the workload registers.
+/// A place the workload registers, or a second room type of one.
 #[derive(Debug, Clone)]
 pub struct PlaceSpec {
     pub owner: String,
     pub rooms: i64,
     pub price: i64,
     pub instant: bool,
+    /// `Some(i)`: not a place of its own but the `suite` room type of spec `i`'s place, which
+    /// then sells two room types, each with its own inventory.
+    pub suite_of: Option<usize>,
 }
 
-/// A registered place.
+/// The `standard` room type of a place, as every place registered with `roomCount` has.
+pub const STANDARD: &str = "standard";
+pub const SUITE: &str = "suite";
+
+/// A registered room type of a place: what the invariants judge as one inventory (a place of
+/// two room types is two of these, with the same id).
 #[derive(Debug, Clone)]
 pub struct PlaceRef {
     pub id: String,
     pub owner: String,
+    pub room_type: String,
+    /// The place sells another room type too.
+    pub shared: bool,
     pub rooms: i64,
     pub price: i64,
     pub instant: bool,

@@ -72,17 +72,29 @@ pub fn plan_nights(room_type: &RoomType, plan: &RatePlan, stay: &Stay) -> Vec<Ni
         .collect()
 }
 
-/// Prices `nights` (per room) for `rooms` and resolves `policy` as booked at `now`.
+/// What is sold, before it is priced for some rooms: a room type under a plan, at these prices
+/// of a room per night.
+#[derive(Debug, Clone)]
+pub struct Sold {
+    pub room_type: BookedRoomType,
+    pub plan: BookedPlan,
+    pub nights: Vec<NightPrice>,
+}
+
+/// Prices `sold` for `rooms` and resolves `policy` as booked at `now`.
 pub fn price_offer(
     place: &PlaceFacts,
-    room_type: BookedRoomType,
-    plan: BookedPlan,
+    sold: Sold,
     policy: &CancellationPolicy,
-    nights: Vec<NightPrice>,
     stay: &Stay,
     rooms: i64,
     now: OffsetDateTime,
 ) -> DomainResult<Offer> {
+    let Sold {
+        room_type,
+        plan,
+        nights,
+    } = sold;
     let too_large = || DomainError::invalid("rooms", "the amount is too large");
     let per_night: Vec<i64> = nights
         .iter()
@@ -121,17 +133,12 @@ pub fn offer(
         name: plan.name.clone(),
         price_adjustment_percent: plan.price_adjustment_percent,
     };
-    let nights = plan_nights(room_type, plan, stay);
-    price_offer(
-        place,
-        room_type.booked(),
-        booked,
-        &plan.cancellation_policy,
-        nights,
-        stay,
-        rooms,
-        now,
-    )
+    let sold = Sold {
+        room_type: room_type.booked(),
+        plan: booked,
+        nights: plan_nights(room_type, plan, stay),
+    };
+    price_offer(place, sold, &plan.cancellation_policy, stay, rooms, now)
 }
 
 /// Every `(room type, plan)` offer the stay rules allow, room types then plans in the owner's

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime};
 
 use super::model::Place;
-use super::offer::{Offer, QuotedOffer, offer, price_offer};
+use super::offer::{Offer, QuotedOffer, Sold, offer, price_offer};
 use super::room_type::RoomType;
 use crate::error::{DomainError, DomainResult};
 use crate::records;
@@ -244,17 +244,12 @@ pub async fn price_booking(
     if quoted.valid_at(now)
         && let Some(q) = as_quoted
     {
-        let nights = q.nights.clone();
-        return price_offer(
-            &place.facts,
-            q.room_type.clone(),
-            q.plan.clone(),
-            &q.policy,
-            nights,
-            stay,
-            rooms,
-            now,
-        );
+        let sold = Sold {
+            room_type: q.room_type.clone(),
+            plan: q.plan.clone(),
+            nights: q.nights.clone(),
+        };
+        return price_offer(&place.facts, sold, &q.policy, stay, rooms, now);
     }
     if !quoted.offers.is_empty() && as_quoted.is_none() {
         return Err(DomainError::invalid(

@@ -10,8 +10,8 @@ use rand::{Rng, SeedableRng};
 
 use super::{Part, acked, load, percentiles, settle_check};
 use crate::Ctx;
-use crate::plan::base_date;
-use crate::verify::{self, Tracked, status_of};
+use crate::plan::{STANDARD, base_date};
+use crate::verify::{self, Tracked, pending_count, status_of};
 
 struct Restart {
     at: Duration,
@@ -20,7 +20,7 @@ struct Restart {
     lost: Vec<String>,
     cancels: usize,
     cancels_lost: Vec<String>,
-    /// Places left with a pendingRoomCount although no room-count change is in flight.
+    /// Places left with a pendingRoomCounts cap although no room-count change is in flight.
     stale_caps: Vec<String>,
     error: Option<String>,
 }
@@ -156,10 +156,10 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
                     if let Ok(Some(b)) = api
                         .get(&format!("/v1/places/{}", p.id), Some(&p.owner))
                         .await
-                        && let Some(pending) = b["place"]["pendingRoomCount"].as_i64()
+                        && let Some(pending) = pending_count(&b, &p.room_type)
                     {
                         r.stale_caps.push(format!(
-                            "place {}: pendingRoomCount {pending}, roomCount {}",
+                            "place {}: pendingRoomCounts {pending}, roomCount {}",
                             p.id, b["place"]["roomCount"]
                         ));
                     }
@@ -231,7 +231,7 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
     }
     let stale: Vec<String> = restarts.iter().flat_map(|r| r.stale_caps.clone()).collect();
     part.check(
-        format!("{prefix}: no room-count change left half-done by a crash (no pendingRoomCount after a restart)"),
+        format!("{prefix}: no room-count change left half-done by a crash (no pendingRoomCounts after a restart)"),
         stale.is_empty(),
         format!(
             "places checked after each of {} restarts with no change in flight{}",
@@ -269,7 +269,7 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
     Ok(part)
 }
 
-/// Lowering a room count is two writes (cap new holds with `pendingRoomCount`, check every
+/// Lowering a room count is two writes (cap new holds with `pendingRoomCounts`, check every
 /// night, then lower the count and drop the cap). SIGKILL the runtime at a random moment of such
 /// a change, many times: after each restart the place must not be left with its cap, which would
 /// refuse stays the room count allows, for good.
@@ -282,6 +282,7 @@ async fn resize_probe(
     let api = rt.api.clone();
     let base = base_date();
     let spec = crate::plan::PlaceSpec {
+        suite_of: None,
         owner: "resize-owner".into(),
         rooms: 5,
         price: 1000,
@@ -356,9 +357,9 @@ async fn resize_probe(
         else {
             continue;
         };
-        if let Some(pending) = b["place"]["pendingRoomCount"].as_i64() {
+        if let Some(pending) = pending_count(&b, STANDARD) {
             stale.push(format!(
-                "kill {attempt} at {} µs into PATCH roomCount 5→4: roomCount {}, pendingRoomCount {pending}",
+                "kill {attempt} at {} µs into PATCH roomCount 5→4: roomCount {}, pendingRoomCounts {pending}",
                 delay.as_micros(),
                 b["place"]["roomCount"]
             ));
@@ -412,11 +413,11 @@ async fn resize_probe(
                         .await
                         .ok()
                         .flatten()
-                        .map(|b| b["place"]["pendingRoomCount"].clone())
+                        .map(|b| b["place"]["pendingRoomCounts"][STANDARD].clone())
                         .unwrap_or_default();
                     demo_ok = Some(!status.contains("SOLD_OUT") && after.is_null());
                     demo = Some(format!(
-                        "then a 5-room stay on an empty night of this 5-room place ({id}) ended {status}; PATCH roomCount 5 again → {again}, pendingRoomCount afterwards {after}"
+                        "then a 5-room stay on an empty night of this 5-room place ({id}) ended {status}; PATCH roomCount 5 again → {again}, pendingRoomCounts afterwards {after}"
                     ));
                 }
             }

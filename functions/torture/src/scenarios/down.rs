@@ -21,6 +21,7 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
     let base = base_date();
     let specs: Vec<PlaceSpec> = (0..4)
         .map(|i| PlaceSpec {
+            suite_of: None,
             owner: format!("down-owner-{i}"),
             rooms: 1000,
             price: 15_000,

@@ -38,6 +38,7 @@ struct Workload {
 fn workload(n_places: usize) -> Workload {
     let places: Vec<PlaceSpec> = (0..n_places.max(2))
         .map(|i| PlaceSpec {
+            suite_of: None,
             owner: format!("dup-owner-{i}"),
             rooms: [1, 2, 3][(i / 2) % 3],
             price: 10_000 * (i as i64 + 1),

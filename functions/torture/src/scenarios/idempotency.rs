@@ -58,6 +58,7 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
     let api = rt.api.clone();
     let base = base_date();
     let spec = PlaceSpec {
+        suite_of: None,
         owner: "idem-owner".into(),
         rooms: 50,
         price: 30_000,

@@ -23,18 +23,30 @@ pub struct LoadPlan {
 pub fn plan(ctx: &Ctx, n: usize, seed: u64) -> LoadPlan {
     let mut rng = StdRng::seed_from_u64(seed);
     let n_places = (n / 40).max(6);
-    let places: Vec<PlaceSpec> = (0..n_places)
+    let mut places: Vec<PlaceSpec> = (0..n_places)
         .map(|i| PlaceSpec {
+            suite_of: None,
             owner: format!("owner-{seed}-{i}"),
             rooms: rng.random_range(1..=4),
             price: rng.random_range(1..=50) * 1000,
             instant: i % 2 == 0,
         })
         .collect();
+    // Every third place sells suites too: its two room types are booked at once, each within
+    // its own rooms.
+    for i in (0..n_places).step_by(3) {
+        let suite = PlaceSpec {
+            suite_of: Some(i),
+            rooms: rng.random_range(1..=2),
+            price: places[i].price * 2,
+            ..places[i].clone()
+        };
+        places.push(suite);
+    }
     let users = (n / 4).max(1);
     let items = (0..n)
         .map(|i| {
-            let place = rng.random_range(0..n_places);
+            let place = rng.random_range(0..places.len());
             let start = rng.random_range(0..13);
             let nights = rng.random_range(1..=4).min(14 - start);
             let rooms = if rng.random_bool(0.2) && places[place].rooms >= 2 {

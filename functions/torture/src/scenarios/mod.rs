@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::api::{Api, Counts, ONCE, Resp};
-use crate::plan::{PlaceRef, PlaceSpec, Scenario, Stay, fnv};
+use crate::plan::{PlaceRef, PlaceSpec, STANDARD, SUITE, Scenario, Stay, fnv};
 use crate::proc::Runtime;
 use crate::verify::{Decisions, Extra};
 use crate::{Check, Ctx};
@@ -81,10 +81,33 @@ const PATIENCE: Duration = Duration::from_secs(120);
 /// Registers the places (idempotently) and waits until the reservation context's catalogue
 /// knows each of them.
 pub async fn register(api: &Api, tag: &str, specs: &[PlaceSpec]) -> Result<Vec<PlaceRef>, String> {
-    let mut out = Vec::new();
+    let mut out: Vec<PlaceRef> = Vec::new();
     for (i, s) in specs.iter().enumerate() {
+        if let Some(of) = s.suite_of {
+            let main = out
+                .get(of)
+                .cloned()
+                .ok_or_else(|| format!("spec {i}: a suite of a later place"))?;
+            out.push(PlaceRef {
+                room_type: SUITE.into(),
+                rooms: s.rooms,
+                price: s.price,
+                ..main
+            });
+            continue;
+        }
         let key = format!("{tag}-place-{i}");
-        let body = json!({"name": format!("{tag} place {i}"), "roomCount": s.rooms, "nightlyPrice": s.price, "instantBook": s.instant});
+        let name = format!("{tag} place {i}");
+        let suite = specs.iter().find(|x| x.suite_of == Some(i));
+        let body = match suite {
+            None => {
+                json!({"name": name, "roomCount": s.rooms, "nightlyPrice": s.price, "instantBook": s.instant})
+            }
+            Some(suite) => json!({"name": name, "instantBook": s.instant, "roomTypes": [
+                {"roomTypeId": STANDARD, "name": "Double", "roomCount": s.rooms, "nightlyPrice": s.price},
+                {"roomTypeId": SUITE, "name": "Suite", "roomCount": suite.rooms, "nightlyPrice": suite.price}
+            ]}),
+        };
         let r = api
             .call(
                 "POST",
@@ -105,6 +128,8 @@ pub async fn register(api: &Api, tag: &str, specs: &[PlaceSpec]) -> Result<Vec<P
         out.push(PlaceRef {
             id,
             owner: s.owner.clone(),
+            room_type: STANDARD.into(),
+            shared: suite.is_some(),
             rooms: s.rooms,
             price: s.price,
             instant: s.instant,
@@ -138,7 +163,8 @@ pub async fn register(api: &Api, tag: &str, specs: &[PlaceSpec]) -> Result<Vec<P
 }
 
 pub fn reservation_body(base: time::Date, places: &[PlaceRef], s: &Stay) -> Value {
-    json!({"placeId": places[s.place].id, "checkIn": s.check_in(base), "checkOut": s.check_out(base), "rooms": s.rooms})
+    let p = &places[s.place];
+    json!({"placeId": p.id, "roomTypeId": p.room_type, "checkIn": s.check_in(base), "checkOut": s.check_out(base), "rooms": s.rooms})
 }
 
 /// `POST /v1/reservations` (retried through restarts with the same Idempotency-Key).
@@ -562,7 +588,10 @@ async fn resize(
     (stop, log): (Arc<AtomicBool>, Arc<Mutex<Resizes>>),
 ) {
     use rand::{Rng, SeedableRng};
-    let resizable: Vec<usize> = (0..places.len()).filter(|i| i % 3 == 1).collect();
+    // A place of two room types changes them through roomTypes: only places of one are resized.
+    let resizable: Vec<usize> = (0..places.len())
+        .filter(|i| i % 3 == 1 && !places[*i].shared)
+        .collect();
     if resizable.is_empty() {
         return;
     }

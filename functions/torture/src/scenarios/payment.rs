@@ -159,6 +159,7 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
     let api = rt.api.clone();
     let specs: Vec<PlaceSpec> = (0..4)
         .map(|i| PlaceSpec {
+            suite_of: None,
             owner: format!("pay-owner-{i}"),
             rooms: 10_000,
             price: 20_000,

@@ -8,7 +8,8 @@ use time::OffsetDateTime;
 use super::Case;
 use crate::Check;
 
-/// No night above its room count (final state, and sampled during the run).
+/// No night of any (place, room type) above its room count (final state, and sampled during the
+/// run).
 pub(super) fn no_night_above_its_room_count(c: &Case<'_>) -> Check {
     let w = c.w;
     let mut over = Vec::new();
@@ -22,14 +23,14 @@ pub(super) fn no_night_above_its_room_count(c: &Case<'_>) -> Check {
             }
             if held > rooms || *held < 0 {
                 over.push(format!(
-                    "place {} night {n}: held {held} of {rooms}",
-                    w.places[i].id
+                    "place {} {} night {n}: held {held} of {rooms}",
+                    w.places[i].id, w.places[i].room_type
                 ));
             }
         }
     }
     let mut figures = format!(
-        "{nights_total} nights on {} places, fullest {}/{} rooms",
+        "{nights_total} nights of {} (place, room type) inventories, fullest {}/{} rooms",
         w.places.len(),
         max.0,
         max.1
@@ -79,8 +80,9 @@ pub(super) fn held_equals_confirmed_and_awaiting_stays(c: &Case<'_>) -> Check {
                     .map(|o| format!("{}={}", o.id, o.status()))
                     .collect();
                 wrong.push(format!(
-                    "place {} night {k}: held {h}, stays say {e} [{}]",
+                    "place {} {} night {k}: held {h}, stays say {e} [{}]",
                     w.places[i].id,
+                    w.places[i].room_type,
                     on.join(" ")
                 ));
             }
@@ -203,14 +205,14 @@ pub(super) fn no_room_count_cap_left_behind(c: &Case<'_>) -> Check {
         .filter_map(|(i, p)| {
             p.map(|p| {
                 format!(
-                    "place {} still has pendingRoomCount {p} (roomCount {}): new holds are capped below the room count",
-                    w.places[i].id, w.nights[i].0
+                    "place {} room type {} still has pendingRoomCounts {p} (roomCount {}): new holds are capped below the room count",
+                    w.places[i].id, w.places[i].room_type, w.nights[i].0
                 )
             })
         })
         .collect();
     c.verdict(
-        "no room-count change left a cap behind (no pendingRoomCount after quiescence)",
+        "no room-count change left a cap behind (no pendingRoomCounts after quiescence)",
         &stale,
         c.extra
             .resizes

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde_json::Value;
 use time::Date;
 
 use super::views::mypage_diff;
@@ -42,18 +43,39 @@ where
         .collect()
 }
 
-/// Rooms held per night of a place, from `GET /v1/places/{id}` (with its room count).
+/// Rooms of `p`'s room type held per night, from `GET /v1/places/{id}` (with its room count).
 pub async fn nights(api: &Api, p: &PlaceRef) -> Result<(i64, BTreeMap<String, i64>), String> {
     let body = api
         .get(&format!("/v1/places/{}", p.id), Some(&p.owner))
         .await?
         .ok_or_else(|| format!("place {} not found", p.id))?;
-    let rooms = body["place"]["roomCount"].as_i64().unwrap_or(p.rooms);
+    Ok(room_type_nights(&body, p))
+}
+
+/// Of a `GET /v1/places/{id}` answer: the room count of `p`'s room type and its rooms held per
+/// night.
+pub fn room_type_nights(body: &Value, p: &PlaceRef) -> (i64, BTreeMap<String, i64>) {
+    let rooms = body["place"]["roomTypes"]
+        .as_array()
+        .and_then(|types| {
+            types
+                .iter()
+                .find(|t| t["roomTypeId"] == p.room_type.as_str())
+        })
+        .and_then(|t| t["roomCount"].as_i64())
+        .unwrap_or(p.rooms);
     let mut map = BTreeMap::new();
     for n in body["nights"].as_array().cloned().unwrap_or_default() {
-        map.insert(st(&n, "night"), n["held"].as_i64().unwrap_or(0));
+        if n["roomTypeId"] == p.room_type.as_str() {
+            map.insert(st(&n, "night"), n["held"].as_i64().unwrap_or(0));
+        }
     }
-    Ok((rooms, map))
+    (rooms, map)
+}
+
+/// The lower count of `room_type` a room-count change is applying, if one is.
+pub fn pending_count(body: &Value, room_type: &str) -> Option<i64> {
+    body["place"]["pendingRoomCounts"][room_type].as_i64()
 }
 
 /// Reads everything the invariants need. MyPage rows are re-read for a few seconds while they
@@ -124,7 +146,7 @@ pub async fn gather(api: &Api, base: Date, places: &[PlaceRef], tracked: &[Track
                 .await
                 .ok()
                 .flatten()
-                .and_then(|b| b["place"]["pendingRoomCount"].as_i64()),
+                .and_then(|b| pending_count(&b, &p.room_type)),
         );
         match nights(api, p).await {
             Ok(n) => nights_out.push(n),

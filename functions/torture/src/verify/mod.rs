@@ -17,7 +17,7 @@ mod world;
 #[cfg(test)]
 mod tests;
 
-pub use gather::gather;
+pub use gather::{gather, pending_count};
 pub use sampler::{Sampler, spawn_sampler};
 pub use settle::{Settled, settle};
 pub use world::{Decisions, Extra, Observed, Tracked, World, status_of};

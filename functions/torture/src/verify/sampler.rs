@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::world::st;
 use crate::api::Api;
 use crate::plan::PlaceRef;
 
@@ -35,9 +34,8 @@ pub fn spawn_sampler(
                     .await
                 {
                     s.samples += 1;
-                    let rooms = body["place"]["roomCount"].as_i64().unwrap_or(p.rooms);
-                    for n in body["nights"].as_array().cloned().unwrap_or_default() {
-                        let held = n["held"].as_i64().unwrap_or(0);
+                    let (rooms, nights) = super::gather::room_type_nights(&body, p);
+                    for (night, held) in nights {
                         s.nights_seen += 1;
                         if held <= rooms
                             && (held * s.max_ratio.1.max(1) > s.max_ratio.0 * rooms.max(1)
@@ -47,9 +45,8 @@ pub fn spawn_sampler(
                         }
                         if held > rooms && s.over.len() < 5 {
                             s.over.push(format!(
-                                "{} {} held {held} > {rooms}",
-                                p.id,
-                                st(&n, "night")
+                                "{} {} {night} held {held} > {rooms}",
+                                p.id, p.room_type
                             ));
                         }
                     }

@@ -40,6 +40,8 @@ fn world(payment: &str) -> (World, Extra) {
     let place = PlaceRef {
         id: "p1".into(),
         owner: "o1".into(),
+        room_type: crate::plan::STANDARD.into(),
+        shared: false,
         rooms: 1,
         price: 100,
         instant: false,
