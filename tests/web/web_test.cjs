@@ -6,7 +6,8 @@
 // owner sees the lead guest and request, confirms by keyboard, later changes a rate's policy and
 // stops selling some dates (a quote then is refused); the customer sees CONFIRMED without
 // reloading; a second customer who opened the place before picks the non-refundable rate and is
-// refused as sold out (its policy shown in Korean); a cancel shows the refund. Every view: axe-core (0 serious/critical), a screenshot, and at 390 px
+// refused as sold out (its policy shown in Korean); a cancel shows the refund; the owner adds a
+// suite room type and a guest books it for four. Every view: axe-core (0 serious/critical), a screenshot, and at 390 px
 // no sideways scrolling and 44 px action buttons inside the viewport.
 //
 // Usage: node web_test.cjs [--bin target/debug/reserveplace-local]
@@ -68,7 +69,7 @@ function stay() {
   const out = new Date(d); out.setUTCDate(out.getUTCDate() + 3); // Thu, Fri, Sat nights
   return { checkIn: iso(d), checkOut: iso(out) };
 }
-const BASE_PRICE = 100000, WEEKEND_PRICE = 150000;
+const BASE_PRICE = 100000, WEEKEND_PRICE = 150000, SUITE_PRICE = 300000;
 function expectedTotal({ checkIn, checkOut }, rooms = 1) {
   let sum = 0;
   for (const d = new Date(checkIn + "T00:00:00Z"); iso(d) < checkOut; d.setUTCDate(d.getUTCDate() + 1)) {
@@ -442,6 +443,44 @@ async function scenario(browser, base, vp) {
   check(refused.status === 422, `${tag}: a stay on a closed night was quoted (${refused.status})`);
   await owner.reload();
   await owner.waitForSelector("#f-terms .stay-rule [data-k=closed]:checked", { timeout: WAIT });
+
+  // The host adds a suite (PATCH roomTypes): the calendar then shows either room type, and a
+  // guest chooses the suite for a party of four.
+  await terms.getByRole("button", { name: "Add a room type" }).click();
+  const suite = terms.locator(".room-type").nth(1);
+  await suite.locator("[data-k=name]").fill("Sea suite");
+  await suite.locator("[data-k=roomCount]").fill("1");
+  await suite.locator("[data-k=maxGuests]").fill("4");
+  await suite.locator("[data-k=nightlyPrice]").fill(String(SUITE_PRICE));
+  await terms.getByRole("button", { name: "Save rates and rules" }).click();
+  await terms.locator(".note").getByText("Rates and rules saved.").waitFor({ timeout: WAIT });
+  const types = (await apiAs(base, await tokenOf(owner), `/v1/places/${encodeURIComponent(placeId)}`)).place.roomTypes;
+  check(types.length === 2 && types[1].name === "Sea suite" && types[1].roomTypeId === "room-1" && types[1].maxGuests === 4,
+    `${tag}: the saved room types are ${JSON.stringify(types)}`);
+  await owner.locator("#op-type").selectOption({ label: "Sea suite" });
+  const suiteCell = owner.locator(`#cal li[data-night="${friday}"]`);
+  await showMonthOf(owner, friday);
+  check(await suiteCell.getAttribute("data-price") === String(SUITE_PRICE) && (await suiteCell.textContent()).includes("0 of 1 rooms held"),
+    `${tag}: the suite's calendar shows ${await suiteCell.getAttribute("data-price")}: ${await suiteCell.textContent()}`);
+  await visit(owner, vp, "owner-room-types");
+  const later = { checkIn: addDaysIso(s.checkIn, 21), checkOut: addDaysIso(s.checkIn, 22) };
+  await c1.goto(`${base}/#/place/${encodeURIComponent(placeId)}?checkIn=${later.checkIn}&checkOut=${later.checkOut}&rooms=1`);
+  await c1.waitForSelector('section[data-view="place"]:not([hidden]) #offers label', { timeout: WAIT });
+  const suiteOffer = c1.locator("#offers label", { hasText: "Sea suite" }).first();
+  check((await c1.locator("#offers label").count()) === 4, `${tag}: two room types under two rates are not 4 offers`);
+  check((await suiteOffer.textContent()).includes("1 left"), `${tag}: the suite offer does not say what is left: ${await suiteOffer.textContent()}`);
+  await suiteOffer.locator("input").check();
+  check(Number(await c1.locator("#q-total").getAttribute("data-total")) === SUITE_PRICE, `${tag}: the suite's total is not ${SUITE_PRICE}`);
+  await c1.locator("#r-adults").fill("4");
+  await c1.locator("#r-lead").fill("Min-ji Kim");
+  await c1.locator("#r-email").fill("guest1@example.com");
+  await visit(c1, vp, "place-room-types");
+  await c1.locator("#reserve").click();
+  await c1.waitForSelector('section[data-view="trips"]:not([hidden])', { timeout: WAIT });
+  const rid3 = decodeURIComponent(c1.url().split("new=")[1]);
+  await tripCard(c1, rid3).getByText("Sea suite").first().waitFor({ timeout: WAIT });
+  const booked = await apiAs(base, await tokenOf(c1), `/v1/reservations/${encodeURIComponent(rid3)}`);
+  check(booked.roomType?.name === "Sea suite" && booked.guests?.adults === 4, `${tag}: the suite booking is ${JSON.stringify(booked.roomType)}`);
   for (const c of [ownerCtx, c1Ctx, c2Ctx]) await c.close();
 }
 const CSS_escape = (s) => s.replace(/[^a-zA-Z0-9_-]/g, (c) => "\\" + c);
