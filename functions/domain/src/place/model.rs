@@ -57,7 +57,9 @@ pub struct PlaceFacts {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct PlaceFactsWire {
     name: String,
+    #[serde(default, deserialize_with = "given")]
     room_count: Option<i64>,
+    #[serde(default, deserialize_with = "given")]
     nightly_price: Option<i64>,
     #[serde(default = "default_true")]
     instant_book: bool,
@@ -67,7 +69,9 @@ struct PlaceFactsWire {
     address: String,
     #[serde(default)]
     description: String,
+    #[serde(default, deserialize_with = "given")]
     guests: Option<i64>,
+    #[serde(default, deserialize_with = "given")]
     price_rules: Option<Vec<PriceRule>>,
     #[serde(default)]
     currency: Currency,
@@ -77,32 +81,32 @@ struct PlaceFactsWire {
     check_in_time: LocalTime,
     #[serde(default = "LocalTime::check_out")]
     check_out_time: LocalTime,
-    #[serde(default)]
-    room_types: Vec<RoomType>,
+    #[serde(default, deserialize_with = "given")]
+    room_types: Option<Vec<RoomType>>,
     #[serde(default = "standard_plans")]
     rate_plans: Vec<RatePlan>,
     #[serde(default)]
     restrictions: Vec<Restriction>,
 }
 
+/// A field that may be left out but, when present, is a value (`null` is refused, as for the
+/// fields that have a default).
+fn given<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
 impl TryFrom<PlaceFactsWire> for PlaceFacts {
     type Error = String;
 
     fn try_from(w: PlaceFactsWire) -> Result<Self, String> {
-        let room_types = if w.room_types.is_empty() {
-            let (Some(room_count), Some(nightly_price)) = (w.room_count, w.nightly_price) else {
-                return Err(
-                    "give roomTypes, or roomCount and nightlyPrice (one kind of room)".into(),
-                );
+        let room_types = if let Some(types) = w.room_types {
+            let Some(first) = types.first() else {
+                return Err("roomTypes: list at least one room type".into());
             };
-            vec![RoomType::standard(
-                room_count,
-                w.guests.unwrap_or(DEFAULT_GUESTS),
-                nightly_price,
-                w.price_rules.unwrap_or_default(),
-            )]
-        } else {
-            let first = &w.room_types[0];
             let agrees = w.room_count.is_none_or(|c| c == first.room_count)
                 && w.nightly_price.is_none_or(|p| p == first.nightly_price)
                 && w.guests.is_none_or(|g| g == first.max_guests)
@@ -116,7 +120,19 @@ impl TryFrom<PlaceFactsWire> for PlaceFacts {
                         .into(),
                 );
             }
-            w.room_types
+            types
+        } else {
+            let (Some(room_count), Some(nightly_price)) = (w.room_count, w.nightly_price) else {
+                return Err(
+                    "give roomTypes, or roomCount and nightlyPrice (one kind of room)".into(),
+                );
+            };
+            vec![RoomType::standard(
+                room_count,
+                w.guests.unwrap_or(DEFAULT_GUESTS),
+                nightly_price,
+                w.price_rules.unwrap_or_default(),
+            )]
         };
         let mut facts = PlaceFacts {
             name: w.name,
