@@ -324,7 +324,7 @@ impl PlaceService {
     }
 
     /// Changes a place. Lowering the room count never leaves a night above it: first every new hold
-    /// is capped by `pendingRoomCount`, then the count is lowered only if no night holds more.
+    /// is capped by `pendingRoomCounts`, then the count is lowered only if no night holds more.
     pub async fn update(
         &self,
         owner_id: &str,

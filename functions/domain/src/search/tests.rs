@@ -569,11 +569,25 @@ fn the_worked_example_of_the_design_holds() {
     }
     assert_eq!(read_units::item_size(&held), 127);
     let q = ReadUnits::eventually_consistent_query;
-    let (c, m) = (q(&vec![catalogue; 10_000]), q(&vec![held; 10_000]));
+    let (c, m) = (q(&vec![catalogue; 10_000]), q(&vec![held.clone(); 10_000]));
     assert_eq!(
         (c.to_string(), m.to_string()),
         ("680.5".into(), "155.5".into())
     );
     assert_eq!((c + m).to_string(), "836");
     assert_eq!((c + m + m).to_string(), "991.5", "a stay across two months");
+    // A second room type: the item then lists the room types, and its days count per room type.
+    let mut hotel = place.clone();
+    hotel.facts.room_types.push(crate::place::RoomType {
+        room_type_id: "suite".into(),
+        name: "Suite".into(),
+        ..crate::place::RoomType::standard(2, 4, 300_000, vec![])
+    });
+    let item = hotel.item(&catalogue_key("seoul", uuid));
+    assert_eq!(read_units::item_size(&item), 856);
+    let mut both = held.clone();
+    for d in 1..=10 {
+        both.insert(format!("d{d:02}#suite"), json!(1));
+    }
+    assert_eq!(read_units::item_size(&both), 237);
 }

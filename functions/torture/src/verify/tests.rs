@@ -109,7 +109,7 @@ fn the_report_lists_every_invariant_once_in_order() {
         "every APPROVED payment is on a CONFIRMED (or AWAITING_OWNER) stay, REFUNDED ones on CANCELLED",
         "never charged twice (at most one PaymentApproved per reservation, refunds at most once)",
         "no stay refused SOLD_OUT while each of its nights had room",
-        "no room-count change left a cap behind (no pendingRoomCount after quiescence)",
+        "no room-count change left a cap behind (no pendingRoomCounts after quiescence)",
         "no reservation left non-final (every owner decision made or timed out)",
         "every saga finished or compensated (RUNNING only while awaiting the owner)",
         "every MyPage row equals its reservation (status, reason, amount, dates, rooms, payment)",
@@ -144,7 +144,7 @@ fn an_overbooked_night_fails_its_invariant_with_the_figures() {
     assert_eq!(
         check.detail,
         format!(
-            "1 violation(s): \"place p1 night {night}: held 2 of 1\" | 1 nights on 1 places, fullest 2/1 rooms"
+            "1 violation(s): \"place p1 standard night {night}: held 2 of 1\" | 1 nights of 1 (place, room type) inventories, fullest 2/1 rooms"
         )
     );
 }

@@ -98,7 +98,7 @@ impl Observed {
 pub struct World {
     pub base: Date,
     pub places: Vec<PlaceRef>,
-    /// Per place: room count and rooms held per night.
+    /// Per place and room type (`places`): its room count and rooms held per night.
     pub nights: Vec<(i64, BTreeMap<String, i64>)>,
     pub obs: Vec<Observed>,
     /// Per user: `GET /v1/mypages` items.
@@ -107,7 +107,8 @@ pub struct World {
     pub owner_rows: Vec<Vec<Value>>,
     /// Per user: loyalty points.
     pub loyalty: BTreeMap<String, i64>,
-    /// Per place: a `pendingRoomCount` still set (a room-count change in progress).
+    /// Per place and room type: its `pendingRoomCounts` entry still set (a room-count change in
+    /// progress).
     pub pending: Vec<Option<i64>>,
     pub errors: Vec<String>,
 }
