@@ -47,12 +47,37 @@ async fn a_data_directory_of_the_previous_release_opens_and_keeps_working() {
         json!([{"ratePlanId": "standard", "name": "Standard rate",
                 "priceAdjustmentPercent": 0, "cancellationPolicy": "FLEXIBLE"}])
     );
+    // One room type, `standard`, described by the old fields; the old nights are its nights.
+    assert_eq!(
+        place["roomTypes"],
+        json!([{"roomTypeId": "standard", "name": "Standard room", "roomCount": place["roomCount"],
+                "maxGuests": place["guests"], "nightlyPrice": place["nightlyPrice"],
+                "priceRules": place["priceRules"]}])
+    );
+    let nights = detail["nights"].as_array().cloned().unwrap_or_default();
+    assert!(
+        !nights.is_empty()
+            && nights
+                .iter()
+                .all(|n| n["roomTypeId"] == "standard" && n["held"].as_i64() > Some(0)),
+        "{detail}"
+    );
 
     for (id, amount) in [(HANOK_STAY, 220_000), (LOFT_STAY, 160_000)] {
         let r = rt.reservation("guest-v0", id).await;
         assert_eq!(
-            (&r["status"], &r["amount"], &r["currency"]),
-            (&json!("CONFIRMED"), &json!(amount), &json!("KRW")),
+            (
+                &r["status"],
+                &r["amount"],
+                &r["currency"],
+                &r["roomType"]["roomTypeId"]
+            ),
+            (
+                &json!("CONFIRMED"),
+                &json!(amount),
+                &json!("KRW"),
+                &json!("standard")
+            ),
             "{r}"
         );
         assert!(
