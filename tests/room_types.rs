@@ -358,3 +358,68 @@ async fn a_room_type_with_rooms_held_is_not_lowered_below_them_nor_removed() {
     let held = held_by_type(&rt, "owner-c", &place).await;
     assert_eq!(held.get(&("suite".into(), date_of(a))), Some(&2));
 }
+
+/// Mistakes in room types are 4xx naming the room type's field, and a body that describes its
+/// rooms twice, differently, is malformed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_room_types_are_refused_at_their_field() {
+    let rt = Local::start("room-types-bad", &[]).await;
+    let double = json!({"name": "Double", "roomCount": 2, "nightlyPrice": 100});
+    let cases = [
+        (
+            json!({"roomTypes": [double, {"name": "Suite", "roomCount": 1, "nightlyPrice": 100, "maxGuests": 0}]}),
+            422,
+            "roomTypes[1].maxGuests",
+        ),
+        (
+            json!({"roomTypes": [{"name": "Double", "roomCount": -1, "nightlyPrice": 100}]}),
+            422,
+            "roomTypes[0].roomCount",
+        ),
+        (
+            json!({"roomTypes": [{"name": "Double", "roomCount": 1, "nightlyPrice": 100,
+                "priceRules": [{"from": "2027-02-01", "to": "2027-01-01", "nightlyPrice": 1}]}]}),
+            422,
+            "roomTypes[0].priceRules[0].to",
+        ),
+        (
+            json!({"roomTypes": [{"roomTypeId": "a", "name": "A", "roomCount": 1, "nightlyPrice": 1},
+                              {"roomTypeId": "a", "name": "B", "roomCount": 1, "nightlyPrice": 1}]}),
+            422,
+            "roomTypes[1].roomTypeId",
+        ),
+        (
+            json!({"roomTypes": [double], "ratePlans": [{"name": "Only suites", "roomTypeIds": ["suite"]}]}),
+            422,
+            "ratePlans[0].roomTypeIds",
+        ),
+        (
+            json!({"roomTypes": [double, {"roomTypeId": "suite", "name": "Suite", "roomCount": 1, "nightlyPrice": 1}],
+                "ratePlans": [{"name": "Suites", "roomTypeIds": ["suite"]}]}),
+            422,
+            "ratePlans",
+        ),
+        (
+            json!({"roomTypes": [double], "restrictions": [{"from": "2027-01-01", "to": "2027-01-02", "closed": true, "roomTypeIds": ["x"]}]}),
+            422,
+            "restrictions[0].roomTypeIds",
+        ),
+        (json!({"roomTypes": [double], "roomCount": 3}), 400, ""),
+        (json!({"roomTypes": []}), 400, ""),
+    ];
+    for (extra, status, field) in cases {
+        let mut body = json!({"name": "Bad Inn"});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let (s, p) = rt
+            .call("POST", "/v1/places", Some("owner-b"), Some(body))
+            .await;
+        assert_eq!(s, status, "{extra}: {p}");
+        assert_eq!(
+            p["field"].as_str().unwrap_or_default(),
+            field,
+            "{extra}: {p}"
+        );
+    }
+}

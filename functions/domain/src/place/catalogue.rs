@@ -9,7 +9,7 @@ use super::model::*;
 use super::pricing::{PriceRule, validate_price, validate_rules};
 use super::restrictions::{self, Restriction};
 use super::room_type::{
-    RoomType, assign_room_type_ids, validate_room_type_ids, validate_room_types,
+    RoomType, STANDARD_ROOM_TYPE, assign_room_type_ids, validate_room_type_ids, validate_room_types,
 };
 use super::service::PlaceService;
 use crate::error::{DomainError, DomainResult};
@@ -125,13 +125,13 @@ fn validate_place(facts: &PlaceFacts) -> DomainResult<()> {
     reconciled.reconcile_room_types();
     let facts = &reconciled;
     crate::text::validate_name("name", &facts.name)?;
-    if !(0..=MAX_ROOMS).contains(&facts.room_count) {
-        return Err(DomainError::invalid(
-            "roomCount",
-            format!("must be between 0 and {MAX_ROOMS}"),
-        ));
+    // A place of one kind of room hears about it by the top-level names it was described by; a
+    // place of room types by `roomTypes[i]...` (below).
+    let one_kind =
+        matches!(facts.room_types.as_slice(), [only] if only.room_type_id == STANDARD_ROOM_TYPE);
+    if one_kind {
+        validate_one_kind(facts)?;
     }
-    validate_price("nightlyPrice", facts.nightly_price)?;
     if !facts.city.is_empty() && facts.city.trim().is_empty() {
         return Err(DomainError::invalid("city", "must not be blank"));
     }
@@ -144,13 +144,6 @@ fn validate_place(facts: &PlaceFacts) -> DomainResult<()> {
         MAX_DESCRIPTION_CHARS,
         true,
     )?;
-    if !(1..=MAX_GUESTS).contains(&facts.guests) {
-        return Err(DomainError::invalid(
-            "guests",
-            format!("must be between 1 and {MAX_GUESTS}"),
-        ));
-    }
-    validate_rules(&facts.price_rules)?;
     facts.time_zone.zone()?;
     restrictions::validate(&facts.restrictions)?;
     // Ids are assigned before these checks: a plan or room type without one is valid.
@@ -178,6 +171,25 @@ fn validate_place(facts: &PlaceFacts) -> DomainResult<()> {
         )),
         None => Ok(()),
     }
+}
+
+/// The top-level `roomCount`, `nightlyPrice`, `guests` and `priceRules` of a place of one kind of
+/// room.
+fn validate_one_kind(facts: &PlaceFacts) -> DomainResult<()> {
+    if !(0..=MAX_ROOMS).contains(&facts.room_count) {
+        return Err(DomainError::invalid(
+            "roomCount",
+            format!("must be between 0 and {MAX_ROOMS}"),
+        ));
+    }
+    validate_price("nightlyPrice", facts.nightly_price)?;
+    if !(1..=MAX_GUESTS).contains(&facts.guests) {
+        return Err(DomainError::invalid(
+            "guests",
+            format!("must be between 1 and {MAX_GUESTS}"),
+        ));
+    }
+    validate_rules(&facts.price_rules)
 }
 
 /// `kind` is `Event::PlaceRegistered` or `Event::PlaceUpdated`.
