@@ -7,27 +7,6 @@ use std::sync::Arc;
 use crate::support::{Local, date_of, today};
 use serde_json::{Value, json};
 
-/// Rooms held per (room type, night) of a place, as its owner sees them.
-async fn held_by_type(rt: &Local, owner: &str, place: &str) -> BTreeMap<(String, String), i64> {
-    let (s, body) = rt
-        .call("GET", &format!("/v1/places/{place}"), Some(owner), None)
-        .await;
-    assert_eq!(s, 200, "{body}");
-    body["nights"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|n| {
-            let key = (
-                n["roomTypeId"].as_str().unwrap_or_default().to_string(),
-                n["night"].as_str().unwrap_or_default().to_string(),
-            );
-            (key, n["held"].as_i64().unwrap_or(0))
-        })
-        .collect()
-}
-
 fn hotel(city: &str) -> Value {
     json!({
         "name": "Harbour Hotel", "city": city, "instantBook": true,
@@ -183,7 +162,7 @@ async fn a_hotel_sells_two_room_types_from_one_place() {
     assert_eq!(d["roomType"]["roomTypeId"], "room-1", "the first room type");
     let double = d["reservationId"].as_str().expect("id").to_string();
     rt.wait_resting("guest-h", &double).await;
-    let held = held_by_type(&rt, "owner-h", &place).await;
+    let held = rt.held_by_type("owner-h", &place).await;
     for night in [a, a + 1] {
         for t in ["suite", "room-1"] {
             assert_eq!(held.get(&(t.into(), date_of(night))), Some(&1), "{held:?}");
@@ -285,7 +264,7 @@ async fn two_room_types_of_one_place_never_overbook_in_a_race() {
         BTreeMap::from([("double", 3), ("suite", 2)]),
         "each room type sells exactly its rooms"
     );
-    let held = held_by_type(&rt, "owner-r", &place).await;
+    let held = rt.held_by_type("owner-r", &place).await;
     assert_eq!(
         held,
         BTreeMap::from([
@@ -355,7 +334,7 @@ async fn a_room_type_with_rooms_held_is_not_lowered_below_them_nor_removed() {
     // The booking made before keeps what it was sold.
     let r = rt.reservation("guest-c", &id).await;
     assert_eq!(r["roomType"]["name"], "Suite");
-    let held = held_by_type(&rt, "owner-c", &place).await;
+    let held = rt.held_by_type("owner-c", &place).await;
     assert_eq!(held.get(&("suite".into(), date_of(a))), Some(&2));
 }
 

@@ -460,8 +460,21 @@ impl Local {
         .await
     }
 
-    /// Rooms held per night of a place.
+    /// Rooms held per night of a place, every room type (in room type, then date order).
     pub async fn nights(&self, owner: &str, place: &str) -> Vec<(String, i64)> {
+        self.held_by_type(owner, place)
+            .await
+            .into_iter()
+            .map(|((_, night), held)| (night, held))
+            .collect()
+    }
+
+    /// Rooms held per (room type, night) of a place, as its owner sees them.
+    pub async fn held_by_type(
+        &self,
+        owner: &str,
+        place: &str,
+    ) -> std::collections::BTreeMap<(String, String), i64> {
         let (s, body) = self
             .call("GET", &format!("/v1/places/{place}"), Some(owner), None)
             .await;
@@ -472,10 +485,11 @@ impl Local {
             .unwrap_or_default()
             .iter()
             .map(|n| {
-                (
+                let key = (
+                    n["roomTypeId"].as_str().unwrap_or_default().to_string(),
                     n["night"].as_str().unwrap_or_default().to_string(),
-                    n["held"].as_i64().unwrap_or(0),
-                )
+                );
+                (key, n["held"].as_i64().unwrap_or(0))
             })
             .collect()
     }

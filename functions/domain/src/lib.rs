@@ -3,6 +3,7 @@ pub mod clock;
 pub mod error;
 pub mod events;
 mod idempotency;
+mod ids;
 #[cfg(test)]
 mod isolation_tests;
 pub mod item;

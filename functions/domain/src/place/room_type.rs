@@ -109,25 +109,9 @@ pub fn parse_night_sk(sk: &str) -> Option<(&str, &str)> {
     }
 }
 
-pub(super) fn valid_id(id: &str) -> bool {
-    (1..=40).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// Gives every room type without an id the first free `room-N`.
 pub fn assign_room_type_ids(types: &mut [RoomType]) {
-    let mut n = 1;
-    for i in 0..types.len() {
-        if !types[i].room_type_id.is_empty() {
-            continue;
-        }
-        while types.iter().any(|t| t.room_type_id == format!("room-{n}")) {
-            n += 1;
-        }
-        types[i].room_type_id = format!("room-{n}");
-    }
+    crate::ids::assign(types, "room", |t| &mut t.room_type_id);
 }
 
 /// Ids are assigned before this check.
@@ -138,20 +122,10 @@ pub fn validate_room_types(types: &[RoomType]) -> DomainResult<()> {
             format!("must list 1 to {MAX_ROOM_TYPES} room types"),
         ));
     }
+    let ids = types.iter().map(|t| t.room_type_id.as_str());
+    crate::ids::check("roomTypes", "roomTypeId", ids)?;
     for (i, t) in types.iter().enumerate() {
         let field = |f: &str| format!("roomTypes[{i}].{f}");
-        if !valid_id(&t.room_type_id) {
-            return Err(DomainError::invalid(
-                &field("roomTypeId"),
-                "must be 1 to 40 letters, digits, '-' or '_'",
-            ));
-        }
-        if types[..i].iter().any(|u| u.room_type_id == t.room_type_id) {
-            return Err(DomainError::invalid(
-                &field("roomTypeId"),
-                "is used by another room type",
-            ));
-        }
         crate::text::validate_name(&field("name"), &t.name)?;
         if !(0..=super::MAX_ROOMS).contains(&t.room_count) {
             return Err(DomainError::invalid(

@@ -61,25 +61,9 @@ pub fn standard_plans() -> Vec<RatePlan> {
     vec![RatePlan::standard()]
 }
 
-fn valid_id(id: &str) -> bool {
-    (1..=40).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// Gives every plan without an id the first free `plan-N`.
 pub fn assign_ids(plans: &mut [RatePlan]) {
-    let mut n = 1;
-    for i in 0..plans.len() {
-        if !plans[i].rate_plan_id.is_empty() {
-            continue;
-        }
-        while plans.iter().any(|p| p.rate_plan_id == format!("plan-{n}")) {
-            n += 1;
-        }
-        plans[i].rate_plan_id = format!("plan-{n}");
-    }
+    crate::ids::assign(plans, "plan", |p| &mut p.rate_plan_id);
 }
 
 pub fn validate_plans(plans: &[RatePlan]) -> DomainResult<()> {
@@ -89,20 +73,10 @@ pub fn validate_plans(plans: &[RatePlan]) -> DomainResult<()> {
             format!("must list 1 to {MAX_RATE_PLANS} plans"),
         ));
     }
+    let ids = plans.iter().map(|p| p.rate_plan_id.as_str());
+    crate::ids::check("ratePlans", "ratePlanId", ids)?;
     for (i, p) in plans.iter().enumerate() {
         let field = |f: &str| format!("ratePlans[{i}].{f}");
-        if !valid_id(&p.rate_plan_id) {
-            return Err(DomainError::invalid(
-                &field("ratePlanId"),
-                "must be 1 to 40 letters, digits, '-' or '_'",
-            ));
-        }
-        if plans[..i].iter().any(|q| q.rate_plan_id == p.rate_plan_id) {
-            return Err(DomainError::invalid(
-                &field("ratePlanId"),
-                "is used by another plan",
-            ));
-        }
         crate::text::validate_name(&field("name"), &p.name)?;
         if !(MIN_ADJUSTMENT..=MAX_ADJUSTMENT).contains(&p.price_adjustment_percent) {
             return Err(DomainError::invalid(
