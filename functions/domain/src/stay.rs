@@ -120,6 +120,26 @@ impl Stay {
     }
 }
 
+/// `YYYY-MM` of a day.
+pub fn month_of(day: Date) -> String {
+    format!("{:04}-{:02}", day.year(), u8::from(day.month()))
+}
+
+/// The nights of a stay, grouped by the calendar month they fall in, in order (one or two groups
+/// for a stay of at most 30 nights).
+pub fn nights_by_month(stay: &Stay) -> Vec<(String, Vec<Date>)> {
+    let mut groups: Vec<(String, Vec<Date>)> = Vec::new();
+    for i in 0..stay.nights() {
+        let night = stay.check_in + Duration::days(i);
+        let month = month_of(night);
+        match groups.last_mut() {
+            Some((m, nights)) if *m == month => nights.push(night),
+            _ => groups.push((month, vec![night])),
+        }
+    }
+    groups
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use super::service::PlaceService;
 use crate::error::{DomainError, DomainResult};
 use crate::item::to_item;
 use crate::reservation::MAX_ROOMS_PER_RESERVATION;
-use crate::search::keys::nights_by_month;
+use crate::stay::nights_by_month;
 use crate::stay::{Stay, parse_date};
 use crate::store::{Cond, Query, Write};
 use crate::terms::Currency;

@@ -6,10 +6,10 @@
 //! - the city of each place: `SEARCH#PLACE#<placeId>` / `PLACE` (a hold event names no city);
 //! - one marker per reservation: `SEARCH#HOLD#<reservationId>` / `HOLD`, PENDING, HELD or RELEASED;
 //! - the holds waiting for their place's catalogue event: `SEARCH#PENDING#<placeId>` / `HOLD#<reservationId>`.
-use time::{Date, Duration};
+pub use crate::stay::{month_of, nights_by_month};
+use time::Date;
 
 use crate::place::STANDARD_ROOM_TYPE;
-use crate::stay::Stay;
 use crate::store::Key;
 
 const PLACE_PREFIX: &str = "PLACE#";
@@ -29,11 +29,6 @@ pub fn catalogue_partition(city_key: &str) -> String {
 
 pub fn catalogue_key(city_key: &str, place_id: &str) -> Key {
     Key::new(catalogue_partition(city_key), place_sk(place_id))
-}
-
-/// `YYYY-MM` of a day.
-pub fn month_of(day: Date) -> String {
-    format!("{:04}-{:02}", day.year(), u8::from(day.month()))
 }
 
 pub fn month_partition(city_key: &str, month: &str) -> String {
@@ -92,19 +87,4 @@ fn place_sk(place_id: &str) -> String {
 /// The place id of a catalogue or month item's sort key.
 pub fn place_of_sk(sk: &str) -> Option<&str> {
     sk.strip_prefix(PLACE_PREFIX)
-}
-
-/// The nights of a stay, grouped by the calendar month they fall in, in order (one or two groups
-/// for a stay of at most 30 nights).
-pub fn nights_by_month(stay: &Stay) -> Vec<(String, Vec<Date>)> {
-    let mut groups: Vec<(String, Vec<Date>)> = Vec::new();
-    for i in 0..stay.nights() {
-        let night = stay.check_in + Duration::days(i);
-        let month = month_of(night);
-        match groups.last_mut() {
-            Some((m, nights)) if *m == month => nights.push(night),
-            _ => groups.push((month, vec![night])),
-        }
-    }
-    groups
 }
