@@ -251,7 +251,7 @@ emulator_call() {
 
 http() { printf '.status == %s' "$1"; }
 nights_held() { # the place-get answer: place-sample, each night of the stay with HELD held, FREE free
-    printf '.body.place.placeId == "place-sample" and .body.nights == [{night: "2030-05-01", held: %s, free: %s}, {night: "2030-05-02", held: %s, free: %s}]' "$1" "$2" "$1" "$2"
+    printf '.body.place.placeId == "place-sample" and .body.nights == [{night: "2030-05-01", roomTypeId: "standard", held: %s, free: %s}, {night: "2030-05-02", roomTypeId: "standard", held: %s, free: %s}]' "$1" "$2" "$1" "$2"
 }
 
 note "sam local invoke, every function, in the order of the samples' story (events/README.md)"
