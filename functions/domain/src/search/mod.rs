@@ -45,8 +45,9 @@ const DEFAULT_TERMS: [&str; 5] = [
 ];
 
 impl SearchPlace {
-    /// The catalogue item at `key`, without the terms that equal their defaults, nor room types
-    /// when the place has only the one its top-level fields describe.
+    /// The catalogue item at `key`, without the terms that equal their defaults, and with its
+    /// room types said once: as the top-level fields of a place of the one room type they imply,
+    /// else as `roomTypes` alone (the top-level fields read back as its first).
     pub fn item(&self, key: &Key) -> Item {
         let mut item = to_item(key, None, self);
         let defaults = to_fields(&PlaceFacts::new("", 0, 0));
@@ -64,6 +65,10 @@ impl SearchPlace {
         )];
         if f.room_types == implied {
             item.remove("roomTypes");
+        } else {
+            for attr in ["roomCount", "nightlyPrice", "guests", "priceRules"] {
+                item.remove(attr);
+            }
         }
         item
     }

@@ -247,7 +247,10 @@ impl<'a> Held<'a> {
 #[serde(rename_all = "camelCase")]
 struct Ranked<'a> {
     place_id: &'a str,
+    /// The top-level fields of a place of one room type; absent when `roomTypes` lists them.
+    #[serde(default)]
     room_count: i64,
+    #[serde(default)]
     nightly_price: i64,
     #[serde(default = "default_guests")]
     guests: i64,
@@ -505,11 +508,15 @@ mod tests {
             json!({"pk": "SEARCH#CITY#seoul", "sk": "PLACE#p1", "placeId": "p1",
             "name": "Hanok", "roomCount": 3, "nightlyPrice": 100000, "placeVersion": 1}),
         );
+        let hotel = item(json!({"placeId": "p4", "name": "Hotel", "placeVersion": 1,
+            "roomTypes": [{"roomTypeId": "room-1", "name": "Double", "roomCount": 4, "nightlyPrice": 100},
+                          {"roomTypeId": "suite", "name": "Suite", "roomCount": 1, "maxGuests": 4,
+                           "nightlyPrice": 300, "priceRules": [{"from": "2027-01-01", "to": "2027-02-01", "nightlyPrice": 9}]}]}));
         let full = item(json!({"placeId": "p2", "name": "Loft", "roomCount": 5,
             "nightlyPrice": 90000, "placeVersion": 2, "guests": 4, "extra": [1, {"a": null}],
             "priceRules": [{"from": "2027-01-01", "to": "2027-02-01", "nightlyPrice": 7,
                 "days": ["SAT"]}]}));
-        for it in [sparse, full] {
+        for it in [sparse, full, hotel] {
             let whole: SearchPlace = from_item(it.clone()).expect("decodes");
             let ranked = Ranked::of(&it).expect("decodes");
             assert_eq!(ranked.place_id, whole.place_id);
