@@ -76,7 +76,7 @@ probe-smoke: tools debug-bins
 	target/debug/reserveplace-probe cold --handler place-register --handler reservation-catalogue \
 	  | tee target/probe-smoke.txt
 	test "$$(grep -cE '^(place-register|reservation-catalogue) .* ok$$' target/probe-smoke.txt)" = 2
-	target/debug/reserveplace-probe cost --duration payment-charge=50 | tee target/probe-cost.txt
+	target/debug/reserveplace-probe cost --duration payment-authorize=50 | tee target/probe-cost.txt
 	grep -q '^confirmed (instant book) ' target/probe-cost.txt
 	grep -q "the seed's always-on cluster" target/probe-cost.txt
 

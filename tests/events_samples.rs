@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use reserveplace_domain::clock::Clock;
 use reserveplace_domain::events::DomainEvent;
-use reserveplace_domain::payment::{ChargeOutcome, ChargeRequest, PaymentStatus};
+use reserveplace_domain::payment::{ChargeOutcome, ChargeRequest, Movement, PaymentStatus};
 use reserveplace_domain::place::{
     HoldState, OwnerDecision, RegisterPlace, STANDARD_ROOM_TYPE, StayRef, TokenOutcome,
 };
@@ -369,7 +369,7 @@ enum Stage {
     Place,
     /// The reservation is PENDING (v1).
     Reserved,
-    /// Its payment is APPROVED.
+    /// Its payment is AUTHORIZED.
     Charged,
     /// PAID (v2).
     Paid,
@@ -383,6 +383,8 @@ enum Stage {
     OwnerConfirmed,
     /// CONFIRMED (v4).
     Confirmed,
+    /// Its payment is CAPTURED.
+    Captured,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -399,7 +401,7 @@ struct Setup {
     stage: Stage,
     /// The owner did not answer in time (`place-expire-decision` ran).
     expired: bool,
-    /// The payment was refunded (`payment-refund` ran).
+    /// The payment was refunded (`payment-void` ran).
     refunded: bool,
     /// The customer cancelled (while the owner had not decided).
     customer_cancelled: bool,
@@ -453,7 +455,7 @@ fn setup_for(binary: &str) -> Option<Setup> {
         }
         "reservation-saga-start" => Setup::at(Empty),
         "place-list" | "place-update" | "reservation-place" => Setup::at(Place),
-        "payment-charge" => Setup::at(Reserved),
+        "payment-authorize" => Setup::at(Reserved),
         "payment-get" | "reservation-record-payment" => Setup::at(Charged),
         "place-hold-nights" => Setup::at(Paid),
         "place-get" | "place-quote" | "reservation-await-owner" => Setup::at(Held),
@@ -462,14 +464,17 @@ fn setup_for(binary: &str) -> Option<Setup> {
         "search-projection" => Setup::at(Place).views(),
         "search" => Setup::at(Held).views(),
         "place-expire-decision" => Setup::at(TokenStored),
-        "payment-refund" => Setup::at(TokenStored).expired(),
+        "payment-void" => Setup::at(TokenStored).expired(),
         "reservation-cancel-step" => Setup::at(TokenStored).expired().refunded(),
         "place-release-nights" => Setup::at(TokenStored).customer_cancelled(),
         "place-resume-saga" | "reservation-confirm" => Setup::at(OwnerConfirmed),
-        "reservation-get" | "reservation-cancel" => Setup::at(Confirmed),
-        "payment-refund-on-cancel" | "place-release-on-cancel" => Setup::at(Confirmed),
+        "reservation-get" | "reservation-cancel" | "reservation-cancellation" => {
+            Setup::at(Captured)
+        }
+        "payment-capture" => Setup::at(Confirmed),
+        "payment-refund-on-cancel" | "place-release-on-cancel" => Setup::at(Captured),
         "mypage-get" | "mypage-list" | "notification-list" | "loyalty-get" => {
-            Setup::at(Confirmed).views()
+            Setup::at(Captured).views()
         }
         "seed-accommodation" => Setup::at(Empty).facade(Facade::Place),
         "seed-mypage" => Setup::at(Empty).facade(Facade::ConfirmedOrder).views(),
@@ -493,6 +498,7 @@ fn charge_request() -> ChargeRequest {
         reservation_id: RES.into(),
         user_id: CUSTOMER.into(),
         amount: AMOUNT,
+        currency: Default::default(),
         version: 1,
     }
 }
@@ -549,9 +555,9 @@ async fn seed(ctx: &Ctx, setup: Setup, wiring: &Wiring, matcher: &RuleMatcher) -
     if s >= Charged {
         let c = svc
             .payments
-            .charge(&charge_request())
+            .authorize(&charge_request())
             .await
-            .ctx("seed charge")?;
+            .ctx("seed authorization")?;
         same(c.outcome, ChargeOutcome::Approved, "seeded charge")?;
     }
     if s >= Paid {
@@ -592,6 +598,14 @@ async fn seed(ctx: &Ctx, setup: Setup, wiring: &Wiring, matcher: &RuleMatcher) -
         let o = svc.reservations.confirm(RES).await.ctx("seed CONFIRMED")?;
         same(o.status, ReservationStatus::Confirmed, "seeded status")?;
     }
+    if s >= Captured {
+        let c = svc
+            .payments
+            .capture(&charge_request())
+            .await
+            .ctx("seed capture")?;
+        same(c.status, Some(PaymentStatus::Captured), "seeded capture")?;
+    }
     if setup.expired {
         let d = svc
             .places
@@ -603,10 +617,10 @@ async fn seed(ctx: &Ctx, setup: Setup, wiring: &Wiring, matcher: &RuleMatcher) -
     if setup.refunded {
         let r = svc
             .payments
-            .refund(&charge_request(), CancelReason::OwnerTimeout)
+            .settle(&charge_request(), 0, CancelReason::OwnerTimeout)
             .await
-            .ctx("seed refund")?;
-        ensure(r.refunded, "seeded refund did not refund")?;
+            .ctx("seed void")?;
+        same(r.status, Some(PaymentStatus::Voided), "seeded void")?;
     }
     if setup.customer_cancelled {
         svc.reservations
@@ -656,12 +670,13 @@ async fn seed_facade(svc: &Services, facade: Facade) -> R {
         reservation_id: SEED_ORDER.into(),
         user_id: seed::user_id(SEED_USER),
         amount: 5000,
+        currency: Default::default(),
         version: 1,
     };
     svc.payments
-        .charge(&charge)
+        .authorize(&charge)
         .await
-        .ctx("seed facade charge")?;
+        .ctx("seed facade authorization")?;
     svc.reservations
         .record_payment(SEED_ORDER)
         .await
@@ -1136,9 +1151,33 @@ async fn verify(binary: &str, ctx: &Ctx, outcome: &Outcome) -> R {
         }
         "payment-get" => {
             let b = http_json(outcome, 200)?;
-            same(&b["status"], &json!("APPROVED"), "status")?;
+            same(&b["status"], &json!("AUTHORIZED"), "status")?;
             same(&b["amount"], &json!(AMOUNT), "amount")?;
+            same(&b["authorized"], &json!(AMOUNT), "authorized")?;
+            same(&b["captured"], &json!(0), "captured")?;
             same(&b["reservationId"], &json!(RES), "reservationId")?;
+            same(
+                &b["ledger"][0]["movement"],
+                &json!("AUTHORIZE"),
+                "the ledger's first entry",
+            )?;
+            same(
+                &b["ledger"][0]["idempotencyKey"],
+                &json!(format!("{RES}:authorize:1")),
+                "its key",
+            )?;
+        }
+        "reservation-cancellation" => {
+            let b = http_json(outcome, 200)?;
+            same(&b["refundAmount"], &json!(AMOUNT), "refundAmount")?;
+            same(&b["penaltyAmount"], &json!(0), "penaltyAmount")?;
+            same(&b["currency"], &json!("KRW"), "currency")?;
+            let r = svc.reservations.get(RES).await.ctx("reservation")?;
+            same(
+                r.map(|r| r.status),
+                Some(ReservationStatus::Confirmed),
+                "a quote cancels nothing",
+            )?;
         }
         "mypage-get" => {
             let b = http_json(outcome, 200)?;
@@ -1147,7 +1186,8 @@ async fn verify(binary: &str, ctx: &Ctx, outcome: &Outcome) -> R {
                 &json!("CONFIRMED"),
                 "reservationStatus",
             )?;
-            same(&b["paymentStatus"], &json!("APPROVED"), "paymentStatus")?;
+            same(&b["paymentStatus"], &json!("CAPTURED"), "paymentStatus")?;
+            same(&b["paymentCaptured"], &json!(AMOUNT), "paymentCaptured")?;
             same(&b["amount"], &json!(AMOUNT), "amount")?;
         }
         "mypage-list" => {
@@ -1275,12 +1315,14 @@ async fn verify(binary: &str, ctx: &Ctx, outcome: &Outcome) -> R {
             same(b.points, 1000, "points (1% of 100000)")?;
         }
         "payment-refund-on-cancel" => {
-            let p = svc.payments.get(RES).await.ctx("payment")?;
-            same(
-                p.map(|p| p.facts.status),
-                Some(PaymentStatus::Refunded),
-                "payment",
-            )?;
+            let p = svc
+                .payments
+                .get(RES)
+                .await
+                .ctx("payment")?
+                .ok_or("no payment")?;
+            same(p.facts.status, PaymentStatus::Refunded, "payment")?;
+            same(p.facts.sums.refunded, AMOUNT, "refunded")?;
         }
         "place-release-on-cancel" => {
             let h = svc
@@ -1327,14 +1369,14 @@ async fn verify(binary: &str, ctx: &Ctx, outcome: &Outcome) -> R {
             )?;
         }
         // ---- saga steps
-        "payment-charge" => {
+        "payment-authorize" => {
             let out = step_output(outcome)?;
             same(&out["outcome"], &json!("APPROVED"), "outcome")?;
             ensure(out["paymentId"].is_string(), "no paymentId")?;
             let p = svc.payments.get(RES).await.ctx("payment")?;
             same(
                 p.map(|p| p.facts.status),
-                Some(PaymentStatus::Approved),
+                Some(PaymentStatus::Authorized),
                 "payment",
             )?;
         }
@@ -1377,13 +1419,42 @@ async fn verify(binary: &str, ctx: &Ctx, outcome: &Outcome) -> R {
             )?;
             same(ctx.nights_held().await?, vec![0, 0], "rooms held per night")?;
         }
-        "payment-refund" => {
-            same(step_output(outcome)?, &json!({"refunded": true}), "output")?;
-            let p = svc.payments.get(RES).await.ctx("payment")?;
+        "payment-void" => {
             same(
-                p.map(|p| p.facts.status),
-                Some(PaymentStatus::Refunded),
-                "payment",
+                step_output(outcome)?,
+                &json!({"status": "VOIDED", "captured": 0, "refunded": 0, "kept": 0}),
+                "output",
+            )?;
+            let p = svc
+                .payments
+                .view(RES)
+                .await
+                .ctx("payment")?
+                .ok_or("no payment")?;
+            let moves: Vec<Movement> = p.ledger.iter().map(|e| e.movement).collect();
+            same(
+                moves,
+                vec![Movement::Authorize, Movement::Void],
+                "ledger: no money moved",
+            )?;
+        }
+        "payment-capture" => {
+            same(
+                step_output(outcome)?,
+                &json!({"status": "CAPTURED", "captured": AMOUNT, "refunded": 0, "kept": AMOUNT}),
+                "output",
+            )?;
+            let p = svc
+                .payments
+                .view(RES)
+                .await
+                .ctx("payment")?
+                .ok_or("no payment")?;
+            let moves: Vec<Movement> = p.ledger.iter().map(|e| e.movement).collect();
+            same(
+                moves,
+                vec![Movement::Authorize, Movement::Capture],
+                "ledger",
             )?;
         }
         "reservation-cancel-step" => {

@@ -14,15 +14,17 @@ async fn instant_book_confirms_with_the_specified_event_order() {
     let id = r["reservationId"].as_str().expect("id");
 
     rt.wait_status("alice", id, "CONFIRMED", None).await;
+    let pay = rt.wait_payment("alice", id, "CAPTURED").await;
     let names = rt.event_names(id).await;
     assert_subsequence(
         &names,
         &[
             "ReservationPlaced",
-            "PaymentApproved",
+            "PaymentAuthorized",
             "RoomsHeld",
             "ReservationConfirmed",
             "ReservationStatusChanged",
+            "PaymentCaptured",
         ],
     );
     let events = rt.events(Some(id)).await;
@@ -45,8 +47,18 @@ async fn instant_book_confirms_with_the_specified_event_order() {
     }
     assert_eq!(rt.held("olivia", &place, &day(10)).await, 1);
     assert_eq!(rt.held("olivia", &place, &day(11)).await, 1);
-    let (s, pay) = rt.payment("alice", id).await;
-    assert_eq!((s, pay["status"].as_str()), (200, Some("APPROVED")));
+    // Captured once the stay is confirmed: what was authorized is taken, and the ledger says so.
+    assert_eq!(
+        (pay["authorized"].as_i64(), pay["captured"].as_i64()),
+        (Some(100_000), Some(100_000))
+    );
+    let moves: Vec<&str> = pay["ledger"]
+        .as_array()
+        .expect("ledger")
+        .iter()
+        .filter_map(|e| e["movement"].as_str())
+        .collect();
+    assert_eq!(moves, ["AUTHORIZE", "CAPTURE"], "{pay}");
 
     // Views follow from events: MyPage, notifications, loyalty (1% of the amount).
     rt.wait_for("mypage confirmed", || async {
@@ -55,7 +67,8 @@ async fn instant_book_confirms_with_the_specified_event_order() {
             .await;
         s == 200
             && m["reservationStatus"] == "CONFIRMED"
-            && m["paymentStatus"] == "APPROVED"
+            && m["paymentStatus"] == "CAPTURED"
+            && m["paymentCaptured"] == 100_000
             && m["amount"] == 100_000
     })
     .await;
@@ -159,13 +172,14 @@ async fn request_to_book_confirmed_by_the_owner() {
         &rt.event_names(id).await,
         &[
             "ReservationPlaced",
-            "PaymentApproved",
+            "PaymentAuthorized",
             "RoomsHeld",
             "ReservationConfirmed",
             "ReservationStatusChanged",
+            "PaymentCaptured",
         ],
     );
-    assert_eq!(rt.payment("bob", id).await.1["status"], "APPROVED");
+    rt.wait_payment("bob", id, "CAPTURED").await;
 }
 
 #[tokio::test]
@@ -186,18 +200,19 @@ async fn request_to_book_rejected_releases_and_refunds() {
     assert_eq!(s, 200);
     rt.wait_status("bob", id, "CANCELLED", Some("OWNER_REJECTED"))
         .await;
-    assert_eq!(rt.payment("bob", id).await.1["status"], "REFUNDED");
+    // Nothing was ever taken: the authorization is voided.
+    assert_eq!(rt.payment("bob", id).await.1["status"], "VOIDED");
     assert_eq!(rt.held("oscar", &place, &day(5)).await, 0);
     assert_eq!(rt.held("oscar", &place, &day(6)).await, 0);
     assert_subsequence(
         &rt.event_names(id).await,
         &[
             "ReservationPlaced",
-            "PaymentApproved",
+            "PaymentAuthorized",
             "RoomsHeld",
             "RoomsReleased",
             "ReservationCancelConfirmed",
-            "PaymentCancelApproved",
+            "PaymentVoided",
             "ReservationCanceled",
         ],
     );
@@ -215,7 +230,8 @@ async fn request_to_book_times_out_releases_and_refunds() {
     let id = r["reservationId"].as_str().expect("id");
     rt.wait_status("bob", id, "CANCELLED", Some("OWNER_TIMEOUT"))
         .await;
-    assert_eq!(rt.payment("bob", id).await.1["status"], "REFUNDED");
+    // Nothing was ever taken: the authorization is voided.
+    assert_eq!(rt.payment("bob", id).await.1["status"], "VOIDED");
     assert_eq!(rt.held("oscar", &place, &day(5)).await, 0);
     let (s, _) = rt
         .call(
@@ -229,11 +245,11 @@ async fn request_to_book_times_out_releases_and_refunds() {
     assert_subsequence(
         &rt.event_names(id).await,
         &[
-            "PaymentApproved",
+            "PaymentAuthorized",
             "RoomsHeld",
             "RoomsReleased",
             "ReservationCancelConfirmed",
-            "PaymentCancelApproved",
+            "PaymentVoided",
             "ReservationCanceled",
         ],
     );
@@ -250,15 +266,15 @@ async fn sold_out_is_refunded_in_the_specified_order() {
     let second = second["reservationId"].as_str().expect("id");
     rt.wait_status("bob", second, "CANCELLED", Some("SOLD_OUT"))
         .await;
-    assert_eq!(rt.payment("bob", second).await.1["status"], "REFUNDED");
+    assert_eq!(rt.payment("bob", second).await.1["status"], "VOIDED");
     assert_eq!(rt.held("olivia", &place, &day(3)).await, 1);
     assert_subsequence(
         &rt.event_names(second).await,
         &[
             "ReservationPlaced",
-            "PaymentApproved",
+            "PaymentAuthorized",
             "ReservationCancelConfirmed",
-            "PaymentCancelApproved",
+            "PaymentVoided",
             "ReservationCanceled",
         ],
     );
@@ -267,12 +283,13 @@ async fn sold_out_is_refunded_in_the_specified_order() {
         !names.iter().any(|n| n.starts_with("Rooms")),
         "a sold-out stay holds and releases nothing: {names:?}"
     );
-    rt.wait_for("mypage cancelled and refunded", || async {
+    rt.wait_for("mypage cancelled and voided", || async {
         let (_, m) = rt
             .call("GET", &format!("/v1/mypages/{second}"), Some("bob"), None)
             .await;
         m["reservationStatus"] == "CANCELLED"
-            && m["paymentStatus"] == "REFUNDED"
+            && m["paymentStatus"] == "VOIDED"
+            && m["paymentCaptured"] == 0
             && m["amount"] == 10_000
     })
     .await;
@@ -319,7 +336,7 @@ async fn payment_outage_fails_fast_with_payment_unavailable() {
     assert!(
         !rt.event_names(id)
             .await
-            .contains(&"PaymentApproved".to_string())
+            .contains(&"PaymentAuthorized".to_string())
     );
     rt.wait_for("try-again notification", || async {
         let (_, n) = rt
@@ -455,30 +472,36 @@ async fn customer_cancel_at_every_status() {
             .wait_status("alice", id, "CANCELLED", Some("CUSTOMER_CANCELLED"))
             .await;
         assert_eq!(r["statusReason"], "CUSTOMER_CANCELLED");
-        // The payment ends refunded (or was never charged), with at most one refund event.
-        rt.wait_for("refund settled", || async {
+        // Each cancel came before the policy keeps anything: the payment ends keeping nothing,
+        // voided before capture or refunded after it, once.
+        rt.wait_for("payment settled", || async {
             let (s, p) = rt.payment("alice", id).await;
             s == 404 || p["status"] == "REFUNDED" || p["status"] == "VOIDED"
         })
         .await;
-        let names = rt.event_names(id).await;
-        let refunds = names
-            .iter()
-            .filter(|n| *n == "PaymentCancelApproved")
-            .count();
-        let approvals = names.iter().filter(|n| *n == "PaymentApproved").count();
-        assert_eq!(
-            refunds, approvals,
-            "every approval refunded exactly once: {names:?}"
+        let (_, p) = rt.payment("alice", id).await;
+        assert_eq!(p["kept"].as_i64().unwrap_or(0), 0, "{p}");
+        // The ledger: authorized at most once, and released (voided or refunded) once if so.
+        let moves: Vec<&str> = p["ledger"]
+            .as_array()
+            .map(|l| l.iter().filter_map(|e| e["movement"].as_str()).collect())
+            .unwrap_or_default();
+        let count = |m: &str| moves.iter().filter(|x| **x == m).count();
+        assert!(
+            count("AUTHORIZE") <= 1,
+            "authorized at most once: {moves:?}"
         );
-        assert!(approvals <= 1, "charged at most once: {names:?}");
+        assert_eq!(
+            count("VOID") + count("REFUND"),
+            count("AUTHORIZE"),
+            "every authorization released once: {moves:?}"
+        );
+        if count("CAPTURE") == 1 {
+            assert_eq!(count("REFUND"), 1, "a capture is refunded: {moves:?}");
+        }
     }
-    // The approved ones were refunded.
-    assert_eq!(rt.payment("alice", &awaiting).await.1["status"], "REFUNDED");
-    assert_eq!(
-        rt.payment("alice", &confirmed).await.1["status"],
-        "REFUNDED"
-    );
+    // The awaiting one was never captured: its authorization is voided.
+    assert_eq!(rt.payment("alice", &awaiting).await.1["status"], "VOIDED");
     // Everything released: every night back to zero.
     rt.wait_for("all nights released", || async {
         rt.nights("olivia", &instant)
@@ -543,8 +566,9 @@ async fn repeated_cancel_succeeds_and_changes_nothing() {
         first["version"], second["version"],
         "the second cancel changed nothing"
     );
-    rt.wait_for("refund", || async {
-        rt.payment("alice", id).await.1["status"] == "REFUNDED"
+    rt.wait_for("payment released", || async {
+        let p = rt.payment("alice", id).await.1;
+        (p["status"] == "REFUNDED" || p["status"] == "VOIDED") && p["kept"] == 0
     })
     .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -557,7 +581,7 @@ async fn repeated_cancel_succeeds_and_changes_nothing() {
     assert_eq!(
         names
             .iter()
-            .filter(|n| *n == "PaymentCancelApproved")
+            .filter(|n| *n == "PaymentRefunded" || *n == "PaymentVoided")
             .count(),
         1,
         "{names:?}"

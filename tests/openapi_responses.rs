@@ -507,6 +507,10 @@ async fn every_answer_of_the_main_flows_is_declared_by_openapi() {
         |a| a.status == 200,
     )
     .await;
+    c.req("GET", format!("/v1/reservations/{id}/cancellation"))
+        .user("alice")
+        .expect(200)
+        .await;
     c.until(
         "mypage",
         || c.req("GET", format!("/v1/mypages/{id}")).user("alice"),
@@ -583,6 +587,7 @@ async fn every_answer_of_the_main_flows_is_declared_by_openapi() {
     for other in [
         format!("/v1/reservations/{id}"),
         format!("/v1/reservations/{id}/payment"),
+        format!("/v1/reservations/{id}/cancellation"),
         format!("/v1/mypages/{id}"),
     ] {
         c.req("GET", other).user("bob").expect(404).await;

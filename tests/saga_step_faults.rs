@@ -1,7 +1,7 @@
 //! Saga step failures injected into the real handlers (`PUT /_local/faults` `steps`), end to end
-//! over HTTP: whatever a step after the charge does wrong, the reservation ends CONFIRMED with the
-//! payment APPROVED and its nights held, or CANCELLED with the payment refunded and no night
-//! held; only a compensation that cannot succeed fails the execution (the alarmed case).
+//! over HTTP: whatever a step after the authorization does wrong, the reservation ends CONFIRMED
+//! with the payment CAPTURED and its nights held, or CANCELLED with the payment voided and no
+//! night held; only a compensation that cannot succeed fails the execution (the alarmed case).
 
 use std::time::Duration;
 
@@ -103,7 +103,7 @@ async fn failures_after_the_charge_settle_money_and_nights_with_the_real_handler
         // A compensation failing for a while: retried until it succeeds.
         (
             json!({"PlaceHoldNightsFunction": {"error": "Runtime.ExitError"},
-                "PaymentRefundFunction": {"error": "Runtime.ExitError", "calls": 2, "afterEffect": true},
+                "PaymentVoidFunction": {"error": "Runtime.ExitError", "calls": 2, "afterEffect": true},
                 "PlaceReleaseNightsFunction": {"error": "Lambda.Unknown", "calls": 1}}),
             "CANCELLED",
         ),
@@ -118,10 +118,10 @@ async fn failures_after_the_charge_settle_money_and_nights_with_the_real_handler
         let paid = payment_status(&rt, &user, &id).await;
         let held = rt.held("olivia", &place, &day(night)).await;
         if expected == "CONFIRMED" {
-            assert_eq!((paid.as_str(), held), ("APPROVED", 1), "{label}");
+            assert_eq!((paid.as_str(), held), ("CAPTURED", 1), "{label}");
         } else {
             assert_eq!(r["statusReason"], "SYSTEM_ERROR", "{label}");
-            assert_eq!((paid.as_str(), held), ("REFUNDED", 0), "{label}");
+            assert_eq!((paid.as_str(), held), ("VOIDED", 0), "{label}");
         }
         assert_eq!(view["status"], "SUCCEEDED", "{label}: {view}");
     }
@@ -133,15 +133,15 @@ async fn a_compensation_that_cannot_succeed_fails_the_execution() {
     let place = rt.place("olivia", 1, 10_000, true).await;
     rt.set_faults(json!({"steps": {
         "PlaceHoldNightsFunction": {"error": "Runtime.ExitError"},
-        "PaymentRefundFunction": {"error": "ReservePlace.Misconfigured"}
+        "PaymentVoidFunction": {"error": "ReservePlace.Misconfigured"}
     }}))
     .await;
     let (s, r) = rt.reserve("ann", &place, &day(20), &day(21), 1).await;
     assert_eq!(s, 202, "{r}");
     let id = r["reservationId"].as_str().expect("id").to_string();
     let view = finished(&rt, &id).await;
-    // The one case money stays taken: the execution FAILED, which the saga-failed alarm reports.
+    // The one case money stays held: the execution FAILED, which the saga-failed alarm reports.
     assert_eq!(view["status"], "FAILED", "{view}");
     assert_eq!(view["error"], "ReservePlace.Misconfigured", "{view}");
-    assert_eq!(payment_status(&rt, "ann", &id).await, "APPROVED");
+    assert_eq!(payment_status(&rt, "ann", &id).await, "AUTHORIZED");
 }

@@ -195,7 +195,7 @@ run() {
 }
 
 # The sample of HANDLER with the story's reservation id in place of the samples' (file path).
-sample_id=$(jq -r '.detail.reservationId' events/payment-charge.json)
+sample_id=$(jq -r '.detail.reservationId' events/payment-authorize.json)
 sample() {
     local handler="$1" id="${2:-$rid}" out
     out="$work/events/$handler-${id:0:8}.json"
@@ -297,7 +297,7 @@ else
 fi
 
 # The saga's steps, as the state machine runs them, with the queries of each state between them.
-run payment-charge PaymentChargeFunction "$(sample payment-charge)" \
+run payment-authorize PaymentAuthorizeFunction "$(sample payment-authorize)" \
     '.outcome == "APPROVED" and (.paymentId | type == "string")' "outcome APPROVED with a paymentId"
 run payment-get PaymentGetFunction "$(sample payment-get)" \
     "$(http 200) and .body.status == \"APPROVED\" and .body.amount == 100000" "200, status APPROVED, amount 100000"
@@ -354,7 +354,7 @@ run loyalty-get LoyaltyGetFunction events/loyalty-get.json \
     "$(http 200) and .body == {userId: \"customer-1\", points: 1000}" '200 {"userId":"customer-1","points":1000}'
 
 # The seed facade's order 1 goes through its saga too: its place is instantly bookable, so the
-# state machine runs ChargePayment, RecordPayment, HoldNights and ConfirmReservation, each adding
+# state machine runs AuthorizePayment, RecordPayment, HoldNights and ConfirmReservation, each adding
 # its result to the input (ResultPath), which is the order's ReservationPlaced event as the saga
 # starter received it.
 step_input() { # step_input KEY FILE: FILE's input plus the last answer under KEY (as {Payload})
@@ -366,7 +366,7 @@ order="$work/events/saga-order-1.json"
 jq '[.Records[].body | fromjson | select(.detail.reservationId == "1")][0]' \
     "${delivered[ReservationSagaStarterFunction]}" >"$order"
 if [ "$(jq -r '.["detail-type"]' "$order")" = ReservationPlaced ]; then
-    run payment-charge PaymentChargeFunction "$order" '.outcome == "APPROVED"' "order 1: outcome APPROVED"
+    run payment-authorize PaymentAuthorizeFunction "$order" '.outcome == "APPROVED"' "order 1: outcome APPROVED"
     order=$(step_input payment "$order")
     run reservation-record-payment ReservationRecordPaymentFunction "$order" '.status == "PAID"' "order 1: status PAID"
     order=$(step_input reservation "$order")
@@ -404,7 +404,7 @@ reserve() { # reserve KEY: places a reservation, runs the saga up to the owner's
         "202, status PENDING (Idempotency-Key $1)"
     rid=$(jq -r '.body.reservationId // empty' "$answer")
     [ -n "$rid" ] || die "reservation-place answered no reservationId"
-    run payment-charge PaymentChargeFunction "$(sample payment-charge)" '.outcome == "APPROVED"' "outcome APPROVED"
+    run payment-authorize PaymentAuthorizeFunction "$(sample payment-authorize)" '.outcome == "APPROVED"' "outcome APPROVED"
     run reservation-record-payment ReservationRecordPaymentFunction "$(sample reservation-record-payment)" \
         '. == {status: "PAID", version: 2}' '{"status":"PAID","version":2}'
     run place-hold-nights PlaceHoldNightsFunction "$(sample place-hold-nights)" '.outcome == "HELD"' "outcome HELD"
@@ -417,7 +417,7 @@ reserve() { # reserve KEY: places a reservation, runs the saga up to the owner's
 reserve sample-trip-owner-timeout
 run place-expire-decision PlaceExpireDecisionFunction "$(sample place-expire-decision)" \
     '. == {decision: "TIMED_OUT"}' '{"decision":"TIMED_OUT"}'
-run payment-refund PaymentRefundFunction "$(sample payment-refund)" '. == {refunded: true}' '{"refunded":true}'
+run payment-void PaymentVoidFunction "$(sample payment-void)" '. == {refunded: true}' '{"refunded":true}'
 run reservation-cancel-step ReservationCancelStepFunction "$(sample reservation-cancel-step)" \
     '. == {status: "CANCELLED", version: 4}' '{"status":"CANCELLED","version":4}'
 # The customer cancels while the owner decides.

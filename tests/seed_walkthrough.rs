@@ -65,10 +65,11 @@ async fn seed_walkthrough_runs_unchanged() {
         &rt.event_names("1").await,
         &[
             "ReservationPlaced",
-            "PaymentApproved",
+            "PaymentAuthorized",
             "RoomsHeld",
             "ReservationConfirmed",
             "ReservationStatusChanged",
+            "PaymentCaptured",
         ],
     );
     let confirmed = rt.events(Some("1")).await;
@@ -82,9 +83,9 @@ async fn seed_walkthrough_runs_unchanged() {
         &rt.event_names("2").await,
         &[
             "ReservationPlaced",
-            "PaymentApproved",
+            "PaymentAuthorized",
             "ReservationCancelConfirmed",
-            "PaymentCancelApproved",
+            "PaymentVoided",
             "ReservationCanceled",
         ],
     );

@@ -450,6 +450,16 @@ impl Local {
             .collect()
     }
 
+    /// Waits until the payment of `id` has `status` (the saga captures after it confirms, and a
+    /// cancel's refund follows its event), and answers it.
+    pub async fn wait_payment(&self, user: &str, id: &str, status: &str) -> Value {
+        self.wait_for(&format!("payment {status}"), || async {
+            self.payment(user, id).await.1["status"] == status
+        })
+        .await;
+        self.payment(user, id).await.1
+    }
+
     pub async fn payment(&self, user: &str, id: &str) -> (u16, Value) {
         self.call(
             "GET",

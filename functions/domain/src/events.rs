@@ -10,9 +10,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use time::Date;
 
-use crate::payment::PaymentFacts;
+use crate::payment::{LedgerEntry, PaymentFacts};
 use crate::place::PlaceFacts;
-use crate::reservation::{BookingTerms, CancelReason, ReservationStatus};
+use crate::reservation::{BookingTerms, CancelReason, Cancellation, ReservationStatus};
 
 /// An event as committed to the outbox and published on the bus.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,11 +31,19 @@ pub enum Event {
     ReservationPlaced(ReservationPlaced),
     ReservationStatusChanged(ReservationStatusChanged),
     ReservationCanceled(ReservationCanceled),
-    PaymentApproved(PaymentEvent),
+    /// The card holds the amount (nothing taken yet).
+    PaymentAuthorized(PaymentEvent),
     PaymentDeclined(PaymentEvent),
-    PaymentCancelApproved(PaymentEvent),
-    /// Nothing was charged and nothing will be: a compensation or cancel came first (status VOIDED).
+    /// Held money taken (a partial capture also releases the rest: its entries say both).
+    PaymentCaptured(PaymentEvent),
+    /// Held money released, or nothing will be held: a compensation or cancel came first.
     PaymentVoided(PaymentEvent),
+    /// Taken money given back, in part or whole (the entry says how much).
+    PaymentRefunded(PaymentEvent),
+    /// Published before authorization and capture were separate (the seed's 결제완료): read only.
+    PaymentApproved(PaymentEvent),
+    /// Published before partial refunds (the seed's 결제취소, a full refund): read only.
+    PaymentCancelApproved(PaymentEvent),
     ReservationConfirmed(ReservationConfirmed),
     ReservationCancelConfirmed(ReservationCancelConfirmed),
     /// Place catalogue changes: the reservation context's copy of the catalogue (the seed facade
@@ -95,6 +103,9 @@ pub struct ReservationSnapshot {
     /// Events published before terms existed carry none of its fields.
     #[serde(flatten)]
     pub terms: BookingTerms,
+    /// What a customer's cancel keeps and refunds (only on a cancelled reservation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<Cancellation>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -128,7 +139,7 @@ pub struct ReservationCanceled {
     pub previous_status: ReservationStatus,
 }
 
-/// PaymentApproved, PaymentDeclined, PaymentCancelApproved (status REFUNDED) and PaymentVoided.
+/// Every payment event: the payment's facts after the change, and the ledger entries it added.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentEvent {
@@ -139,6 +150,9 @@ pub struct PaymentEvent {
     pub payment: PaymentFacts,
     /// The payment's own version: what the MyPage projection orders payment events by.
     pub payment_version: u64,
+    /// The movements this change wrote to the ledger (none for a decline or a tombstone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entries: Vec<LedgerEntry>,
 }
 
 /// The rooms a reservation holds, as the place context's events carry them.
@@ -233,8 +247,11 @@ pub struct RoomsChanged {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventName {
     ReservationPlaced,
-    PaymentApproved,
+    PaymentAuthorized,
     PaymentDeclined,
+    PaymentCaptured,
+    PaymentRefunded,
+    PaymentApproved,
     ReservationConfirmed,
     ReservationCancelConfirmed,
     PaymentCancelApproved,
@@ -248,8 +265,11 @@ pub enum EventName {
 }
 
 impl EventName {
-    pub const ALL: [EventName; 13] = [
+    pub const ALL: [EventName; 16] = [
         Self::ReservationPlaced,
+        Self::PaymentAuthorized,
+        Self::PaymentCaptured,
+        Self::PaymentRefunded,
         Self::PaymentApproved,
         Self::PaymentDeclined,
         Self::ReservationConfirmed,
@@ -267,6 +287,9 @@ impl EventName {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ReservationPlaced => "ReservationPlaced",
+            Self::PaymentAuthorized => "PaymentAuthorized",
+            Self::PaymentCaptured => "PaymentCaptured",
+            Self::PaymentRefunded => "PaymentRefunded",
             Self::PaymentApproved => "PaymentApproved",
             Self::PaymentDeclined => "PaymentDeclined",
             Self::ReservationConfirmed => "ReservationConfirmed",
@@ -292,7 +315,10 @@ impl EventName {
             Self::ReservationPlaced
             | Self::ReservationStatusChanged
             | Self::ReservationCanceled => "reserveplace.reservation",
-            Self::PaymentApproved
+            Self::PaymentAuthorized
+            | Self::PaymentCaptured
+            | Self::PaymentRefunded
+            | Self::PaymentApproved
             | Self::PaymentDeclined
             | Self::PaymentCancelApproved
             | Self::PaymentVoided => "reserveplace.payment",
@@ -312,6 +338,9 @@ impl Event {
             Self::ReservationPlaced(_) => EventName::ReservationPlaced,
             Self::ReservationStatusChanged(_) => EventName::ReservationStatusChanged,
             Self::ReservationCanceled(_) => EventName::ReservationCanceled,
+            Self::PaymentAuthorized(_) => EventName::PaymentAuthorized,
+            Self::PaymentCaptured(_) => EventName::PaymentCaptured,
+            Self::PaymentRefunded(_) => EventName::PaymentRefunded,
             Self::PaymentApproved(_) => EventName::PaymentApproved,
             Self::PaymentDeclined(_) => EventName::PaymentDeclined,
             Self::PaymentCancelApproved(_) => EventName::PaymentCancelApproved,
@@ -330,7 +359,10 @@ impl Event {
             Self::ReservationPlaced(e) => &e.meta,
             Self::ReservationStatusChanged(e) => &e.meta,
             Self::ReservationCanceled(e) => &e.meta,
-            Self::PaymentApproved(e)
+            Self::PaymentAuthorized(e)
+            | Self::PaymentCaptured(e)
+            | Self::PaymentRefunded(e)
+            | Self::PaymentApproved(e)
             | Self::PaymentDeclined(e)
             | Self::PaymentCancelApproved(e)
             | Self::PaymentVoided(e) => &e.meta,
@@ -347,7 +379,10 @@ impl Event {
             Self::ReservationPlaced(e) => Some(&e.reservation.reservation_id),
             Self::ReservationStatusChanged(e) => Some(&e.reservation.reservation_id),
             Self::ReservationCanceled(e) => Some(&e.reservation.reservation_id),
-            Self::PaymentApproved(e)
+            Self::PaymentAuthorized(e)
+            | Self::PaymentCaptured(e)
+            | Self::PaymentRefunded(e)
+            | Self::PaymentApproved(e)
             | Self::PaymentDeclined(e)
             | Self::PaymentCancelApproved(e)
             | Self::PaymentVoided(e) => Some(&e.payment.reservation_id),
@@ -371,7 +406,10 @@ impl Event {
     /// The payment's facts, for the payment events.
     pub fn payment(&self) -> Option<&PaymentEvent> {
         match self {
-            Self::PaymentApproved(e)
+            Self::PaymentAuthorized(e)
+            | Self::PaymentCaptured(e)
+            | Self::PaymentRefunded(e)
+            | Self::PaymentApproved(e)
             | Self::PaymentDeclined(e)
             | Self::PaymentCancelApproved(e)
             | Self::PaymentVoided(e) => Some(e),
@@ -499,6 +537,7 @@ pub fn example(name: EventName, reservation_id: &str) -> DomainEvent {
         status: ReservationStatus::Pending,
         status_reason: None,
         terms: BookingTerms::default(),
+        cancellation: None,
         created_at: at.into(),
         updated_at: at.into(),
     };
@@ -509,11 +548,14 @@ pub fn example(name: EventName, reservation_id: &str) -> DomainEvent {
             reservation_id: reservation_id.to_string(),
             user_id: "user-example".into(),
             amount: 10_000,
+            currency: crate::terms::Currency::KRW,
             status,
             provider_ref: None,
             decline_reason: None,
+            sums: crate::payment::Sums::default(),
         },
         payment_version: 1,
+        entries: vec![],
     };
     let hold = HoldFacts {
         reservation_id: reservation_id.to_string(),
@@ -573,7 +615,12 @@ pub fn example(name: EventName, reservation_id: &str) -> DomainEvent {
             reason: CancelReason::CustomerCancelled,
             previous_status: ReservationStatus::Pending,
         }),
-        EventName::PaymentApproved => Event::PaymentApproved(payment(PaymentStatus::Approved)),
+        EventName::PaymentAuthorized => {
+            Event::PaymentAuthorized(payment(PaymentStatus::Authorized))
+        }
+        EventName::PaymentCaptured => Event::PaymentCaptured(payment(PaymentStatus::Captured)),
+        EventName::PaymentRefunded => Event::PaymentRefunded(payment(PaymentStatus::Refunded)),
+        EventName::PaymentApproved => Event::PaymentApproved(payment(PaymentStatus::Captured)),
         EventName::PaymentDeclined => Event::PaymentDeclined(payment(PaymentStatus::Declined)),
         EventName::PaymentCancelApproved => {
             Event::PaymentCancelApproved(payment(PaymentStatus::Refunded))
@@ -648,6 +695,11 @@ mod tests {
             "paymentVersion",
             "providerRef",
             "declineReason",
+            "currency",
+            "authorized",
+            "captured",
+            "voided",
+            "refunded",
         ];
         let hold = [
             "reservationId",
@@ -687,7 +739,10 @@ mod tests {
                 EventName::ReservationCanceled => {
                     [&snapshot[..], &["reason", "previousStatus"]].concat()
                 }
-                EventName::PaymentApproved
+                EventName::PaymentAuthorized
+                | EventName::PaymentCaptured
+                | EventName::PaymentRefunded
+                | EventName::PaymentApproved
                 | EventName::PaymentDeclined
                 | EventName::PaymentCancelApproved
                 | EventName::PaymentVoided => payment.to_vec(),
@@ -716,7 +771,7 @@ mod tests {
         assert_eq!(wire["detail"]["checkIn"], json!("2025-02-01"));
         assert_eq!(wire["detail"]["statusReason"], Value::Null);
         assert_eq!(wire["detail"]["status"], json!("PENDING"));
-        let wire = serde_json::to_value(example(EventName::PaymentApproved, "r-1")).expect("ser");
+        let wire = serde_json::to_value(example(EventName::PaymentAuthorized, "r-1")).expect("ser");
         assert_eq!(wire["detail"]["providerRef"], Value::Null);
         assert_eq!(wire["time"], wire["detail"]["occurredAt"]);
     }

@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::clock::Clock;
-use crate::payment::{PaymentProvider, ProviderCharge, ProviderError};
+use crate::payment::{
+    AuthorizeCall, MoveCall, Movement, PaymentProvider, ProviderCharge, ProviderError,
+};
 
 pub struct FixedClock(pub Mutex<OffsetDateTime>);
 
@@ -33,11 +35,14 @@ impl Clock for FixedClock {
     }
 }
 
-/// Answers charges from a script (one entry per call; the last one repeats) and counts calls.
+/// Answers authorizations from a script (one entry per call; the last one repeats), records
+/// every later movement with its idempotency key, and answers a repeated key as the provider's
+/// idempotency does: with the first answer, moving nothing more.
 pub struct ScriptedProvider {
     pub script: Mutex<Vec<Result<ProviderCharge, ProviderError>>>,
     pub charges: Mutex<usize>,
-    pub refunds: Mutex<usize>,
+    /// Every capture, void and refund sent: (movement, amount, idempotency key).
+    pub calls: Mutex<Vec<(Movement, i64, String)>>,
 }
 
 impl ScriptedProvider {
@@ -45,7 +50,7 @@ impl ScriptedProvider {
         Self {
             script: Mutex::new(script),
             charges: Mutex::new(0),
-            refunds: Mutex::new(0),
+            calls: Mutex::new(vec![]),
         }
     }
     pub fn approving() -> Self {
@@ -53,11 +58,22 @@ impl ScriptedProvider {
             provider_ref: "ref".into(),
         })])
     }
+
+    /// The movements that moved money: one per idempotency key.
+    pub fn moved(&self) -> Vec<(Movement, i64)> {
+        let calls = self.calls.lock().map(|c| c.clone()).unwrap_or_default();
+        let mut seen = std::collections::BTreeSet::new();
+        calls
+            .into_iter()
+            .filter(|(_, _, key)| seen.insert(key.clone()))
+            .map(|(m, a, _)| (m, a))
+            .collect()
+    }
 }
 
 #[async_trait]
 impl PaymentProvider for ScriptedProvider {
-    async fn charge(&self, _: &str, _: &str, _: i64) -> Result<ProviderCharge, ProviderError> {
+    async fn authorize(&self, _: AuthorizeCall<'_>) -> Result<ProviderCharge, ProviderError> {
         if let Ok(mut c) = self.charges.lock() {
             *c += 1;
         }
@@ -74,9 +90,9 @@ impl PaymentProvider for ScriptedProvider {
         }
     }
 
-    async fn refund(&self, _: &str, _: &str, _: i64) -> Result<(), ProviderError> {
-        if let Ok(mut c) = self.refunds.lock() {
-            *c += 1;
+    async fn apply(&self, call: MoveCall<'_>) -> Result<(), ProviderError> {
+        if let Ok(mut c) = self.calls.lock() {
+            c.push((call.movement, call.amount, call.idempotency_key.to_string()));
         }
         Ok(())
     }

@@ -3,12 +3,11 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::error::DomainError;
-use crate::payment::*;
 use crate::place::*;
 use crate::reservation::CancelReason;
 use crate::store::Table;
 use crate::store::memory::MemoryTable;
-use crate::test_support::{FixedClock, ScriptedProvider};
+use crate::test_support::FixedClock;
 
 fn date(text: &str) -> time::Date {
     crate::stay::parse_date("date", text).expect("date")
@@ -290,153 +289,6 @@ async fn lowering_the_room_count_below_a_held_night_is_refused() {
     ));
 }
 
-fn payments(
-    provider: Arc<ScriptedProvider>,
-    clock: Arc<FixedClock>,
-    threshold: u32,
-) -> (Arc<MemoryTable>, PaymentService) {
-    let table = Arc::new(MemoryTable::default());
-    let svc = PaymentService::new(
-        table.clone(),
-        clock,
-        provider,
-        BreakerPolicy {
-            failure_threshold: threshold,
-            open_for_ms: 1_000,
-        },
-    );
-    (table, svc)
-}
-
-fn req(id: &str) -> ChargeRequest {
-    ChargeRequest {
-        reservation_id: id.into(),
-        user_id: "u".into(),
-        amount: 5_000,
-        version: 1,
-    }
-}
-
-#[tokio::test]
-async fn a_charge_happens_once_and_a_refund_once() {
-    let provider = Arc::new(ScriptedProvider::approving());
-    let (table, svc) = payments(provider.clone(), Arc::new(FixedClock::at(NOW)), 5);
-    assert_eq!(
-        svc.charge(&req("r")).await.expect("charge").outcome,
-        ChargeOutcome::Approved
-    );
-    assert_eq!(
-        svc.charge(&req("r")).await.expect("replay").outcome,
-        ChargeOutcome::Approved
-    );
-    assert_eq!(
-        *provider.charges.lock().expect("lock"),
-        1,
-        "a replay does not charge again"
-    );
-    assert!(
-        svc.refund(&req("r"), CancelReason::CustomerCancelled)
-            .await
-            .expect("refund")
-            .refunded
-    );
-    assert!(
-        svc.refund(&req("r"), CancelReason::CustomerCancelled)
-            .await
-            .expect("again")
-            .refunded
-    );
-    assert_eq!(*provider.refunds.lock().expect("lock"), 1);
-    assert_eq!(
-        table.event_names(),
-        vec!["PaymentApproved", "PaymentCancelApproved"]
-    );
-    assert_eq!(
-        svc.charge(&req("r")).await.expect("after refund").outcome,
-        ChargeOutcome::Cancelled
-    );
-}
-
-#[tokio::test]
-async fn a_cancel_before_the_charge_voids_it() {
-    let provider = Arc::new(ScriptedProvider::approving());
-    let (table, svc) = payments(provider.clone(), Arc::new(FixedClock::at(NOW)), 5);
-    assert!(
-        !svc.refund(&req("r"), CancelReason::CustomerCancelled)
-            .await
-            .expect("void")
-            .refunded
-    );
-    assert_eq!(
-        svc.charge(&req("r")).await.expect("charge").outcome,
-        ChargeOutcome::Cancelled
-    );
-    assert_eq!(*provider.charges.lock().expect("lock"), 0, "never charged");
-    assert_eq!(
-        table.event_names(),
-        vec!["PaymentVoided"],
-        "the views learn it once"
-    );
-}
-
-#[tokio::test]
-async fn the_shared_circuit_opens_fails_fast_half_opens_and_closes() {
-    let clock = Arc::new(FixedClock::at(NOW));
-    let provider = Arc::new(ScriptedProvider::new(vec![
-        Err(ProviderError::Unavailable("down".into())),
-        Err(ProviderError::Unavailable("down".into())),
-        Ok(ProviderCharge::Approved {
-            provider_ref: "ok".into(),
-        }),
-    ]));
-    let (table, svc) = payments(provider.clone(), clock.clone(), 2);
-    for id in ["a", "b"] {
-        assert_eq!(
-            svc.charge(&req(id)).await.expect("charge").outcome,
-            ChargeOutcome::Unavailable
-        );
-    }
-    assert_eq!(
-        svc.breaker().state().await.expect("state").state,
-        CircuitState::Open
-    );
-    // Open: fail fast without calling the provider.
-    assert_eq!(
-        svc.charge(&req("c")).await.expect("charge").outcome,
-        ChargeOutcome::Unavailable
-    );
-    assert_eq!(*provider.charges.lock().expect("lock"), 2);
-    // A second instance over the same table sees the same open circuit.
-    let other = PaymentService::new(
-        table.clone() as Arc<dyn Table>,
-        clock.clone(),
-        provider.clone(),
-        BreakerPolicy {
-            failure_threshold: 2,
-            open_for_ms: 1_000,
-        },
-    );
-    assert_eq!(
-        other.charge(&req("d")).await.expect("charge").outcome,
-        ChargeOutcome::Unavailable
-    );
-    assert_eq!(*provider.charges.lock().expect("lock"), 2);
-    // After the open period one trial goes through and closes the circuit.
-    clock.advance_ms(1_001);
-    assert_eq!(
-        other.charge(&req("e")).await.expect("trial").outcome,
-        ChargeOutcome::Approved
-    );
-    assert_eq!(
-        svc.breaker().state().await.expect("state").state,
-        CircuitState::Closed
-    );
-    assert_eq!(
-        svc.charge(&req("f")).await.expect("closed").outcome,
-        ChargeOutcome::Approved
-    );
-}
-
 #[tokio::test]
 async fn a_redelivered_cancel_still_finds_the_waiting_token() {
     let (_, svc, place) = place_service(1, false).await;
@@ -476,31 +328,6 @@ async fn a_replayed_hold_reports_why_it_was_released() {
         (replay.outcome, replay.decision),
         (HoldState::Released, OwnerDecision::Rejected)
     );
-}
-
-#[tokio::test]
-async fn a_replayed_charge_reports_the_refund_reason() {
-    let provider = Arc::new(ScriptedProvider::approving());
-    let (_, svc) = payments(provider.clone(), Arc::new(FixedClock::at(NOW)), 5);
-    svc.charge(&req("r")).await.expect("charge");
-    svc.refund(&req("r"), CancelReason::SoldOut)
-        .await
-        .expect("refund");
-    let replay = svc.charge(&req("r")).await.expect("replay");
-    assert_eq!(
-        (replay.outcome, replay.reason.as_deref()),
-        (ChargeOutcome::Cancelled, Some("SOLD_OUT"))
-    );
-    // Voided before any charge (payment unavailable path): the replay does not charge.
-    svc.refund(&req("v"), CancelReason::PaymentUnavailable)
-        .await
-        .expect("void");
-    let replay = svc.charge(&req("v")).await.expect("replay");
-    assert_eq!(
-        (replay.outcome, replay.reason.as_deref()),
-        (ChargeOutcome::Cancelled, Some("PAYMENT_UNAVAILABLE"))
-    );
-    assert_eq!(*provider.charges.lock().expect("lock"), 1);
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use time::Date;
 use crate::error::{DomainError, DomainResult};
 use crate::events::{Event, EventMeta, ReservationSnapshot, ReservationStatusChanged};
 use crate::records;
-use crate::reservation::{BookingTerms, CancelReason, ReservationStatus};
+use crate::reservation::{BookingTerms, CancelReason, Cancellation, ReservationStatus};
 use crate::store::{Cond, Item, Key, Query, StoreError, Table, Write};
 
 fn required<'a>(field: &str, value: &'a str) -> DomainResult<&'a str> {
@@ -40,6 +40,9 @@ struct ReservationColumns<'a> {
     /// The guest sees what they booked under; the owner sees who arrives and what they asked.
     #[serde(flatten)]
     terms: &'a BookingTerms,
+    /// What a customer's cancel kept and refunded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cancellation: Option<&'a Cancellation>,
     /// When the event occurred.
     updated_at: &'a str,
     version: u64,
@@ -58,6 +61,7 @@ fn reservation_columns(meta: &EventMeta, r: &ReservationSnapshot) -> DomainResul
         amount: r.amount,
         status_reason: r.status_reason,
         terms: &r.terms,
+        cancellation: r.cancellation.as_ref(),
         updated_at: &meta.occurred_at,
         version: meta.version,
     };
@@ -124,8 +128,15 @@ pub struct MyPageRow {
     pub status_reason: Option<String>,
     #[serde(default)]
     pub payment_status: Option<String>,
+    /// The payment's ledger sums: what was taken and what went back.
+    #[serde(default)]
+    pub payment_captured: i64,
+    #[serde(default)]
+    pub payment_refunded: i64,
     #[serde(flatten)]
     pub terms: BookingTerms,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<Cancellation>,
     #[serde(default)]
     pub updated_at: String,
     /// Version of the last reservation event applied.
@@ -168,6 +179,8 @@ impl MyPageService {
             let mut set = Item::new();
             set.insert("reservationId".into(), json!(id));
             set.insert("paymentStatus".into(), json!(p.payment.status));
+            set.insert("paymentCaptured".into(), json!(p.payment.sums.captured));
+            set.insert("paymentRefunded".into(), json!(p.payment.sums.refunded));
             set.insert("paymentVersion".into(), json!(p.payment_version));
             let version = p.payment_version as i64;
             upsert_newer(&self.table, Self::key(id), set, "paymentVersion", version).await
@@ -203,6 +216,8 @@ pub struct OwnerReservationRow {
     pub status_reason: Option<String>,
     #[serde(flatten)]
     pub terms: BookingTerms,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<Cancellation>,
     pub created_at: String,
     pub updated_at: String,
     pub version: i64,
@@ -281,10 +296,12 @@ pub fn status_message(
     place_name: &str,
 ) -> String {
     match status {
-        ReservationStatus::Paid => format!("Payment approved for {place_name}."),
-        ReservationStatus::AwaitingOwner => {
-            format!("Payment approved; waiting for the owner of {place_name} to confirm.")
+        ReservationStatus::Paid => {
+            format!("Payment authorized for {place_name}; nothing is taken until it is confirmed.")
         }
+        ReservationStatus::AwaitingOwner => format!(
+            "Payment authorized; waiting for the owner of {place_name} to confirm (nothing is taken until then)."
+        ),
         ReservationStatus::Confirmed => format!("Your stay at {place_name} is confirmed."),
         ReservationStatus::Cancelled => {
             let why = reason.map(CancelReason::message).unwrap_or("");
@@ -314,7 +331,15 @@ impl NotificationService {
             reservation_id: id.to_string(),
             user_id: user.to_string(),
             status: r.status.as_str().to_string(),
-            message: status_message(r.status, r.status_reason, &r.place_name),
+            message: match &r.cancellation {
+                Some(c) => format!(
+                    "{} {} refunded, {} kept.",
+                    status_message(r.status, r.status_reason, &r.place_name),
+                    crate::terms::format_amount(c.refund_amount, c.currency),
+                    crate::terms::format_amount(c.penalty_amount, c.currency)
+                ),
+                None => status_message(r.status, r.status_reason, &r.place_name),
+            },
             created_at: e.meta.occurred_at.clone(),
         };
         // Keyed by the reservation version, so a redelivered event maps to the same entry.

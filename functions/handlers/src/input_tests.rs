@@ -90,15 +90,15 @@ fn assert_invalid_naming(result: Result<impl std::fmt::Debug, StepError>, words:
 
 #[tokio::test]
 async fn a_refund_without_its_reason_fails_instead_of_defaulting() {
-    let out = step("payment-refund", without("payment-refund", "/reason")).await;
+    let out = step("payment-void", without("payment-void", "/reason")).await;
     assert_invalid_naming(out, &["saga input $", "missing field `reason`"]);
 }
 
 #[tokio::test]
 async fn a_refund_with_an_unknown_reason_fails_naming_it() {
-    let mut input = sample("payment-refund");
+    let mut input = sample("payment-void");
     input["reason"] = Value::from("BECAUSE");
-    let out = step("payment-refund", input).await;
+    let out = step("payment-void", input).await;
     assert_invalid_naming(out, &["$.reason", "BECAUSE"]);
 }
 
@@ -115,8 +115,8 @@ async fn a_cancel_without_its_reason_fails_instead_of_defaulting() {
 #[tokio::test]
 async fn a_step_without_the_reservation_id_fails_naming_it() {
     for handler in [
-        "payment-charge",
-        "payment-refund",
+        "payment-authorize",
+        "payment-void",
         "reservation-record-payment",
         "reservation-await-owner",
         "reservation-confirm",

@@ -89,7 +89,7 @@ fn a_missing_or_malformed_variable_fails_init_naming_it() {
     let err = crate::configure("reservation-saga-start", &env(&[])).expect_err("no machine");
     assert!(err.contains("SAGA_STATE_MACHINE_ARN"), "{err}");
     let err = crate::configure(
-        "payment-charge",
+        "payment-authorize",
         &env(&[("PAYMENT_TABLE", "p"), ("PAYMENT_TIMEOUT_MILLIS", "2s")]),
     )
     .expect_err("a malformed number");

@@ -215,9 +215,10 @@ async fn an_event_consumer_applies_its_event() {
 #[tokio::test]
 async fn a_failing_step_reports_the_error_the_saga_matches() {
     let (_, env) = tables().await;
-    let Outcome::Error(err) = invoke("payment-charge", &env, json!({"not": "a reservation"})).await
+    let Outcome::Error(err) =
+        invoke("payment-authorize", &env, json!({"not": "a reservation"})).await
     else {
-        panic!("payment-charge accepted a malformed input");
+        panic!("payment-authorize accepted a malformed input");
     };
     assert_eq!(
         err["errorType"],
@@ -332,8 +333,9 @@ async fn a_misconfigured_http_function_answers_500_without_the_cause() {
 #[tokio::test]
 async fn a_misconfigured_saga_step_fails_with_its_own_error_type() {
     let (env, _) = with_missing_table("PAYMENT_TABLE").await;
-    let Outcome::Error(err) = invoke("payment-charge", &env, sample("payment-charge")).await else {
-        panic!("payment-charge succeeded without its table");
+    let Outcome::Error(err) = invoke("payment-authorize", &env, sample("payment-authorize")).await
+    else {
+        panic!("payment-authorize succeeded without its table");
     };
     assert_eq!(
         err["errorType"],

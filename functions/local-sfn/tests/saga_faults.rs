@@ -63,8 +63,11 @@ async fn every_failure_after_the_charge_settles_money_and_nights() {
                     let (view, w, _) = run(SagaModel::new(scenario, vec![fault], None)).await;
                     runs += 1;
                     let reached = w.calls.get(*function).copied().unwrap_or(0) > 0;
-                    if permanent(calls) && reached && COMPENSATIONS.contains(function) {
-                        // It really cannot succeed: the execution fails (and alarms).
+                    let must_finish =
+                        COMPENSATIONS.contains(function) || *function == "PaymentCapture";
+                    if permanent(calls) && reached && must_finish {
+                        // It really cannot succeed: the execution fails (and alarms); a confirmed
+                        // stay is never compensated for its capture.
                         if view.status != ExecutionStatus::Failed
                             || view.error.as_deref() != Some(error)
                         {
@@ -111,7 +114,7 @@ async fn every_failure_after_the_charge_settles_money_and_nights() {
 
 /// The baseline check without an execution view (the baseline must succeed anyway).
 fn money_and_nights_settled_ok(w: &World) -> Result<(), String> {
-    match (w.status.as_str(), w.charges, w.refunds) {
+    match (w.status.as_str(), w.charges, w.voids) {
         ("CONFIRMED", 1, 0) | ("CANCELLED", 1, 1) => Ok(()),
         other => Err(format!("unexpected baseline {other:?}: {w:?}")),
     }
@@ -190,7 +193,7 @@ async fn a_forward_step_down_for_a_week_ends_as_without_the_outage() {
         (w.status.as_str(), &w.payment, &w.hold),
         (
             "CONFIRMED",
-            &Some(Payment::Approved),
+            &Some(Payment::Captured),
             &Some(Hold::Held("NONE".into()))
         )
     );
@@ -225,7 +228,7 @@ async fn a_forward_step_down_for_a_month_fails_only_in_a_compensation_before_the
         // Nothing took effect twice and nothing was confirmed; the money the alarm is about is
         // the one charge, not yet refunded.
         assert!(
-            w.charges == 1 && w.refunds == 0 && w.holds <= 1 && w.releases <= 1,
+            w.charges == 1 && w.voids == 0 && w.holds <= 1 && w.releases <= 1,
             "{label}"
         );
         assert_ne!(w.status, "CONFIRMED", "{label}");
@@ -236,8 +239,8 @@ async fn a_forward_step_down_for_a_month_fails_only_in_a_compensation_before_the
 #[tokio::test(start_paused = true)]
 async fn a_compensation_down_for_a_week_completes_within_the_history_limit() {
     for (scenario, context, from, reason) in [
-        (SOLD_OUT, "payment", "PaymentRefund", "SOLD_OUT"),
-        (OWNER_REJECTS, "payment", "PaymentRefund", "OWNER_REJECTED"),
+        (SOLD_OUT, "payment", "PaymentVoid", "SOLD_OUT"),
+        (OWNER_REJECTS, "payment", "PaymentVoid", "OWNER_REJECTED"),
         (SOLD_OUT, "reservation", "ReservationCancelStep", "SOLD_OUT"),
     ] {
         let model = SagaModel::new(scenario, Vec::new(), outage(context, from, WEEK));
@@ -286,7 +289,7 @@ async fn a_compensation_down_for_a_month_fails_the_execution_before_the_history_
     let model = SagaModel::new(
         SOLD_OUT,
         Vec::new(),
-        outage("payment", "PaymentRefund", month),
+        outage("payment", "PaymentVoid", month),
     );
     let (view, w, took) = run(model).await;
     // Money stays taken only here, with the execution FAILED: the saga-failed alarm fires.
@@ -294,5 +297,5 @@ async fn a_compensation_down_for_a_month_fails_the_execution_before_the_history_
     assert_eq!(view.error.as_deref(), Some("Lambda.ServiceException"));
     assert!(view.history_events < MAX_HISTORY_EVENTS);
     assert!(took > WEEK && took < month, "{took:?}");
-    assert_eq!(w.refunds, 0);
+    assert_eq!(w.voids, 0);
 }

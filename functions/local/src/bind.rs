@@ -211,8 +211,8 @@ mod tests {
             .values_mut()
             .find_map(|q| q.consumer.as_mut())
             .expect("a consumer's queue");
-        queue.function = "PaymentChargeFunction".into();
-        assert!(drift(&w).contains("PaymentChargeFunction is used as event consumer"));
+        queue.function = "PaymentAuthorizeFunction".into();
+        assert!(drift(&w).contains("PaymentAuthorizeFunction is used as event consumer"));
 
         let mut w = template();
         let rule = w
@@ -247,7 +247,7 @@ mod tests {
     /// caught here, before any execution).
     #[test]
     fn every_path_of_the_saga_passes_each_step_what_it_reads() {
-        const NEED_REASON: [&str; 2] = ["payment-refund", "reservation-cancel-step"];
+        const NEED_REASON: [&str; 2] = ["payment-void", "reservation-cancel-step"];
         let w = template();
         let mut checked = 0;
         for sm in w.state_machines.values() {

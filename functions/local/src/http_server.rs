@@ -68,6 +68,7 @@ pub fn app(rt: Arc<Backend>, auth: Arc<Authenticator>, read_timeout: Duration) -
             .route("/_local/events", get(events))
             .route("/_local/faults", get(get_faults).put(put_faults))
             .route("/_local/queues", get(queues))
+            .route("/_local/payments/{reservation_id}", get(provider_calls))
             .route("/_local/executions/{name}", get(execution))
             .route("/_local/token", post(mint_token));
     }
@@ -369,6 +370,19 @@ async fn queues(State(rt): State<Arc<Backend>>) -> Response {
             e,
         )),
     }
+}
+
+/// What the simulated payment provider was asked for a reservation: each call with its amount
+/// and idempotency key, and whether it moved money (a repeated key does not).
+async fn provider_calls(
+    State(rt): State<Arc<Backend>>,
+    axum::extract::Path(reservation_id): axum::extract::Path<String>,
+) -> Response {
+    axum::Json(serde_json::json!({
+        "reservationId": reservation_id,
+        "calls": rt.parts.faults.provider.calls(&reservation_id),
+    }))
+    .into_response()
 }
 
 async fn get_faults(State(rt): State<Arc<Backend>>) -> Response {

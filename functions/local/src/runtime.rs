@@ -264,7 +264,7 @@ mod tests {
         let states = def["States"].as_object().expect("states");
         let mut checked = 0;
         for (name, state) in states {
-            if state["Type"] != "Task" || name == "ChargePayment" {
+            if state["Type"] != "Task" || name == "AuthorizePayment" {
                 continue;
             }
             let retries_forever = state["Retry"].as_array().into_iter().flatten().any(|r| {

@@ -51,7 +51,7 @@ const FLOW: &[&str] = &[
     "reservation-place",
     "outbox-relay",
     "reservation-saga-start",
-    "payment-charge",
+    "payment-authorize",
     "reservation-record-payment",
     "place-hold-nights",
     "reservation-confirm",
@@ -263,7 +263,7 @@ pub async fn probe(
         })?;
     // The samples name one reservation; the one `reservation-place` makes here has an id of
     // its own, so later samples are pointed at it.
-    let sample_id = find_string(&sample("payment-charge")?, "reservationId");
+    let sample_id = find_string(&sample("payment-authorize")?, "reservationId");
     let mut made_id: Option<String> = None;
     let mut runs = Vec::new();
     for def in functions(wiring, only) {

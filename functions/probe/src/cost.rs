@@ -45,7 +45,7 @@ fn status(s: &str) -> Value {
 }
 
 const CHARGED: &[&str] = &[
-    "ChargePayment",
+    "AuthorizePayment",
     "PaymentOutcome",
     "RecordPayment",
     "PaidOutcome",
@@ -59,7 +59,7 @@ const AWAIT: &[&str] = &[
     "DecisionOutcome",
 ];
 const CONFIRM: &[&str] = &["ConfirmReservation", "ConfirmedOutcome", "Confirmed"];
-const REFUND_CANCEL: &[&str] = &["RefundPayment", "CancelReservation", "Cancelled"];
+const REFUND_CANCEL: &[&str] = &["VoidPayment", "CancelReservation", "Cancelled"];
 
 fn path(parts: &[&[&'static str]]) -> Vec<&'static str> {
     parts.iter().flat_map(|p| p.iter().copied()).collect()
@@ -145,7 +145,7 @@ fn outcomes() -> Vec<Outcome> {
             name: "declined payment",
             http: vec!["reservation-place"],
             saga: path(&[
-                &["ChargePayment", "PaymentOutcome", "PaymentDeclined"],
+                &["AuthorizePayment", "PaymentOutcome", "PaymentDeclined"],
                 &["CancelReservation", "Cancelled"],
             ]),
             events: declined,
@@ -479,7 +479,10 @@ mod tests {
         for o in outcomes() {
             let handlers =
                 saga_invocations(&w, &def, machine, o.name, &o.saga).expect("a path of the saga");
-            assert_eq!(handlers.first().map(String::as_str), Some("payment-charge"));
+            assert_eq!(
+                handlers.first().map(String::as_str),
+                Some("payment-authorize")
+            );
         }
     }
 
@@ -488,9 +491,9 @@ mod tests {
         let w = wiring();
         let machine = w.state_machines.values().next().expect("saga");
         let def: Value = serde_json::from_str(&machine.definition).expect("asl");
-        let skip = ["ChargePayment", "HoldNights", "Cancelled"];
+        let skip = ["AuthorizePayment", "HoldNights", "Cancelled"];
         assert!(saga_invocations(&w, &def, machine, "x", &skip).is_err());
-        let unfinished = ["ChargePayment", "PaymentOutcome"];
+        let unfinished = ["AuthorizePayment", "PaymentOutcome"];
         assert!(saga_invocations(&w, &def, machine, "x", &unfinished).is_err());
     }
 }

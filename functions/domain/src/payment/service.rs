@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::breaker::{Admission, BreakerPolicy, CircuitBreaker};
+use super::ledger::{Goal, LedgerEntry, Movement, Sums, idempotency_key, next_move};
 use super::model::*;
 use crate::clock::Clock;
 use crate::error::{DomainError, DomainResult};
@@ -11,8 +12,9 @@ use crate::events::{DomainEvent, Event, EventMeta, PaymentEvent, ReservationSnap
 use crate::item::to_item;
 use crate::records;
 use crate::reservation::CancelReason;
-use crate::retry::{Attempt, until_committed};
-use crate::store::{Cond, StoreError, Table, Write};
+use crate::retry::{Attempt, MAX_ATTEMPTS, until_committed};
+use crate::store::{Cond, Query, Table, Write};
+use crate::terms::Currency;
 
 /// What the payment context needs to know about a reservation (saga input / ReservationCanceled).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,18 +23,21 @@ pub struct ChargeRequest {
     pub reservation_id: String,
     pub user_id: String,
     pub amount: i64,
+    #[serde(default)]
+    pub currency: Currency,
     /// The reservation's version the request was made at (carried into the events).
     #[serde(default)]
     pub version: u64,
 }
 
 impl ChargeRequest {
-    /// The charge (or refund) a reservation event asks for.
+    /// The authorization (or settlement) a reservation event asks for.
     pub fn of(meta: &EventMeta, r: &ReservationSnapshot) -> Self {
         Self {
             reservation_id: r.reservation_id.clone(),
             user_id: r.user_id.clone(),
             amount: r.amount,
+            currency: r.terms.currency,
             version: meta.version,
         }
     }
@@ -45,17 +50,55 @@ pub struct PaymentService {
     breaker: CircuitBreaker,
 }
 
-/// `kind` is the event's variant (`Event::PaymentApproved`, ...).
+/// `kind` is the event's variant (`Event::PaymentAuthorized`, ...); `entries` what this commit
+/// added to the ledger.
 fn payment_event(
     kind: fn(PaymentEvent) -> Event,
     p: &Payment,
     reservation_version: u64,
+    entries: Vec<LedgerEntry>,
 ) -> DomainEvent {
     DomainEvent::new(kind(PaymentEvent {
         meta: EventMeta::new(reservation_version, &p.updated_at),
         payment: p.facts.clone(),
         payment_version: p.version,
+        entries,
     }))
+}
+
+fn event_of(movement: Movement) -> fn(PaymentEvent) -> Event {
+    match movement {
+        Movement::Authorize => Event::PaymentAuthorized,
+        Movement::Capture => Event::PaymentCaptured,
+        Movement::Void => Event::PaymentVoided,
+        Movement::Refund => Event::PaymentRefunded,
+    }
+}
+
+fn provider_failure(e: ProviderError) -> DomainError {
+    match e {
+        ProviderError::Refused(why) => {
+            DomainError::Misconfigured(format!("payment provider refused: {why}"))
+        }
+        other => DomainError::Unavailable(other.to_string()),
+    }
+}
+
+fn settled(p: Option<&Payment>) -> Settled {
+    match p {
+        None => Settled {
+            status: None,
+            captured: 0,
+            refunded: 0,
+            kept: 0,
+        },
+        Some(p) => Settled {
+            status: Some(p.facts.status),
+            captured: p.facts.sums.captured,
+            refunded: p.facts.sums.refunded,
+            kept: p.facts.kept(),
+        },
+    }
 }
 
 impl PaymentService {
@@ -79,19 +122,47 @@ impl PaymentService {
     }
 
     pub async fn get(&self, reservation_id: &str) -> DomainResult<Option<Payment>> {
-        records::get(&*self.table, &Payment::key(reservation_id)).await
+        let p: Option<Payment> = records::get(&*self.table, &Payment::key(reservation_id)).await?;
+        Ok(p.map(|mut p| {
+            p.facts = p.facts.with_legacy_sums();
+            p
+        }))
     }
 
-    fn settled(p: &Payment) -> ChargeResult {
-        let outcome = match p.facts.status {
-            PaymentStatus::Approved => ChargeOutcome::Approved,
-            PaymentStatus::Declined => ChargeOutcome::Declined,
-            PaymentStatus::Refunded | PaymentStatus::Voided => ChargeOutcome::Cancelled,
+    /// The payment with its ledger, oldest entry first.
+    pub async fn view(&self, reservation_id: &str) -> DomainResult<Option<PaymentView>> {
+        let Some(p) = self.get(reservation_id).await? else {
+            return Ok(None);
+        };
+        let ledger: Vec<LedgerEntry> = records::query(
+            &*self.table,
+            &Query {
+                partition: Payment::key(reservation_id).pk,
+                sk_prefix: Some(LedgerEntry::PREFIX.into()),
+                ..Default::default()
+            },
+        )
+        .await?;
+        Ok(Some(PaymentView {
+            kept: p.facts.kept(),
+            facts: p.facts,
+            ledger,
+            version: p.version,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }))
+    }
+
+    fn answer(p: &Payment) -> ChargeResult {
+        let outcome = match (p.facts.status, p.keep) {
+            (PaymentStatus::Declined, _) => ChargeOutcome::Declined,
+            (PaymentStatus::Authorized | PaymentStatus::Captured, None) => ChargeOutcome::Approved,
+            _ => ChargeOutcome::Cancelled,
         };
         let reason = (outcome == ChargeOutcome::Cancelled).then(|| {
             p.refund_reason
                 .clone()
-                .unwrap_or_else(|| "CUSTOMER_CANCELLED".to_string())
+                .unwrap_or_else(|| CancelReason::CustomerCancelled.as_str().to_string())
         });
         ChargeResult {
             outcome,
@@ -108,24 +179,72 @@ impl PaymentService {
                 reservation_id: req.reservation_id.clone(),
                 user_id: req.user_id.clone(),
                 amount: req.amount,
+                currency: req.currency,
                 status,
                 provider_ref: None,
                 decline_reason: None,
+                sums: Sums::default(),
             },
             refund_reason: None,
+            keep: None,
+            pending: None,
+            entries: 0,
             version: 1,
             created_at: now.clone(),
             updated_at: now,
         }
     }
 
-    /// Saga step: charge once. Replays answer the recorded outcome without calling the provider.
-    pub async fn charge(&self, req: &ChargeRequest) -> DomainResult<ChargeResult> {
+    fn entry(&self, p: &Payment, movement: Movement, amount: i64, key: &str) -> LedgerEntry {
+        LedgerEntry {
+            reservation_id: p.facts.reservation_id.clone(),
+            seq: 0,
+            movement,
+            amount,
+            currency: p.facts.currency,
+            provider_ref: p.facts.provider_ref.clone().unwrap_or_default(),
+            idempotency_key: key.to_string(),
+            at: self.clock.now_rfc3339(),
+        }
+    }
+
+    /// `next` with `entries` appended to its ledger: the writes of one commit (the payment, on
+    /// condition it is still at `expected` version, or absent for `None`, and each entry).
+    fn commit(
+        next: &mut Payment,
+        expected: Option<u64>,
+        entries: &mut [LedgerEntry],
+    ) -> Vec<Write> {
+        for e in entries.iter_mut() {
+            next.entries += 1;
+            e.seq = next.entries;
+            next.facts.sums.add(e.movement, e.amount);
+        }
+        if next.facts.status != PaymentStatus::Declined {
+            next.facts.status = next.facts.sums.status();
+        }
+        let rid = next.facts.reservation_id.clone();
+        let mut writes = vec![Write::Put {
+            item: to_item(&Payment::key(&rid), None, &*next),
+            cond: Some(match expected {
+                Some(v) => Cond::Eq("version".into(), json!(v)),
+                None => Cond::NotExists,
+            }),
+        }];
+        writes.extend(entries.iter().map(|e| Write::Put {
+            item: to_item(&LedgerEntry::key(&rid, e.seq), None, e),
+            cond: Some(Cond::NotExists),
+        }));
+        writes
+    }
+
+    /// Saga step: authorize once. Replays answer the recorded outcome without calling the provider.
+    pub async fn authorize(&self, req: &ChargeRequest) -> DomainResult<ChargeResult> {
         if req.amount < 0 {
             return Err(DomainError::invalid("amount", "must not be negative"));
         }
         if let Some(p) = self.get(&req.reservation_id).await? {
-            return Ok(Self::settled(&p));
+            return Ok(Self::answer(&p));
         }
         let admission = self.breaker.admit().await?;
         if admission == Admission::Rejected {
@@ -135,24 +254,32 @@ impl PaymentService {
                 reason: None,
             });
         }
+        let key = idempotency_key(&req.reservation_id, Movement::Authorize, 1);
         let result = self
             .provider
-            .charge(&req.reservation_id, &req.user_id, req.amount)
+            .authorize(AuthorizeCall {
+                reservation_id: &req.reservation_id,
+                user_id: &req.user_id,
+                amount: req.amount,
+                currency: req.currency,
+                idempotency_key: &key,
+            })
             .await;
         match &result {
             Ok(_) => self.breaker.on_success(&admission).await?,
             Err(_) => self.breaker.on_failure(&admission).await?,
         }
-        let mut payment = match result {
+        let (mut payment, mut entries) = match result {
             Ok(ProviderCharge::Approved { provider_ref }) => {
-                let mut p = self.new_payment(req, PaymentStatus::Approved);
+                let mut p = self.new_payment(req, PaymentStatus::Authorized);
                 p.facts.provider_ref = Some(provider_ref);
-                p
+                let e = self.entry(&p, Movement::Authorize, req.amount, &key);
+                (p, vec![e])
             }
             Ok(ProviderCharge::Declined { reason }) => {
                 let mut p = self.new_payment(req, PaymentStatus::Declined);
                 p.facts.decline_reason = Some(reason);
-                p
+                (p, vec![])
             }
             Err(ProviderError::Unavailable(why)) => {
                 tracing::warn!(reservation_id = %req.reservation_id, %why, "payment unavailable");
@@ -162,126 +289,198 @@ impl PaymentService {
                     reason: None,
                 });
             }
-            Err(ProviderError::Transient(why)) => {
-                return Err(DomainError::Unavailable(format!("payment provider: {why}")));
-            }
+            Err(e) => return Err(provider_failure(e)),
         };
-        let kind = if payment.facts.status == PaymentStatus::Approved {
-            Event::PaymentApproved
-        } else {
+        let kind = if entries.is_empty() {
             Event::PaymentDeclined
+        } else {
+            Event::PaymentAuthorized
         };
-        let put = Write::Put {
-            item: to_item(&Payment::key(&req.reservation_id), None, &payment),
-            cond: Some(Cond::NotExists),
-        };
-        match self
-            .table
-            .transact(vec![put], vec![payment_event(kind, &payment, req.version)])
-            .await
-        {
-            Ok(()) => Ok(Self::settled(&payment)),
+        let writes = Self::commit(&mut payment, None, &mut entries);
+        let event = payment_event(kind, &payment, req.version, entries.clone());
+        match self.table.transact(writes, vec![event]).await {
+            Ok(()) => Ok(Self::answer(&payment)),
             Err(e) if e.is_condition_failed() => {
                 let existing = self
                     .get(&req.reservation_id)
                     .await?
                     .ok_or_else(|| DomainError::Unavailable("payment vanished".into()))?;
-                if existing.facts.status != PaymentStatus::Voided
-                    || payment.facts.status != PaymentStatus::Approved
-                {
-                    // A concurrent replay recorded the same idempotent charge first.
-                    return Ok(Self::settled(&existing));
+                if existing.facts.status != PaymentStatus::Voided || entries.is_empty() {
+                    // A concurrent replay recorded the same idempotent authorization first.
+                    return Ok(Self::answer(&existing));
                 }
-                // Cancelled while we were charging: give the money back and record both facts.
-                let provider_ref = payment.facts.provider_ref.clone().unwrap_or_default();
-                self.provider
-                    .refund(&req.reservation_id, &provider_ref, req.amount)
-                    .await
-                    .map_err(|e| DomainError::Unavailable(e.to_string()))?;
-                payment.version = existing.version + 1;
-                payment.refund_reason = existing.refund_reason.clone();
-                let approved = payment_event(Event::PaymentApproved, &payment, req.version);
-                payment.facts.status = PaymentStatus::Refunded;
-                payment.version += 1;
-                payment.updated_at = self.clock.now_rfc3339();
-                let refunded = payment_event(Event::PaymentCancelApproved, &payment, req.version);
-                let put = Write::Put {
-                    item: to_item(&Payment::key(&req.reservation_id), None, &payment),
-                    cond: Some(Cond::Eq("version".into(), json!(existing.version))),
-                };
-                match self
-                    .table
-                    .transact(vec![put], vec![approved, refunded])
-                    .await
-                {
-                    Ok(()) => Ok(ChargeResult {
-                        outcome: ChargeOutcome::Cancelled,
-                        payment_id: Some(payment.facts.payment_id),
-                        reason: payment.refund_reason,
-                    }),
-                    Err(StoreError::ConditionFailed { .. }) => Err(DomainError::Unavailable(
-                        "payment changed concurrently".into(),
-                    )),
-                    Err(e) => Err(e.into()),
-                }
+                // Cancelled while we were authorizing: record the hold over the tombstone, then
+                // release it like any cancel would.
+                self.adopt(&existing, payment, entries, req.version).await
             }
             Err(e) => Err(e.into()),
         }
     }
 
-    /// Compensation: refund exactly once. Without a payment it leaves a VOIDED tombstone so a
-    /// charge still in flight refunds itself instead of keeping the money.
-    pub async fn refund(
+    /// An authorization that landed after its reservation's cancel left a tombstone: the hold is
+    /// recorded (keeping the tombstone's reason and nothing of the money) and voided.
+    async fn adopt(
+        &self,
+        tombstone: &Payment,
+        mut payment: Payment,
+        entries: Vec<LedgerEntry>,
+        version: u64,
+    ) -> DomainResult<ChargeResult> {
+        payment.version = tombstone.version + 1;
+        payment.refund_reason = tombstone.refund_reason.clone();
+        payment.keep = Some(0);
+        payment.entries = 0;
+        payment.facts.sums = Sums::default();
+        let mut entries = entries;
+        let writes = Self::commit(&mut payment, Some(tombstone.version), &mut entries);
+        let event = payment_event(Event::PaymentAuthorized, &payment, version, entries);
+        match self.table.transact(writes, vec![event]).await {
+            Ok(()) => {}
+            Err(e) if e.is_condition_failed() => {}
+            Err(e) => return Err(e.into()),
+        }
+        let reason = payment.refund_reason.clone();
+        self.drive(&payment.facts.reservation_id, Goal::Keep(0), version, None)
+            .await?;
+        Ok(ChargeResult {
+            outcome: ChargeOutcome::Cancelled,
+            payment_id: Some(payment.facts.payment_id),
+            reason,
+        })
+    }
+
+    /// Saga step once the stay is confirmed: take what was authorized. Nothing to do when a cancel
+    /// is settling the payment already, or when it was never authorized.
+    pub async fn capture(&self, req: &ChargeRequest) -> DomainResult<Settled> {
+        self.drive(&req.reservation_id, Goal::Capture, req.version, None)
+            .await
+    }
+
+    /// A cancel: end keeping `keep` (0 for every compensation and full refund; the policy's
+    /// penalty for a late cancel). Without a payment it leaves a VOIDED tombstone so an
+    /// authorization still in flight releases itself instead of holding the money.
+    pub async fn settle(
         &self,
         req: &ChargeRequest,
+        keep: i64,
         reason: CancelReason,
-    ) -> DomainResult<RefundResult> {
-        until_committed(&*self.table, "refund contended", move |_| async move {
-            let Some(p) = self.get(&req.reservation_id).await? else {
+    ) -> DomainResult<Settled> {
+        if self.get(&req.reservation_id).await?.is_none() {
+            let tomb = until_committed(&*self.table, "payment contended", move |_| async move {
+                if self.get(&req.reservation_id).await?.is_some() {
+                    return Ok(Attempt::Done(false));
+                }
                 let mut tomb = self.new_payment(req, PaymentStatus::Voided);
                 tomb.refund_reason = Some(reason.as_str().to_string());
+                tomb.keep = Some(0);
                 let put = Write::Put {
                     item: to_item(&Payment::key(&req.reservation_id), None, &tomb),
                     cond: Some(Cond::NotExists),
                 };
-                // The views learn that no charge will come (MyPage shows VOIDED).
-                let event = payment_event(Event::PaymentVoided, &tomb, req.version);
-                return Ok(Attempt::commit(
-                    vec![put],
-                    vec![event],
-                    RefundResult { refunded: false },
-                ));
-            };
-            match p.facts.status {
-                PaymentStatus::Refunded => {
-                    return Ok(Attempt::Done(RefundResult { refunded: true }));
-                }
-                PaymentStatus::Declined | PaymentStatus::Voided => {
-                    return Ok(Attempt::Done(RefundResult { refunded: false }));
-                }
-                PaymentStatus::Approved => {}
+                // The views learn that no money will move (MyPage shows VOIDED).
+                let event = payment_event(Event::PaymentVoided, &tomb, req.version, vec![]);
+                Ok(Attempt::commit(vec![put], vec![event], true))
+            })
+            .await?;
+            if tomb {
+                return Ok(settled(None));
             }
-            let provider_ref = p.facts.provider_ref.clone().unwrap_or_default();
-            self.provider
-                .refund(&p.facts.reservation_id, &provider_ref, p.facts.amount)
-                .await
-                .map_err(|e| DomainError::Unavailable(e.to_string()))?;
-            let mut next = p.clone();
-            next.facts.status = PaymentStatus::Refunded;
-            next.refund_reason = Some(reason.as_str().to_string());
-            next.version += 1;
-            next.updated_at = self.clock.now_rfc3339();
-            let put = Write::Put {
-                item: to_item(&Payment::key(&p.facts.reservation_id), None, &next),
-                cond: Some(Cond::Eq("status".into(), json!(PaymentStatus::Approved))),
-            };
-            let event = payment_event(Event::PaymentCancelApproved, &next, req.version);
-            Ok(Attempt::commit(
-                vec![put],
-                vec![event],
-                RefundResult { refunded: true },
-            ))
-        })
+        }
+        self.drive(
+            &req.reservation_id,
+            Goal::Keep(keep),
+            req.version,
+            Some(reason),
+        )
         .await
+    }
+
+    /// Moves the payment toward `goal` one provider call at a time. Each call is first recorded as
+    /// the payment's pending operation (so it is retried with its key after any crash), then sent,
+    /// then its answer is written with its ledger entries, each step a conditional commit.
+    async fn drive(
+        &self,
+        reservation_id: &str,
+        goal: Goal,
+        version: u64,
+        reason: Option<CancelReason>,
+    ) -> DomainResult<Settled> {
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(p) = self.get(reservation_id).await? else {
+                return Ok(settled(None));
+            };
+            let next = if let Some(op) = &p.pending {
+                self.perform(&p, op, version).await?
+            } else {
+                // The first cancel fixes what the payment keeps; a capture never overrides it.
+                let keep = match (p.keep, goal) {
+                    (Some(k), _) => Some(k),
+                    (None, Goal::Keep(k)) => Some(k),
+                    (None, Goal::Capture) => None,
+                };
+                let goal = keep.map_or(Goal::Capture, Goal::Keep);
+                let Some((movement, amount)) = next_move(&p, goal) else {
+                    return Ok(settled(Some(&p)));
+                };
+                let mut next = p.clone();
+                next.keep = keep;
+                if next.refund_reason.is_none() {
+                    next.refund_reason = reason.map(|r| r.as_str().to_string());
+                }
+                next.pending = Some(PendingOperation {
+                    movement,
+                    amount,
+                    idempotency_key: idempotency_key(reservation_id, movement, p.entries + 1),
+                });
+                next.version += 1;
+                next.updated_at = self.clock.now_rfc3339();
+                (
+                    vec![Write::Put {
+                        item: to_item(&Payment::key(reservation_id), None, &next),
+                        cond: Some(Cond::Eq("version".into(), json!(p.version))),
+                    }],
+                    vec![],
+                )
+            };
+            match self.table.transact(next.0, next.1).await {
+                Ok(()) => {}
+                Err(e) if e.is_condition_failed() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(DomainError::Unavailable("payment contended; retry".into()))
+    }
+
+    /// Sends the pending operation (again, with its key) and answers the commit recording it.
+    async fn perform(
+        &self,
+        p: &Payment,
+        op: &PendingOperation,
+        version: u64,
+    ) -> DomainResult<(Vec<Write>, Vec<DomainEvent>)> {
+        let provider_ref = p.facts.provider_ref.clone().unwrap_or_default();
+        self.provider
+            .apply(MoveCall {
+                provider_ref: &provider_ref,
+                movement: op.movement,
+                amount: op.amount,
+                currency: p.facts.currency,
+                idempotency_key: &op.idempotency_key,
+            })
+            .await
+            .map_err(provider_failure)?;
+        let mut next = p.clone();
+        next.pending = None;
+        next.version += 1;
+        next.updated_at = self.clock.now_rfc3339();
+        let mut entries = vec![self.entry(p, op.movement, op.amount, &op.idempotency_key)];
+        let open = p.facts.sums.open();
+        if op.movement == Movement::Capture && op.amount < open {
+            // A partial capture releases the rest of the hold in the same provider call.
+            entries.push(self.entry(p, Movement::Void, open - op.amount, &op.idempotency_key));
+        }
+        let writes = Self::commit(&mut next, Some(p.version), &mut entries);
+        let event = payment_event(event_of(op.movement), &next, version, entries);
+        Ok((writes, vec![event]))
     }
 }

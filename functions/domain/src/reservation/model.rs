@@ -1,5 +1,6 @@
 use serde::{Deserialize, Serialize};
 
+use super::cancellation::Cancellation;
 use crate::events::PlaceCatalogued;
 use crate::place::{BookedPlan, BookedRoomType, NightPrice, Offer, PriceRule, Prices};
 use crate::store::Key;
@@ -10,7 +11,7 @@ use crate::terms::{Currency, Guests, LeadGuest, PolicySnapshot};
 pub enum ReservationStatus {
     /// [예약처리] accepted, saga running.
     Pending,
-    /// [결제완료] payment approved.
+    /// [결제완료] payment authorized (taken when confirmed).
     Paid,
     /// Request-to-book: waiting for the owner.
     AwaitingOwner,
@@ -75,11 +76,11 @@ impl CancelReason {
         match self {
             Self::PaymentDeclined => "Your payment was declined.",
             Self::PaymentUnavailable => "Payment is busy right now. Please try again later.",
-            Self::SoldOut => "The place is sold out for these nights; your payment was refunded.",
-            Self::OwnerRejected => "The owner declined the reservation; your payment was refunded.",
-            Self::OwnerTimeout => "The owner did not answer in time; your payment was refunded.",
+            Self::SoldOut => "The place is sold out for these nights; your payment was released.",
+            Self::OwnerRejected => "The owner declined the reservation; your payment was released.",
+            Self::OwnerTimeout => "The owner did not answer in time; your payment was released.",
             Self::CustomerCancelled => "You cancelled the reservation.",
-            Self::SystemError => "Something went wrong on our side; your payment was refunded.",
+            Self::SystemError => "Something went wrong on our side; your payment was released.",
         }
     }
 }
@@ -105,6 +106,9 @@ pub struct Reservation {
     pub status_reason: Option<CancelReason>,
     #[serde(flatten)]
     pub terms: BookingTerms,
+    /// What the customer's cancel kept and refunded (absent for every other end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<Cancellation>,
     pub version: u64,
     pub created_at: String,
     pub updated_at: String,

@@ -4,6 +4,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::cancellation::{Cancellation, cancellation_at};
 use super::model::*;
 use crate::clock::{Clock, Sleeper};
 use crate::error::{DomainError, DomainResult};
@@ -134,6 +135,7 @@ fn snapshot(r: &Reservation) -> DomainResult<ReservationSnapshot> {
         status: r.status,
         status_reason: r.status_reason,
         terms: r.terms.clone(),
+        cancellation: r.cancellation.clone(),
         created_at: r.created_at.clone(),
         updated_at: r.updated_at.clone(),
     })
@@ -192,8 +194,8 @@ fn validate_id(field: &str, id: &str) -> DomainResult<()> {
 enum Step {
     /// Move to this status (not CANCELLED: see `Cancel`).
     To(ReservationStatus),
-    /// End CANCELLED for this reason.
-    Cancel(CancelReason),
+    /// End CANCELLED for this reason (a customer's cancel with what it keeps).
+    Cancel(CancelReason, Option<Cancellation>),
     /// Nothing to do: answer the current status.
     Stay,
 }
@@ -332,6 +334,7 @@ impl ReservationService {
             status: ReservationStatus::Pending,
             status_reason: None,
             terms: BookingTerms::of(offer, party),
+            cancellation: None,
             version: 1,
             created_at: now.clone(),
             updated_at: now,
@@ -461,6 +464,7 @@ impl ReservationService {
                     status: ReservationStatus::Pending,
                     status_reason: None,
                     terms: BookingTerms::default(),
+                    cancellation: None,
                     version: 1,
                     created_at: now.clone(),
                     updated_at: now,
@@ -503,14 +507,15 @@ impl ReservationService {
                 .get(reservation_id)
                 .await?
                 .ok_or_else(|| DomainError::not_found(format!("reservation {reservation_id}")))?;
-            let (status, reason) = match decide(&current)? {
+            let (status, reason, cancellation) = match decide(&current)? {
                 Step::Stay => return Ok(Attempt::Done(current)),
-                Step::To(s) => (s, None),
-                Step::Cancel(r) => (ReservationStatus::Cancelled, Some(r)),
+                Step::To(s) => (s, None, None),
+                Step::Cancel(r, c) => (ReservationStatus::Cancelled, Some(r), c),
             };
             let mut next = current.clone();
             next.status = status;
             next.status_reason = reason;
+            next.cancellation = cancellation;
             next.version += 1;
             next.updated_at = self.clock.now_rfc3339();
             let events = status_events(&current, &next)?;
@@ -581,15 +586,16 @@ impl ReservationService {
                 Cancelled => Step::Stay,
                 // The saga compensates only before confirming; a confirmed stay is left to the customer.
                 Confirmed => Step::Stay,
-                _ => Step::Cancel(reason),
+                _ => Step::Cancel(reason, None),
             })
         })
         .await
         .map(Self::outcome)
     }
 
-    /// `POST /v1/reservations/{id}/cancel`: any status but CANCELLED ends CANCELLED/CUSTOMER_CANCELLED;
-    /// the payment and the place context compensate on ReservationCanceled. Repeating it changes nothing.
+    /// `POST /v1/reservations/{id}/cancel`: any status but CANCELLED ends CANCELLED/CUSTOMER_CANCELLED
+    /// with what its policy keeps now; the payment and the place context compensate on
+    /// ReservationCanceled (the payment refunds all but the kept amount). Repeating it changes nothing.
     pub async fn cancel_by_customer(
         &self,
         user_id: &str,
@@ -599,9 +605,38 @@ impl ReservationService {
         self.step(reservation_id, |r| {
             Ok(match r.status {
                 ReservationStatus::Cancelled => Step::Stay,
-                _ => Step::Cancel(CancelReason::CustomerCancelled),
+                _ => Step::Cancel(
+                    CancelReason::CustomerCancelled,
+                    Some(cancellation_at(r, self.clock.now())),
+                ),
             })
         })
         .await
+    }
+
+    /// `GET /v1/reservations/{id}/cancellation`: what a cancel now would refund and keep; for a
+    /// cancelled reservation, what its cancel did (nothing kept when it was not the customer's).
+    pub async fn cancellation(
+        &self,
+        user_id: &str,
+        reservation_id: &str,
+    ) -> DomainResult<Cancellation> {
+        let r = self.get_own(user_id, reservation_id).await?;
+        Ok(match (&r.status, &r.cancellation) {
+            (ReservationStatus::Cancelled, Some(c)) => c.clone(),
+            (ReservationStatus::Cancelled, None) => Cancellation {
+                refund_amount: r.amount,
+                penalty_amount: 0,
+                currency: r.terms.currency,
+                policy: None,
+                why: r
+                    .status_reason
+                    .map_or("Cancelled.", |reason| reason.message())
+                    .to_string(),
+                changes_at: None,
+                at: r.updated_at.clone(),
+            },
+            _ => cancellation_at(&r, self.clock.now()),
+        })
     }
 }

@@ -6,6 +6,6 @@ mod sleeper;
 mod timeout;
 
 pub use log_channel::LogChannel;
-pub use simulated_payment::{SimulatedProvider, SimulationSettings};
+pub use simulated_payment::{SimulatedCall, SimulatedProvider, SimulationSettings};
 pub use sleeper::TokioSleeper;
 pub use timeout::TimeoutProvider;

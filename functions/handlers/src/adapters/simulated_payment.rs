@@ -1,9 +1,12 @@
-use std::sync::{Arc, RwLock};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use rand::Rng;
-use reserveplace_domain::payment::{PaymentProvider, ProviderCharge, ProviderError};
+use reserveplace_domain::payment::{
+    AuthorizeCall, MoveCall, Movement, PaymentProvider, ProviderCharge, ProviderError,
+};
 use serde::{Deserialize, Serialize};
 
 /// How the simulated provider behaves; changeable at run time for demonstrations and tests.
@@ -53,17 +56,73 @@ impl SimulationSettings {
     }
 }
 
-/// A payment provider simulation. Charges are idempotent per reservation (the reference is derived
-/// from it), as a real provider's idempotency key would make them.
+/// One call the simulation received, as `GET /_local/payments/{reservationId}` lists them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimulatedCall {
+    pub operation: &'static str,
+    pub amount: i64,
+    pub currency: String,
+    pub idempotency_key: String,
+    /// False when the key was seen before: the first answer was repeated and nothing moved.
+    pub moved: bool,
+}
+
+/// What the simulation knows of one authorization, to refuse what a provider would refuse.
+#[derive(Debug, Clone, Copy, Default)]
+struct Hold {
+    authorized: i64,
+    captured: i64,
+    refunded: i64,
+    closed: bool,
+}
+
+/// How many calls (and idempotency keys) the simulation remembers; the oldest go first, so a
+/// long load run keeps a bounded footprint.
+const REMEMBERED: usize = 100_000;
+
+#[derive(Default)]
+struct Memory {
+    holds: HashMap<String, Hold>,
+    answers: HashMap<String, Result<(), ProviderError>>,
+    calls: HashMap<String, Vec<SimulatedCall>>,
+    order: VecDeque<(String, String)>,
+}
+
+impl Memory {
+    fn remember(&mut self, provider_ref: &str, call: SimulatedCall) {
+        self.order
+            .push_back((provider_ref.to_string(), call.idempotency_key.clone()));
+        self.calls
+            .entry(provider_ref.to_string())
+            .or_default()
+            .push(call);
+        while self.order.len() > REMEMBERED {
+            if let Some((r, key)) = self.order.pop_front() {
+                self.answers.remove(&key);
+                if self.calls.remove(&r).is_some() {
+                    self.holds.remove(&r);
+                }
+            }
+        }
+    }
+}
+
+/// A payment provider simulation that behaves like a card provider's API: an authorization holds
+/// the amount, a capture takes some or all of it (releasing the rest), a void releases it and
+/// refunds give back at most what was taken. Every call is idempotent by its key, as a real
+/// provider's idempotency keys make them. The settings inject declines, blips and outages.
 #[derive(Default)]
 pub struct SimulatedProvider {
     settings: RwLock<SimulationSettings>,
+    memory: Mutex<Memory>,
 }
 
 impl SimulatedProvider {
     pub fn new(settings: SimulationSettings) -> Arc<Self> {
         Arc::new(Self {
             settings: RwLock::new(settings),
+            memory: Mutex::new(Memory::default()),
         })
     }
 
@@ -75,6 +134,15 @@ impl SimulatedProvider {
         if let Ok(mut s) = self.settings.write() {
             *s = settings;
         }
+    }
+
+    /// The calls made for a reservation's payment, oldest first.
+    pub fn calls(&self, reservation_id: &str) -> Vec<SimulatedCall> {
+        self.memory
+            .lock()
+            .ok()
+            .and_then(|m| m.calls.get(&reference(reservation_id)).cloned())
+            .unwrap_or_default()
     }
 
     async fn behave(&self) -> Result<SimulationSettings, ProviderError> {
@@ -101,36 +169,114 @@ impl SimulatedProvider {
     }
 }
 
+fn reference(reservation_id: &str) -> String {
+    format!("sim-{reservation_id}")
+}
+
+/// What a provider refuses of `movement` on `hold`; `None` when it goes through.
+fn refusal(hold: &Hold, movement: Movement, amount: i64) -> Option<String> {
+    let kept = hold.captured - hold.refunded;
+    match movement {
+        Movement::Capture | Movement::Void if hold.closed => {
+            Some("the authorization was already captured or voided".into())
+        }
+        Movement::Capture if amount > hold.authorized => {
+            Some(format!("cannot capture {amount} of {}", hold.authorized))
+        }
+        Movement::Refund if amount > kept => Some(format!("cannot refund {amount} of {kept}")),
+        _ => None,
+    }
+}
+
 #[async_trait]
 impl PaymentProvider for SimulatedProvider {
-    async fn charge(
-        &self,
-        reservation_id: &str,
-        _user_id: &str,
-        _amount: i64,
-    ) -> Result<ProviderCharge, ProviderError> {
+    async fn authorize(&self, call: AuthorizeCall<'_>) -> Result<ProviderCharge, ProviderError> {
         let s = self.behave().await?;
-        if rand::rng().random_bool(s.decline_rate.clamp(0.0, 1.0)) {
+        let provider_ref = reference(call.reservation_id);
+        let mut memory = self
+            .memory
+            .lock()
+            .map_err(|_| ProviderError::Transient("simulation state poisoned".into()))?;
+        let repeated = memory.holds.contains_key(&provider_ref);
+        if !repeated && rand::rng().random_bool(s.decline_rate.clamp(0.0, 1.0)) {
             return Ok(ProviderCharge::Declined {
                 reason: "card declined (simulated)".into(),
             });
         }
-        Ok(ProviderCharge::Approved {
-            provider_ref: format!("sim-{reservation_id}"),
-        })
+        memory.holds.entry(provider_ref.clone()).or_insert(Hold {
+            authorized: call.amount,
+            ..Hold::default()
+        });
+        memory.remember(
+            &provider_ref,
+            SimulatedCall {
+                operation: Movement::Authorize.as_str(),
+                amount: call.amount,
+                currency: call.currency.code().to_string(),
+                idempotency_key: call.idempotency_key.to_string(),
+                moved: !repeated,
+            },
+        );
+        Ok(ProviderCharge::Approved { provider_ref })
     }
 
-    async fn refund(
-        &self,
-        _reservation_id: &str,
-        _provider_ref: &str,
-        _amount: i64,
-    ) -> Result<(), ProviderError> {
-        // Refunds ignore the outage flag and decline rate: they must eventually succeed.
+    async fn apply(&self, call: MoveCall<'_>) -> Result<(), ProviderError> {
+        // Captures, voids and refunds ignore the outage flag and decline rate: they must
+        // eventually succeed.
         let s = self.settings();
         if s.latency_max_ms > 0 {
             tokio::time::sleep(Duration::from_millis(s.latency_min_ms)).await;
         }
-        Ok(())
+        let mut memory = self
+            .memory
+            .lock()
+            .map_err(|_| ProviderError::Transient("simulation state poisoned".into()))?;
+        let record = |moved| SimulatedCall {
+            operation: call.movement.as_str(),
+            amount: call.amount,
+            currency: call.currency.code().to_string(),
+            idempotency_key: call.idempotency_key.to_string(),
+            moved,
+        };
+        if let Some(answer) = memory.answers.get(call.idempotency_key).cloned() {
+            memory.remember(call.provider_ref, record(false));
+            return answer;
+        }
+        // An authorization this instance never saw (another Lambda instance made it) is taken
+        // on trust: the simulation has no shared state.
+        let mut hold = memory
+            .holds
+            .get(call.provider_ref)
+            .copied()
+            .unwrap_or(Hold {
+                authorized: call.amount,
+                captured: if call.movement == Movement::Refund {
+                    call.amount
+                } else {
+                    0
+                },
+                ..Hold::default()
+            });
+        let answer = match refusal(&hold, call.movement, call.amount) {
+            Some(why) => Err(ProviderError::Refused(why)),
+            None => {
+                match call.movement {
+                    Movement::Capture => {
+                        hold.captured = call.amount;
+                        hold.closed = true;
+                    }
+                    Movement::Void => hold.closed = true,
+                    Movement::Refund => hold.refunded += call.amount,
+                    Movement::Authorize => {}
+                }
+                Ok(())
+            }
+        };
+        memory.holds.insert(call.provider_ref.to_string(), hold);
+        memory
+            .answers
+            .insert(call.idempotency_key.to_string(), answer.clone());
+        memory.remember(call.provider_ref, record(answer.is_ok()));
+        answer
     }
 }

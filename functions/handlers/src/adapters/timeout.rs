@@ -2,7 +2,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reserveplace_domain::payment::{PaymentProvider, ProviderCharge, ProviderError};
+use reserveplace_domain::payment::{
+    AuthorizeCall, MoveCall, PaymentProvider, ProviderCharge, ProviderError,
+};
 
 /// A provider slower than the budget counts as unavailable (fail fast, open the circuit), the way
 /// the seed's Hystrix timeout did.
@@ -22,37 +24,23 @@ impl TimeoutProvider {
 
 #[async_trait]
 impl PaymentProvider for TimeoutProvider {
-    async fn charge(
-        &self,
-        reservation_id: &str,
-        user_id: &str,
-        amount: i64,
-    ) -> Result<ProviderCharge, ProviderError> {
-        tokio::time::timeout(
-            self.budget,
-            self.inner.charge(reservation_id, user_id, amount),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            Err(ProviderError::Unavailable(format!(
-                "no answer within {} ms",
-                self.budget.as_millis()
-            )))
-        })
+    async fn authorize(&self, call: AuthorizeCall<'_>) -> Result<ProviderCharge, ProviderError> {
+        tokio::time::timeout(self.budget, self.inner.authorize(call))
+            .await
+            .unwrap_or_else(|_| {
+                Err(ProviderError::Unavailable(format!(
+                    "no answer within {} ms",
+                    self.budget.as_millis()
+                )))
+            })
     }
 
-    async fn refund(
-        &self,
-        reservation_id: &str,
-        provider_ref: &str,
-        amount: i64,
-    ) -> Result<(), ProviderError> {
-        // Refunds are retried until they succeed, so a slow one is just a transient failure.
-        tokio::time::timeout(
-            self.budget,
-            self.inner.refund(reservation_id, provider_ref, amount),
-        )
-        .await
-        .unwrap_or_else(|_| Err(ProviderError::Transient("refund timed out".into())))
+    async fn apply(&self, call: MoveCall<'_>) -> Result<(), ProviderError> {
+        // Captures, voids and refunds are retried with the same key until they are known, so a
+        // slow one is a transient failure, never a failed one.
+        let what = call.movement.as_str();
+        tokio::time::timeout(self.budget, self.inner.apply(call))
+            .await
+            .unwrap_or_else(|_| Err(ProviderError::Transient(format!("{what} timed out"))))
     }
 }

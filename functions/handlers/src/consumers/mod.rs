@@ -65,7 +65,7 @@ pub async fn reservation_catalogue(svc: &Services, event: DomainEvent) -> StepRe
     Ok(())
 }
 
-/// [mypage-projector] ReservationPlaced / ReservationStatusChanged / ReservationCanceled / PaymentApproved / PaymentDeclined / PaymentCancelApproved / PaymentVoided → MyPage rows.
+/// [mypage-projector] ReservationPlaced / ReservationStatusChanged / ReservationCanceled / PaymentAuthorized / PaymentDeclined / PaymentCaptured / PaymentVoided / PaymentRefunded / PaymentApproved / PaymentCancelApproved → MyPage rows.
 pub async fn mypage_projector(svc: &Services, event: DomainEvent) -> StepResult<()> {
     svc.mypages.apply(&event.event).await?;
     Ok(())
@@ -110,12 +110,18 @@ pub async fn loyalty_awarder(svc: &Services, event: DomainEvent) -> StepResult<(
     Ok(())
 }
 
-/// [payment-refund-on-cancel] ReservationCanceled(CUSTOMER_CANCELLED) → refund exactly once.
+/// [payment-refund-on-cancel] ReservationCanceled(CUSTOMER_CANCELLED) → keep what the cancel's
+/// policy keeps and void or refund the rest, exactly once.
 pub async fn payment_refund_on_cancel(svc: &Services, event: DomainEvent) -> StepResult<()> {
     let event = event.event;
     let (meta, r) = reservation(&event)?;
+    let keep = r.cancellation.as_ref().map_or(0, |c| c.penalty_amount);
     svc.payments
-        .refund(&ChargeRequest::of(meta, r), CancelReason::CustomerCancelled)
+        .settle(
+            &ChargeRequest::of(meta, r),
+            keep,
+            CancelReason::CustomerCancelled,
+        )
         .await?;
     Ok(())
 }

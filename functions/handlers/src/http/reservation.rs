@@ -26,6 +26,17 @@ pub async fn get(svc: &Services, req: ApiRequest) -> ApiResult {
     Ok(ApiResponse::json(StatusCode::OK, &r))
 }
 
+/// [reservation-cancellation] `GET /v1/reservations/{reservationId}/cancellation` — what a cancel
+/// now would refund and keep, and why (the cancel computes the same).
+pub async fn cancellation(svc: &Services, req: ApiRequest) -> ApiResult {
+    let user = req.user()?;
+    let c = svc
+        .reservations
+        .cancellation(user, req.param("reservationId")?)
+        .await?;
+    Ok(ApiResponse::json(StatusCode::OK, &c))
+}
+
 /// [reservation-cancel] `POST /v1/reservations/{reservationId}/cancel` — naturally idempotent.
 pub async fn cancel(svc: &Services, req: ApiRequest) -> ApiResult {
     let user = req.user()?;

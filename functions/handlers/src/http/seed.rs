@@ -188,8 +188,9 @@ pub fn seed_label(status: &str) -> &'static str {
         "AWAITING_OWNER" => "승인대기",
         "CONFIRMED" => "예약완료",
         "CANCELLED" => "예약취소",
-        "APPROVED" => "결제완료",
-        "REFUNDED" => "결제취소",
+        // The seed had one "payment done" and one "payment cancelled".
+        "AUTHORIZED" | "CAPTURED" | "APPROVED" => "결제완료",
+        "REFUNDED" | "PARTIALLY_REFUNDED" | "VOIDED" => "결제취소",
         "DECLINED" => "결제거절",
         _ => "예약처리",
     }

@@ -55,7 +55,7 @@ pub async fn payment(svc: &Services, req: ApiRequest) -> ApiResult {
     let user = req.user()?;
     let id = req.param("reservationId")?;
     own(
-        svc.payments.get(id).await?,
+        svc.payments.view(id).await?,
         |p| p.facts.user_id == user,
         || format!("no payment for reservation {id}"),
     )

@@ -12,7 +12,7 @@ use crate::consumers::resume;
 use crate::error::StepResult;
 use crate::services::Services;
 use reserveplace_domain::events::ReservationPlaced;
-use reserveplace_domain::payment::{ChargeRequest, ChargeResult, RefundResult};
+use reserveplace_domain::payment::{ChargeRequest, ChargeResult, Settled};
 use reserveplace_domain::place::{
     DecisionResult, HoldResult, OwnerDecision, StayRef, TokenOutcome,
 };
@@ -62,17 +62,23 @@ pub struct Waiting {
     pub waiting: bool,
 }
 
-/// [payment-charge]
-pub async fn payment_charge(svc: &Services, input: SagaInput) -> StepResult<ChargeResult> {
-    Ok(svc.payments.charge(&charge(&input.detail)).await?)
+/// [payment-authorize] holds the amount on the card (taken only once the stay is confirmed).
+pub async fn payment_authorize(svc: &Services, input: SagaInput) -> StepResult<ChargeResult> {
+    Ok(svc.payments.authorize(&charge(&input.detail)).await?)
 }
 
-/// [payment-refund] refunds (or voids) with the saga's `$.reason`, recorded for replays.
-pub async fn payment_refund(svc: &Services, input: CancelInput) -> StepResult<RefundResult> {
+/// [payment-void] a compensation: releases the authorization (no money moved), recording the
+/// saga's `$.reason` for replays.
+pub async fn payment_void(svc: &Services, input: CancelInput) -> StepResult<Settled> {
     Ok(svc
         .payments
-        .refund(&charge(&input.detail), input.reason)
+        .settle(&charge(&input.detail), 0, input.reason)
         .await?)
+}
+
+/// [payment-capture] the stay is confirmed: take what was authorized.
+pub async fn payment_capture(svc: &Services, input: SagaInput) -> StepResult<Settled> {
+    Ok(svc.payments.capture(&charge(&input.detail)).await?)
 }
 
 /// [reservation-record-payment]

@@ -1,8 +1,8 @@
 //! The project's saga definition (`infra/reservation-saga.asl.json`) run over a model of its
 //! step functions. Each step is the conditional state transition the real handler commits
-//! (one charge, one refund or void, one hold, one release, tombstones for a compensation that
-//! comes first), so the tests can check what the saga leaves behind: whether money stays taken
-//! or nights stay held. Faults (an error before or after the step's effect) and outages (every
+//! (one authorization, one capture, one void, one hold, one release, tombstones for a
+//! compensation that comes first), so the tests can check what the saga leaves behind: whether
+//! money stays held or taken, or nights stay held. Faults (an error before or after the step's effect) and outages (every
 //! function of a context down for a while, in virtual time) are injected per function.
 
 use std::collections::BTreeMap;
@@ -21,25 +21,22 @@ use super::MemoryTable;
 pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
 
 /// Each step function (the `${...FunctionArn}` substitution without its suffix) and its context.
-pub const FUNCTIONS: [(&str, &str); 10] = [
-    ("PaymentCharge", "payment"),
+pub const FUNCTIONS: [(&str, &str); 11] = [
+    ("PaymentAuthorize", "payment"),
     ("ReservationRecordPayment", "reservation"),
     ("PlaceHoldNights", "place"),
     ("ReservationAwaitOwner", "reservation"),
     ("PlaceRequestDecision", "place"),
     ("PlaceExpireDecision", "place"),
     ("ReservationConfirm", "reservation"),
+    ("PaymentCapture", "payment"),
     ("PlaceReleaseNights", "place"),
-    ("PaymentRefund", "payment"),
+    ("PaymentVoid", "payment"),
     ("ReservationCancelStep", "reservation"),
 ];
 
-/// The compensation steps; the others after the charge move the reservation forward.
-pub const COMPENSATIONS: [&str; 3] = [
-    "PlaceReleaseNights",
-    "PaymentRefund",
-    "ReservationCancelStep",
-];
+/// The compensation steps; the others after the authorization move the reservation forward.
+pub const COMPENSATIONS: [&str; 3] = ["PlaceReleaseNights", "PaymentVoid", "ReservationCancelStep"];
 
 fn context_of(function: &str) -> &'static str {
     FUNCTIONS
@@ -120,9 +117,12 @@ pub const OWNER_TIMEOUT_SECONDS: u64 = 3600;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payment {
+    /// Held on the card.
     Approved,
-    Refunded(String),
-    /// Compensated before any charge: a later charge takes nothing.
+    /// Taken: the stay is confirmed.
+    Captured,
+    /// Released: no money moved (with the reason; before any authorization, a tombstone that a
+    /// later authorization answers as cancelled).
     Voided(String),
 }
 
@@ -142,7 +142,8 @@ pub struct World {
     pub status: String,
     pub reason: Option<String>,
     pub charges: u32,
-    pub refunds: u32,
+    pub voids: u32,
+    pub captures: u32,
     pub holds: u32,
     pub releases: u32,
     /// Calls per function.
@@ -229,28 +230,37 @@ impl SagaModel {
         let mut w = lock(&self.world);
         let cancelled = w.status == "CANCELLED";
         Ok(match function {
-            "PaymentCharge" => match &w.payment {
+            "PaymentAuthorize" => match &w.payment {
                 None => {
                     w.payment = Some(Payment::Approved);
                     w.charges += 1;
                     json!({"outcome": "APPROVED", "paymentId": "pay-1"})
                 }
-                Some(Payment::Approved) => json!({"outcome": "APPROVED", "paymentId": "pay-1"}),
-                Some(Payment::Refunded(r) | Payment::Voided(r)) => {
+                Some(Payment::Approved | Payment::Captured) => {
+                    json!({"outcome": "APPROVED", "paymentId": "pay-1"})
+                }
+                Some(Payment::Voided(r)) => {
                     json!({"outcome": "CANCELLED", "reason": r})
                 }
             },
-            "PaymentRefund" => {
+            "PaymentVoid" => {
                 let reason = reason_of(payload)?;
                 match &w.payment {
                     Some(Payment::Approved) => {
-                        w.payment = Some(Payment::Refunded(reason));
-                        w.refunds += 1;
+                        w.payment = Some(Payment::Voided(reason));
+                        w.voids += 1;
                     }
                     None => w.payment = Some(Payment::Voided(reason)),
                     Some(_) => {}
                 }
-                json!({"refunded": true})
+                json!({"status": "VOIDED"})
+            }
+            "PaymentCapture" => {
+                if w.payment == Some(Payment::Approved) {
+                    w.payment = Some(Payment::Captured);
+                    w.captures += 1;
+                }
+                json!({"status": "CAPTURED"})
             }
             "ReservationRecordPayment" | "ReservationAwaitOwner" | "ReservationConfirm" => {
                 if !cancelled {
@@ -437,8 +447,8 @@ pub async fn run(model: Arc<SagaModel>) -> (ExecutionView, World, Duration) {
     (view, model.world(), began.elapsed())
 }
 
-/// What must hold after any execution: CONFIRMED with the payment taken once and the nights
-/// held, or CANCELLED with the payment refunded (or never taken) and no night held. `Err`
+/// What must hold after any execution: CONFIRMED with the payment captured once and the nights
+/// held, or CANCELLED with the payment voided (or never authorized) and no night held. `Err`
 /// describes the breach.
 pub fn money_and_nights_settled(view: &ExecutionView, w: &World) -> Result<(), String> {
     use reserveplace_local_sfn::ExecutionStatus;
@@ -449,16 +459,16 @@ pub fn money_and_nights_settled(view: &ExecutionView, w: &World) -> Result<(), S
     if view.status != ExecutionStatus::Succeeded {
         return Err(format!("the execution did not succeed: {state}"));
     }
-    if w.charges > 1 || w.refunds > 1 || w.holds > 1 || w.releases > 1 {
+    if w.charges > 1 || w.voids > 1 || w.captures > 1 || w.holds > 1 || w.releases > 1 {
         return Err(format!(
-            "a step took effect twice (charges {}, refunds {}, holds {}, releases {}): {state}",
-            w.charges, w.refunds, w.holds, w.releases
+            "a step took effect twice (authorizations {}, voids {}, captures {}, holds {}, releases {}): {state}",
+            w.charges, w.voids, w.captures, w.holds, w.releases
         ));
     }
     let held = matches!(w.hold, Some(Hold::Held(_)));
     match w.status.as_str() {
-        "CONFIRMED" if w.payment == Some(Payment::Approved) && held => Ok(()),
-        "CANCELLED" if w.payment != Some(Payment::Approved) && !held => Ok(()),
+        "CONFIRMED" if w.payment == Some(Payment::Captured) && held => Ok(()),
+        "CANCELLED" if matches!(w.payment, None | Some(Payment::Voided(_))) && !held => Ok(()),
         _ => Err(format!("money or nights left taken: {state}")),
     }
 }

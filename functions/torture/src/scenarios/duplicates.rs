@@ -341,14 +341,14 @@ async fn run_action(
 fn canonical(o: &Observed, racy: bool) -> String {
     let res = o.res.clone().unwrap_or(Value::Null);
     let pay = o.payment_status();
-    let pay = if racy && pay != "APPROVED" {
+    let pay = if racy && pay != "CAPTURED" {
         "not kept".to_string()
     } else {
         pay
     };
     let m = o.mypage.clone().unwrap_or(Value::Null);
     let mp = m["paymentStatus"].as_str().unwrap_or("null").to_string();
-    let mp = if racy && mp != "APPROVED" {
+    let mp = if racy && mp != "CAPTURED" {
         "not kept".to_string()
     } else {
         mp

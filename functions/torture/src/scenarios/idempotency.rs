@@ -261,22 +261,26 @@ pub async fn run(ctx: &Ctx, prefix: &str) -> Result<Part, String> {
         .flatten()
         .filter_map(|id| {
             let m = &before[id];
-            let want = [
-                ("ReservationPlaced", 1),
-                ("PaymentApproved", 1),
-                ("ReservationCanceled", 1),
-                ("PaymentCancelApproved", 1),
-            ];
-            want.iter()
-                .any(|(n, k)| m.get(*n).copied().unwrap_or(0) != *k)
-                .then(|| format!("{id}: {m:?}"))
+            let n = |name: &str| m.get(name).copied().unwrap_or(0);
+            // Released once: a void (before capture) or a refund (after it); a cancel that came
+            // before the authorization adds a tombstone's PaymentVoided.
+            let once = n("ReservationPlaced") == 1
+                && n("ReservationCanceled") == 1
+                && n("PaymentAuthorized") <= 1
+                && n("PaymentCaptured") <= 1
+                && n("PaymentRefunded") <= 1
+                && n("PaymentRefunded") + n("PaymentVoided") >= 1;
+            (!once).then(|| format!("{id}: {m:?}"))
         })
         .collect();
     part.check(
-        format!("{prefix}: one effect: one reservation, one charge, one cancel, one refund"),
+        format!(
+            "{prefix}: one effect: one reservation, one authorization, one cancel, one release"
+        ),
         one_effect.is_empty(),
         if one_effect.is_empty() {
-            "ReservationPlaced, PaymentApproved, ReservationCanceled, PaymentCancelApproved once each".to_string()
+            "ReservationPlaced, PaymentAuthorized, ReservationCanceled once each; released once"
+                .to_string()
         } else {
             one_effect.join("; ")
         },

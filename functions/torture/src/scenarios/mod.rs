@@ -99,7 +99,7 @@ pub async fn register(api: &Api, tag: &str, specs: &[PlaceSpec]) -> Result<Vec<P
         let key = format!("{tag}-place-{i}");
         let name = format!("{tag} place {i}");
         let suite = specs.iter().find(|x| x.suite_of == Some(i));
-        let body = match suite {
+        let mut body = match suite {
             None => {
                 json!({"name": name, "roomCount": s.rooms, "nightlyPrice": s.price, "instantBook": s.instant})
             }
@@ -108,6 +108,12 @@ pub async fn register(api: &Api, tag: &str, specs: &[PlaceSpec]) -> Result<Vec<P
                 {"roomTypeId": SUITE, "name": "Suite", "roomCount": suite.rooms, "nightlyPrice": suite.price}
             ]}),
         };
+        if i % 2 == 1 {
+            // Every other place keeps 30 % of a cancelled confirmed stay: its cancels refund in
+            // part, which the books must show to the minor unit.
+            body["ratePlans"] = json!([{"ratePlanId": "keep-30", "name": "Part refundable",
+                "cancellationPolicy": {"tiers": [{"penaltyPercent": 30}]}}]);
+        }
         let r = api
             .call(
                 "POST",

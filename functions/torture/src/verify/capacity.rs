@@ -144,7 +144,7 @@ pub(super) fn no_sold_out_while_there_was_room(c: &Case<'_>) -> Check {
             .first_time(|e| {
                 e["detail-type"] == "ReservationStatusChanged" && e["detail"]["status"] == "PAID"
             })
-            .or_else(|| o.first_time(|e| e["detail-type"] == "PaymentApproved"));
+            .or_else(|| o.first_time(|e| e["detail-type"] == "PaymentAuthorized"));
         let (final_rooms, held) = &w.nights[o.t.stay.place];
         let rooms = &floor
             .get(&o.t.stay.place)

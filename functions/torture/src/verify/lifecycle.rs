@@ -107,15 +107,16 @@ pub(super) fn events_in_order_and_amounts_right(c: &Case<'_>) -> Check {
         let want: &[&str] = match s.as_str() {
             "CONFIRMED" => &[
                 "ReservationPlaced",
-                "PaymentApproved",
+                "PaymentAuthorized",
                 "ReservationConfirmed",
                 "ReservationStatusChanged",
+                "PaymentCaptured",
             ],
             "CANCELLED/SOLD_OUT" | "CANCELLED/OWNER_REJECTED" | "CANCELLED/OWNER_TIMEOUT" => &[
                 "ReservationPlaced",
-                "PaymentApproved",
+                "PaymentAuthorized",
                 "ReservationCancelConfirmed",
-                "PaymentCancelApproved",
+                "PaymentVoided",
                 "ReservationCanceled",
             ],
             _ => &[],

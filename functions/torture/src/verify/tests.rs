@@ -11,7 +11,7 @@ use crate::Check;
 use crate::plan::{PlaceRef, Stay};
 
 /// One owner-confirmed stay (decision answered 200) that a later step's system error
-/// cancelled; the saga refunded with `payment`.
+/// cancelled; the saga left its payment `payment` (VOIDED, or CAPTURED when it kept the money).
 fn world(payment: &str) -> (World, Extra) {
     let base = Date::from_calendar_date(2030, time::Month::May, 1).expect("date");
     let stay = Stay {
@@ -23,16 +23,23 @@ fn world(payment: &str) -> (World, Extra) {
     };
     let mut events = vec![
         json!({"detail-type": "ReservationPlaced"}),
-        json!({"detail-type": "PaymentApproved"}),
+        json!({"detail-type": "PaymentAuthorized"}),
     ];
-    if payment == "REFUNDED" {
-        events.push(json!({"detail-type": "PaymentCancelApproved"}));
-    }
+    let entry = |movement: &str| json!({"movement": movement, "amount": 100});
+    let (captured, voided, ledger) = if payment == "VOIDED" {
+        events.push(json!({"detail-type": "PaymentVoided"}));
+        (0, 100, vec![entry("AUTHORIZE"), entry("VOID")])
+    } else {
+        events.push(json!({"detail-type": "PaymentCaptured"}));
+        (100, 0, vec![entry("AUTHORIZE"), entry("CAPTURE")])
+    };
     let obs = Observed {
         id: "r1".into(),
         t: Tracked::new(stay),
         res: Some(json!({"status": "CANCELLED", "statusReason": "SYSTEM_ERROR", "amount": 100})),
-        payment: Some(json!({"status": payment, "amount": 100})),
+        payment: Some(json!({"status": payment, "amount": 100, "authorized": 100,
+            "captured": captured, "voided": voided, "refunded": 0, "kept": captured,
+            "ledger": ledger})),
         mypage: None,
         events,
         execution: None,
@@ -80,34 +87,34 @@ fn passed(checks: &[Check], name: &str) -> bool {
 }
 
 #[test]
-fn a_refunded_system_error_is_a_valid_cancelled_outcome() {
-    let (w, extra) = world("REFUNDED");
+fn a_voided_system_error_is_a_valid_cancelled_outcome() {
+    let (w, extra) = world("VOIDED");
     let checks = invariants("t", &w, &extra);
     assert!(
         passed(&checks, "owner decisions were honoured"),
         "{checks:?}"
     );
-    assert!(passed(&checks, "REFUNDED ones on CANCELLED"), "{checks:?}");
-    assert!(passed(&checks, "never charged twice"), "{checks:?}");
+    assert!(passed(&checks, "the books balance"), "{checks:?}");
+    assert!(passed(&checks, "money moved once"), "{checks:?}");
 }
 
 #[test]
 fn a_system_error_that_kept_the_money_is_still_reported() {
-    let (w, extra) = world("APPROVED");
+    let (w, extra) = world("CAPTURED");
     let checks = invariants("t", &w, &extra);
-    assert!(!passed(&checks, "REFUNDED ones on CANCELLED"), "{checks:?}");
+    assert!(!passed(&checks, "the books balance"), "{checks:?}");
 }
 
 #[test]
 fn the_report_lists_every_invariant_once_in_order() {
-    let (mut w, extra) = world("REFUNDED");
+    let (mut w, extra) = world("VOIDED");
     let names = |checks: &[Check]| checks.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
     let expected: Vec<String> = [
         "every 202-acknowledged reservation exists",
         "no night above its room count",
         "rooms held per night = rooms of CONFIRMED + AWAITING_OWNER stays",
-        "every APPROVED payment is on a CONFIRMED (or AWAITING_OWNER) stay, REFUNDED ones on CANCELLED",
-        "never charged twice (at most one PaymentApproved per reservation, refunds at most once)",
+        "the books balance: payments fit their reservations, ledgers add up, nothing stays authorized, captured − refunded = what each end keeps",
+        "money moved once (at most one authorization, capture and refund per reservation; every payment event is a ledger entry)",
         "no stay refused SOLD_OUT while each of its nights had room",
         "no room-count change left a cap behind (no pendingRoomCounts after quiescence)",
         "no reservation left non-final (every owner decision made or timed out)",
@@ -135,7 +142,7 @@ fn the_report_lists_every_invariant_once_in_order() {
 
 #[test]
 fn an_overbooked_night_fails_its_invariant_with_the_figures() {
-    let (mut w, extra) = world("REFUNDED");
+    let (mut w, extra) = world("VOIDED");
     let night = w.nights[0].1.keys().next().cloned().expect("a night");
     w.nights[0].1.insert(night.clone(), 2);
     let case = Case::new("t", &w, &extra);
@@ -151,7 +158,7 @@ fn an_overbooked_night_fails_its_invariant_with_the_figures() {
 
 #[test]
 fn a_lost_reservation_fails_only_the_first_invariant() {
-    let (mut w, extra) = world("REFUNDED");
+    let (mut w, extra) = world("VOIDED");
     w.obs[0].res = None;
     let case = Case::new("t", &w, &extra);
     assert!(

@@ -37,8 +37,10 @@ pub fn mypage_diff(res: &Value, payment: Option<&Value>, row: Option<&Value>) ->
     }
     let pay = payment.map(|p| st(p, "status")).unwrap_or_default();
     let want = match pay.as_str() {
-        // VOIDED too: the views learn that no charge will come (PaymentVoided).
-        "APPROVED" | "DECLINED" | "REFUNDED" | "VOIDED" => Value::String(pay.clone()),
+        // VOIDED too: the views learn that no money will move (PaymentVoided).
+        "AUTHORIZED" | "CAPTURED" | "PARTIALLY_REFUNDED" | "DECLINED" | "REFUNDED" | "VOIDED" => {
+            Value::String(pay.clone())
+        }
         _ => Value::Null,
     };
     let got = row.get("paymentStatus").cloned().unwrap_or(Value::Null);

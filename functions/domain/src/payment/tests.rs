@@ -1,0 +1,408 @@
+//! The payment lifecycle against the in-memory table: what moves at the provider, what the ledger
+//! records, and that the two agree after crashes and retries.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+
+use super::*;
+use crate::events::DomainEvent;
+use crate::reservation::CancelReason;
+use crate::store::memory::MemoryTable;
+use crate::store::{Item, Key, Query, StoreError, Table, Write};
+use crate::test_support::{FixedClock, ScriptedProvider};
+
+const NOW: i64 = 1_767_225_600; // 2026-01-01
+
+fn payments(
+    provider: Arc<ScriptedProvider>,
+    clock: Arc<FixedClock>,
+    threshold: u32,
+) -> (Arc<MemoryTable>, PaymentService) {
+    let table = Arc::new(MemoryTable::default());
+    let svc = service(table.clone(), provider, clock, threshold);
+    (table, svc)
+}
+
+fn service(
+    table: Arc<dyn Table>,
+    provider: Arc<ScriptedProvider>,
+    clock: Arc<FixedClock>,
+    threshold: u32,
+) -> PaymentService {
+    PaymentService::new(
+        table,
+        clock,
+        provider,
+        BreakerPolicy {
+            failure_threshold: threshold,
+            open_for_ms: 1_000,
+        },
+    )
+}
+
+fn req(id: &str) -> ChargeRequest {
+    ChargeRequest {
+        reservation_id: id.into(),
+        user_id: "u".into(),
+        amount: 5_000,
+        currency: crate::terms::Currency::KRW,
+        version: 1,
+    }
+}
+
+fn approving() -> (Arc<ScriptedProvider>, Arc<MemoryTable>, PaymentService) {
+    let provider = Arc::new(ScriptedProvider::approving());
+    let (table, svc) = payments(provider.clone(), Arc::new(FixedClock::at(NOW)), 5);
+    (provider, table, svc)
+}
+
+/// The ledger's entries as (movement, amount), and a check that the payment's sums add them up.
+async fn ledger(svc: &PaymentService, id: &str) -> Vec<(Movement, i64)> {
+    let view = svc.view(id).await.expect("view").expect("payment");
+    let mut sums = Sums::default();
+    for e in &view.ledger {
+        sums.add(e.movement, e.amount);
+    }
+    assert_eq!(sums, view.facts.sums, "the sums are the entries added up");
+    assert_eq!(view.kept, sums.captured - sums.refunded);
+    view.ledger.iter().map(|e| (e.movement, e.amount)).collect()
+}
+
+#[tokio::test]
+async fn an_authorization_happens_once_and_a_capture_takes_it() {
+    let (provider, table, svc) = approving();
+    for _ in 0..2 {
+        assert_eq!(
+            svc.authorize(&req("r")).await.expect("authorize").outcome,
+            ChargeOutcome::Approved
+        );
+    }
+    assert_eq!(
+        *provider.charges.lock().expect("lock"),
+        1,
+        "a replay does not authorize again"
+    );
+    for _ in 0..2 {
+        let s = svc.capture(&req("r")).await.expect("capture");
+        assert_eq!((s.status, s.kept), (Some(PaymentStatus::Captured), 5_000));
+    }
+    assert_eq!(provider.moved(), vec![(Movement::Capture, 5_000)]);
+    assert_eq!(
+        ledger(&svc, "r").await,
+        vec![(Movement::Authorize, 5_000), (Movement::Capture, 5_000)]
+    );
+    assert_eq!(
+        table.event_names(),
+        vec!["PaymentAuthorized", "PaymentCaptured"]
+    );
+}
+
+#[tokio::test]
+async fn a_compensation_before_capture_voids_and_moves_no_money() {
+    let (provider, table, svc) = approving();
+    svc.authorize(&req("r")).await.expect("authorize");
+    for _ in 0..2 {
+        let s = svc
+            .settle(&req("r"), 0, CancelReason::SoldOut)
+            .await
+            .expect("void");
+        assert_eq!((s.status, s.captured), (Some(PaymentStatus::Voided), 0));
+    }
+    assert_eq!(
+        provider.moved(),
+        vec![(Movement::Void, 5_000)],
+        "no capture, no refund"
+    );
+    // The stay's capture step, had it run late, takes nothing.
+    assert_eq!(svc.capture(&req("r")).await.expect("capture").captured, 0);
+    assert_eq!(provider.moved().len(), 1);
+    assert_eq!(
+        ledger(&svc, "r").await,
+        vec![(Movement::Authorize, 5_000), (Movement::Void, 5_000)]
+    );
+    assert_eq!(
+        table.event_names(),
+        vec!["PaymentAuthorized", "PaymentVoided"]
+    );
+    let replay = svc.authorize(&req("r")).await.expect("replay");
+    assert_eq!(
+        (replay.outcome, replay.reason.as_deref()),
+        (ChargeOutcome::Cancelled, Some("SOLD_OUT"))
+    );
+}
+
+#[tokio::test]
+async fn a_late_cancel_refunds_all_but_the_penalty_once() {
+    let (provider, table, svc) = approving();
+    svc.authorize(&req("r")).await.expect("authorize");
+    svc.capture(&req("r")).await.expect("capture");
+    for _ in 0..2 {
+        let s = svc
+            .settle(&req("r"), 1_500, CancelReason::CustomerCancelled)
+            .await
+            .expect("cancel");
+        assert_eq!(
+            (s.status, s.refunded, s.kept),
+            (Some(PaymentStatus::PartiallyRefunded), 3_500, 1_500)
+        );
+    }
+    assert_eq!(
+        provider.moved(),
+        vec![(Movement::Capture, 5_000), (Movement::Refund, 3_500)]
+    );
+    assert_eq!(
+        table.event_names(),
+        vec!["PaymentAuthorized", "PaymentCaptured", "PaymentRefunded"]
+    );
+}
+
+#[tokio::test]
+async fn a_cancel_before_capture_takes_only_the_penalty_and_releases_the_rest() {
+    let (provider, _, svc) = approving();
+    svc.authorize(&req("r")).await.expect("authorize");
+    let s = svc
+        .settle(&req("r"), 1_500, CancelReason::CustomerCancelled)
+        .await
+        .expect("cancel");
+    assert_eq!((s.status, s.kept), (Some(PaymentStatus::Captured), 1_500));
+    // The saga's capture, arriving after the cancel, does not take the rest.
+    svc.capture(&req("r")).await.expect("capture");
+    assert_eq!(provider.moved(), vec![(Movement::Capture, 1_500)]);
+    assert_eq!(
+        ledger(&svc, "r").await,
+        vec![
+            (Movement::Authorize, 5_000),
+            (Movement::Capture, 1_500),
+            (Movement::Void, 3_500)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_cancel_before_the_authorization_leaves_nothing_to_hold() {
+    let (provider, table, svc) = approving();
+    let s = svc
+        .settle(&req("r"), 0, CancelReason::CustomerCancelled)
+        .await
+        .expect("void");
+    assert_eq!(s.status, None);
+    assert_eq!(
+        svc.authorize(&req("r")).await.expect("authorize").outcome,
+        ChargeOutcome::Cancelled
+    );
+    assert_eq!(
+        *provider.charges.lock().expect("lock"),
+        0,
+        "never authorized"
+    );
+    assert_eq!(
+        table.event_names(),
+        vec!["PaymentVoided"],
+        "the views learn it once"
+    );
+}
+
+/// A table that loses the next commit writing a ledger entry: the process died after the
+/// provider answered and before the ledger write.
+struct CrashBeforeLedger {
+    inner: Arc<MemoryTable>,
+    armed: AtomicBool,
+}
+
+#[async_trait]
+impl Table for CrashBeforeLedger {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn query(&self, q: &Query) -> Result<Vec<Item>, StoreError> {
+        self.inner.query(q).await
+    }
+    async fn transact(
+        &self,
+        writes: Vec<Write>,
+        events: Vec<DomainEvent>,
+    ) -> Result<(), StoreError> {
+        let ledger = writes.iter().any(|w| {
+            matches!(w, Write::Put { item, .. }
+                if item.get("sk").and_then(|v| v.as_str()).is_some_and(|sk| sk.starts_with(LedgerEntry::PREFIX)))
+        });
+        if ledger && self.armed.swap(false, Ordering::SeqCst) {
+            return Err(StoreError::Unavailable(
+                "crashed before the ledger write".into(),
+            ));
+        }
+        self.inner.transact(writes, events).await
+    }
+    async fn increment(&self, key: &Key, attr: &str, by: i64) -> Result<i64, StoreError> {
+        self.inner.increment(key, attr, by).await
+    }
+}
+
+#[tokio::test]
+async fn a_crash_between_the_providers_answer_and_the_ledger_write_moves_money_once() {
+    let provider = Arc::new(ScriptedProvider::approving());
+    let memory = Arc::new(MemoryTable::default());
+    let table = Arc::new(CrashBeforeLedger {
+        inner: memory.clone(),
+        armed: AtomicBool::new(false),
+    });
+    let svc = service(
+        table.clone(),
+        provider.clone(),
+        Arc::new(FixedClock::at(NOW)),
+        5,
+    );
+    svc.authorize(&req("r")).await.expect("authorize");
+    for (movement, run) in [(Movement::Capture, 0), (Movement::Refund, 1)] {
+        table.armed.store(true, Ordering::SeqCst);
+        let first = if run == 0 {
+            svc.capture(&req("r")).await.map(|_| ())
+        } else {
+            svc.settle(&req("r"), 1_000, CancelReason::CustomerCancelled)
+                .await
+                .map(|_| ())
+        };
+        assert!(
+            first.is_err(),
+            "{movement:?}: the step fails and is retried"
+        );
+        let sent = provider.calls.lock().expect("lock").len();
+        // The retry (here a fresh instance, as after a crash) sends the pending call again with the
+        // same key and records its answer.
+        let retry = service(
+            table.clone(),
+            provider.clone(),
+            Arc::new(FixedClock::at(NOW)),
+            5,
+        );
+        if run == 0 {
+            retry.capture(&req("r")).await.expect("retry");
+        } else {
+            retry
+                .settle(&req("r"), 1_000, CancelReason::CustomerCancelled)
+                .await
+                .expect("retry");
+        }
+        let calls = provider.calls.lock().expect("lock").clone();
+        assert_eq!(calls.len(), sent + 1, "{movement:?}: sent again");
+        assert_eq!(
+            calls[sent - 1].2,
+            calls[sent].2,
+            "with the same idempotency key"
+        );
+    }
+    assert_eq!(
+        provider.moved(),
+        vec![(Movement::Capture, 5_000), (Movement::Refund, 4_000)],
+        "each moved once"
+    );
+    assert_eq!(
+        ledger(&svc, "r").await,
+        vec![
+            (Movement::Authorize, 5_000),
+            (Movement::Capture, 5_000),
+            (Movement::Refund, 4_000)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn whatever_the_order_the_books_balance() {
+    // Every interleaving of capture and one cancel keeping `keep`, for a few keeps.
+    for keep in [0, 1, 2_500, 5_000, 9_999] {
+        for capture_first in [true, false] {
+            let (provider, _, svc) = approving();
+            svc.authorize(&req("r")).await.expect("authorize");
+            if capture_first {
+                svc.capture(&req("r")).await.expect("capture");
+            }
+            svc.settle(&req("r"), keep, CancelReason::CustomerCancelled)
+                .await
+                .expect("cancel");
+            svc.capture(&req("r")).await.expect("capture");
+            let p = svc.get("r").await.expect("get").expect("payment");
+            let s = p.facts.sums;
+            assert_eq!(
+                p.facts.kept(),
+                keep.min(5_000),
+                "keep {keep}, capture first {capture_first}"
+            );
+            assert_eq!(s.open(), 0, "nothing stays held");
+            assert!(p.pending.is_none());
+            let moved: i64 = provider
+                .moved()
+                .iter()
+                .map(|(m, a)| match m {
+                    Movement::Capture => *a,
+                    Movement::Refund => -a,
+                    _ => 0,
+                })
+                .sum();
+            assert_eq!(moved, p.facts.kept(), "the provider agrees with the ledger");
+            ledger(&svc, "r").await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_shared_circuit_opens_fails_fast_half_opens_and_closes() {
+    let clock = Arc::new(FixedClock::at(NOW));
+    let provider = Arc::new(ScriptedProvider::new(vec![
+        Err(ProviderError::Unavailable("down".into())),
+        Err(ProviderError::Unavailable("down".into())),
+        Ok(ProviderCharge::Approved {
+            provider_ref: "ok".into(),
+        }),
+    ]));
+    let (table, svc) = payments(provider.clone(), clock.clone(), 2);
+    for id in ["a", "b"] {
+        assert_eq!(
+            svc.authorize(&req(id)).await.expect("authorize").outcome,
+            ChargeOutcome::Unavailable
+        );
+    }
+    assert_eq!(
+        svc.breaker().state().await.expect("state").state,
+        CircuitState::Open
+    );
+    // Open: fail fast without calling the provider.
+    assert_eq!(
+        svc.authorize(&req("c")).await.expect("authorize").outcome,
+        ChargeOutcome::Unavailable
+    );
+    assert_eq!(*provider.charges.lock().expect("lock"), 2);
+    // A second instance over the same table sees the same open circuit.
+    let other = service(table.clone(), provider.clone(), clock.clone(), 2);
+    assert_eq!(
+        other.authorize(&req("d")).await.expect("authorize").outcome,
+        ChargeOutcome::Unavailable
+    );
+    assert_eq!(*provider.charges.lock().expect("lock"), 2);
+    // After the open period one trial goes through and closes the circuit.
+    clock.advance_ms(1_001);
+    assert_eq!(
+        other.authorize(&req("e")).await.expect("trial").outcome,
+        ChargeOutcome::Approved
+    );
+    assert_eq!(
+        svc.breaker().state().await.expect("state").state,
+        CircuitState::Closed
+    );
+    assert_eq!(
+        svc.authorize(&req("f")).await.expect("closed").outcome,
+        ChargeOutcome::Approved
+    );
+}
+
+#[test]
+fn payments_stored_before_the_ledger_read_with_the_sums_their_status_implies() {
+    let stored = serde_json::json!({
+        "paymentId": "p", "reservationId": "r", "userId": "u", "amount": 160000,
+        "status": "APPROVED", "providerRef": "sim-r", "declineReason": null
+    });
+    let facts: PaymentFacts = serde_json::from_value(stored).expect("legacy");
+    let facts = facts.with_legacy_sums();
+    assert_eq!(facts.status, PaymentStatus::Captured);
+    assert_eq!((facts.sums.captured, facts.kept()), (160_000, 160_000));
+}

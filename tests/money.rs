@@ -1,0 +1,235 @@
+//! Money as a card provider moves it, over HTTP: a booking is authorized, captured once the stay is
+//! confirmed, voided by every compensation before capture, and a customer's cancel keeps exactly
+//! what the cancellation quote said, the rest refunded through the provider. The payment's ledger
+//! and the simulated provider's recorded calls (`GET /_local/payments/{id}`) must agree.
+
+use serde_json::{Value, json};
+
+use crate::support::{Local, day};
+
+/// The movements of a payment's ledger, in order, with their amounts.
+fn ledger(p: &Value) -> Vec<(String, i64)> {
+    p["ledger"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .map(|e| {
+                    (
+                        e["movement"].as_str().unwrap_or_default().to_string(),
+                        e["amount"].as_i64().unwrap_or(-1),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What the provider did for a reservation: (operation, amount) of each call that moved money.
+async fn provider_moves(rt: &Local, id: &str) -> Vec<(String, i64)> {
+    let (s, b) = rt
+        .call("GET", &format!("/_local/payments/{id}"), None, None)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    b["calls"]
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .filter(|c| c["moved"] == true)
+                .map(|c| {
+                    (
+                        c["operation"].as_str().unwrap_or_default().to_string(),
+                        c["amount"].as_i64().unwrap_or(-1),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn moves(list: &[(&str, i64)]) -> Vec<(String, i64)> {
+    list.iter().map(|(m, a)| (m.to_string(), *a)).collect()
+}
+
+async fn book(rt: &Local, user: &str, place: &str, plan: &str, night: i64) -> String {
+    let (s, r) = rt
+        .call(
+            "POST",
+            "/v1/reservations",
+            Some(user),
+            Some(
+                json!({"placeId": place, "checkIn": day(night), "checkOut": day(night + 1),
+                        "rooms": 1, "ratePlanId": plan}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 202, "{r}");
+    r["reservationId"].as_str().expect("id").to_string()
+}
+
+async fn cancel(rt: &Local, user: &str, id: &str) -> Value {
+    let (s, r) = rt
+        .call(
+            "POST",
+            &format!("/v1/reservations/{id}/cancel"),
+            Some(user),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    r
+}
+
+async fn quote(rt: &Local, user: &str, id: &str) -> Value {
+    let (s, q) = rt
+        .call(
+            "GET",
+            &format!("/v1/reservations/{id}/cancellation"),
+            Some(user),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{q}");
+    q
+}
+
+/// A confirmed stay's cancel keeps what its policy keeps, to the minor unit: the quote, the
+/// cancel's answer, the ledger and the provider say the same amounts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_refunds_exactly_what_its_quote_said() {
+    let rt = Local::start("money-cancel", &[]).await;
+    // 10,001 a night: half of it is 5,000.5, kept rounded down in the guest's favour.
+    let place = rt
+        .place_with(
+            "owner-m",
+            json!({"name": "Harbour Inn", "roomCount": 3, "nightlyPrice": 10_001,
+                   "ratePlans": [
+                       {"ratePlanId": "flex", "name": "Flexible"},
+                       {"ratePlanId": "half", "name": "Half back",
+                        "cancellationPolicy": {"tiers": [{"penaltyPercent": 50}]}},
+                       {"ratePlanId": "nr", "name": "Non-refundable",
+                        "cancellationPolicy": "NON_REFUNDABLE"}]}),
+        )
+        .await;
+    for (plan, night, kept) in [("flex", 20, 0), ("half", 21, 5_000), ("nr", 22, 10_001)] {
+        let id = book(&rt, "mina", &place, plan, night).await;
+        rt.wait_status("mina", &id, "CONFIRMED", None).await;
+        rt.wait_payment("mina", &id, "CAPTURED").await;
+        let q = quote(&rt, "mina", &id).await;
+        assert_eq!(
+            (q["penaltyAmount"].as_i64(), q["refundAmount"].as_i64()),
+            (Some(kept), Some(10_001 - kept)),
+            "{plan}: {q}"
+        );
+        assert_eq!(q["currency"], "KRW");
+        assert!(q["why"].as_str().is_some_and(|w| !w.is_empty()), "{q}");
+        let r = cancel(&rt, "mina", &id).await;
+        let c = &r["cancellation"];
+        assert_eq!(
+            (&c["penaltyAmount"], &c["refundAmount"]),
+            (&q["penaltyAmount"], &q["refundAmount"]),
+            "{plan}: the cancel keeps what the quote said: {r}"
+        );
+        let refunded = 10_001 - kept;
+        rt.wait_for("the refund", || async {
+            let p = rt.payment("mina", &id).await.1;
+            p["refunded"] == refunded && p["kept"] == kept
+        })
+        .await;
+        let p = rt.payment("mina", &id).await.1;
+        let status = match kept {
+            0 => "REFUNDED",
+            10_001 => "CAPTURED",
+            _ => "PARTIALLY_REFUNDED",
+        };
+        assert_eq!(p["status"], status, "{plan}: {p}");
+        let mut want = vec![("AUTHORIZE", 10_001), ("CAPTURE", 10_001)];
+        if refunded > 0 {
+            want.push(("REFUND", refunded));
+        }
+        assert_eq!(ledger(&p), moves(&want), "{plan}: {p}");
+        // The provider moved the same money (the authorization is no movement of it).
+        let mut at_provider = provider_moves(&rt, &id).await;
+        at_provider.retain(|(op, _)| op != "authorize");
+        let mut sent = vec![("capture", 10_001)];
+        if refunded > 0 {
+            sent.push(("refund", refunded));
+        }
+        assert_eq!(at_provider, moves(&sent), "{plan}");
+        // The quote of a cancelled reservation is what its cancel did; MyPage shows the amounts.
+        assert_eq!(quote(&rt, "mina", &id).await["penaltyAmount"], kept);
+        rt.wait_for("mypage amounts", || async {
+            let (_, m) = rt
+                .call("GET", &format!("/v1/mypages/{id}"), Some("mina"), None)
+                .await;
+            m["paymentRefunded"] == refunded && m["cancellation"]["penaltyAmount"] == kept
+        })
+        .await;
+    }
+    // Nobody else gets a quote.
+    let id = book(&rt, "mina", &place, "flex", 25).await;
+    let (s, _) = rt
+        .call(
+            "GET",
+            &format!("/v1/reservations/{id}/cancellation"),
+            Some("mallory"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+}
+
+/// Before the stay is confirmed nothing is taken: the owner's rejection and the customer's cancel
+/// of a stay still awaiting the owner each void the authorization, even on a non-refundable rate,
+/// and the provider never captures or refunds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compensation_before_capture_moves_no_money() {
+    let rt = Local::start("money-void", &[]).await;
+    let place = rt
+        .place_with(
+            "owner-v",
+            json!({"name": "Hill Lodge", "roomCount": 2, "nightlyPrice": 30_000,
+                   "instantBook": false,
+                   "ratePlans": [{"ratePlanId": "nr", "name": "Non-refundable",
+                                  "cancellationPolicy": "NON_REFUNDABLE"}]}),
+        )
+        .await;
+    let rejected = book(&rt, "jun", &place, "nr", 30).await;
+    let cancelled = book(&rt, "jun", &place, "nr", 31).await;
+    for id in [&rejected, &cancelled] {
+        rt.wait_status("jun", id, "AWAITING_OWNER", None).await;
+        assert_eq!(rt.payment("jun", id).await.1["status"], "AUTHORIZED");
+    }
+    let (s, _) = rt
+        .call(
+            "POST",
+            &format!("/v1/owner/reservations/{rejected}/reject"),
+            Some("owner-v"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let q = quote(&rt, "jun", &cancelled).await;
+    assert_eq!(
+        (q["penaltyAmount"].as_i64(), q["refundAmount"].as_i64()),
+        (Some(0), Some(30_000)),
+        "{q}"
+    );
+    cancel(&rt, "jun", &cancelled).await;
+    for id in [&rejected, &cancelled] {
+        let p = rt.wait_payment("jun", id, "VOIDED").await;
+        assert_eq!(
+            ledger(&p),
+            moves(&[("AUTHORIZE", 30_000), ("VOID", 30_000)]),
+            "{p}"
+        );
+        assert_eq!(
+            (p["captured"].as_i64(), p["kept"].as_i64()),
+            (Some(0), Some(0))
+        );
+        assert_eq!(
+            provider_moves(&rt, id).await,
+            moves(&[("authorize", 30_000), ("void", 30_000)]),
+            "the provider was asked to hold and release, nothing else"
+        );
+    }
+}
