@@ -300,7 +300,8 @@ fi
 run payment-authorize PaymentAuthorizeFunction "$(sample payment-authorize)" \
     '.outcome == "APPROVED" and (.paymentId | type == "string")' "outcome APPROVED with a paymentId"
 run payment-get PaymentGetFunction "$(sample payment-get)" \
-    "$(http 200) and .body.status == \"APPROVED\" and .body.amount == 100000" "200, status APPROVED, amount 100000"
+    "$(http 200) and .body.status == \"AUTHORIZED\" and .body.authorized == 100000 and .body.ledger[0].movement == \"AUTHORIZE\"" \
+    "200, status AUTHORIZED, authorized 100000, ledger AUTHORIZE"
 run reservation-record-payment ReservationRecordPaymentFunction "$(sample reservation-record-payment)" \
     '. == {status: "PAID", version: 2}' '{"status":"PAID","version":2}'
 run place-hold-nights PlaceHoldNightsFunction "$(sample place-hold-nights)" \
@@ -332,6 +333,9 @@ consume place-resume-saga PlaceResumeSagaFunction "$(sample place-resume-saga)" 
     "the owner's decision sent to the waiting saga (SendTaskSuccess: the emulator accepts any token)"
 run reservation-confirm ReservationConfirmFunction "$(sample reservation-confirm)" \
     '. == {status: "CONFIRMED", version: 4}' '{"status":"CONFIRMED","version":4}'
+run payment-capture PaymentCaptureFunction "$(sample payment-capture)" \
+    '. == {status: "CAPTURED", captured: 100000, refunded: 0, kept: 100000}' \
+    '{"status":"CAPTURED","captured":100000,"refunded":0,"kept":100000}'
 consume notification-sender NotificationSenderFunction "$(sample notification-sender)"
 consume loyalty-awarder LoyaltyAwarderFunction "$(sample loyalty-awarder)"
 
@@ -339,9 +343,12 @@ consume loyalty-awarder LoyaltyAwarderFunction "$(sample loyalty-awarder)"
 deliver MyPageProjectorFunction NotificationSenderFunction LoyaltyAwarderFunction ReservationSagaStarterFunction
 run reservation-get ReservationGetFunction "$(sample reservation-get)" \
     "$(http 200) and .body.status == \"CONFIRMED\" and .body.version == 4" "200, status CONFIRMED, version 4"
+run reservation-cancellation ReservationCancellationFunction "$(sample reservation-cancellation)" \
+    "$(http 200) and .body.refundAmount == 100000 and .body.penaltyAmount == 0 and .body.currency == \"KRW\"" \
+    "200, refundAmount 100000, penaltyAmount 0 (a full refund this far before check-in)"
 run mypage-get MyPageGetFunction "$(sample mypage-get)" \
-    "$(http 200) and .body.reservationStatus == \"CONFIRMED\" and .body.paymentStatus == \"APPROVED\" and .body.amount == 100000" \
-    "200, reservationStatus CONFIRMED, paymentStatus APPROVED, amount 100000"
+    "$(http 200) and .body.reservationStatus == \"CONFIRMED\" and .body.paymentStatus == \"CAPTURED\" and .body.amount == 100000" \
+    "200, reservationStatus CONFIRMED, paymentStatus CAPTURED, amount 100000"
 run mypage-list MyPageListFunction events/mypage-list.json \
     "$(http 200) and ([.body.items[] | [.reservationId, .reservationStatus]] == [[\"$rid\", \"CONFIRMED\"]])" \
     "200, one item: the reservation, CONFIRMED"
@@ -384,13 +391,14 @@ run seed-mypage SeedMyPageFunction events/seed-mypage.json \
      and .body.amount == 5000 and .body.placeNm == \"test01\"" \
     "200, orderId 1, status 예약완료, payStatus 결제완료, amount 5000, placeNm test01"
 
-# The customer cancels the confirmed stay; the payment is refunded, the nights released.
+# The customer cancels the confirmed stay; the captured payment is refunded, the nights released.
 run reservation-cancel ReservationCancelFunction "$(sample reservation-cancel)" \
     "$(http 200) and .body.status == \"CANCELLED\" and .body.statusReason == \"CUSTOMER_CANCELLED\"" \
     "200, status CANCELLED, statusReason CUSTOMER_CANCELLED"
 consume payment-refund-on-cancel PaymentRefundOnCancelFunction "$(sample payment-refund-on-cancel)"
 run payment-get PaymentGetFunction "$(sample payment-get)" \
-    "$(http 200) and .body.status == \"REFUNDED\"" "200, status REFUNDED (after payment-refund-on-cancel)"
+    "$(http 200) and .body.status == \"REFUNDED\" and .body.refunded == 100000" \
+    "200, status REFUNDED, refunded 100000 (after payment-refund-on-cancel)"
 consume place-release-on-cancel PlaceReleaseOnCancelFunction "$(sample place-release-on-cancel)"
 run place-get PlaceGetFunction events/place-get.json "$(http 200) and $(nights_held 0 2)" \
     "200, nights 2030-05-01 and 05-02 each held 0, free 2 (after place-release-on-cancel)"
@@ -417,7 +425,8 @@ reserve() { # reserve KEY: places a reservation, runs the saga up to the owner's
 reserve sample-trip-owner-timeout
 run place-expire-decision PlaceExpireDecisionFunction "$(sample place-expire-decision)" \
     '. == {decision: "TIMED_OUT"}' '{"decision":"TIMED_OUT"}'
-run payment-void PaymentVoidFunction "$(sample payment-void)" '. == {refunded: true}' '{"refunded":true}'
+run payment-void PaymentVoidFunction "$(sample payment-void)" \
+    '. == {status: "VOIDED", captured: 0, refunded: 0, kept: 0}' '{"status":"VOIDED","captured":0,...}'
 run reservation-cancel-step ReservationCancelStepFunction "$(sample reservation-cancel-step)" \
     '. == {status: "CANCELLED", version: 4}' '{"status":"CANCELLED","version":4}'
 # The customer cancels while the owner decides.
