@@ -58,7 +58,12 @@ const AWAIT: &[&str] = &[
     "WaitForOwner",
     "DecisionOutcome",
 ];
-const CONFIRM: &[&str] = &["ConfirmReservation", "ConfirmedOutcome", "Confirmed"];
+const CONFIRM: &[&str] = &[
+    "ConfirmReservation",
+    "ConfirmedOutcome",
+    "CapturePayment",
+    "Confirmed",
+];
 const REFUND_CANCEL: &[&str] = &["VoidPayment", "CancelReservation", "Cancelled"];
 
 fn path(parts: &[&[&'static str]]) -> Vec<&'static str> {
@@ -67,7 +72,8 @@ fn path(parts: &[&[&'static str]]) -> Vec<&'static str> {
 
 fn outcomes() -> Vec<Outcome> {
     let placed = || ev("reservation", "ReservationPlaced", json!({}));
-    let approved = || ev("payment", "PaymentApproved", json!({}));
+    let approved = || ev("payment", "PaymentAuthorized", json!({}));
+    let captured = || ev("payment", "PaymentCaptured", json!({}));
     let paid = || ev("reservation", "ReservationStatusChanged", status("PAID"));
     let awaiting = || {
         ev(
@@ -97,7 +103,8 @@ fn outcomes() -> Vec<Outcome> {
             ),
         ]
     };
-    let refunded = || ev("payment", "PaymentCancelApproved", json!({}));
+    let voided = || ev("payment", "PaymentVoided", json!({}));
+    let refunded = || ev("payment", "PaymentRefunded", json!({}));
     let decided = |t: &'static str, by: &str| ev("place", t, json!({"decidedBy": by}));
     // The place context's own account of the nights (the search projection's input).
     let held = || ev("place", "RoomsHeld", json!({}));
@@ -110,7 +117,12 @@ fn outcomes() -> Vec<Outcome> {
     };
     let confirmed_by = |owner_asked: bool, by: &str| {
         let mut events = charged(owner_asked);
-        events.extend([held(), decided("ReservationConfirmed", by), confirmed()]);
+        events.extend([
+            held(),
+            decided("ReservationConfirmed", by),
+            confirmed(),
+            captured(),
+        ]);
         events
     };
     // Only a refusal after the owner's turn had its nights held (a sold-out hold held none).
@@ -119,7 +131,7 @@ fn outcomes() -> Vec<Outcome> {
         if owner_asked {
             events.extend([held(), released()]);
         }
-        events.extend([decided("ReservationCancelConfirmed", by), refunded()]);
+        events.extend([decided("ReservationCancelConfirmed", by), voided()]);
         events.extend(cancelled(reason));
         events
     };
