@@ -468,7 +468,7 @@ fn setup_for(binary: &str) -> Option<Setup> {
         "reservation-cancel-step" => Setup::at(TokenStored).expired().refunded(),
         "place-release-nights" => Setup::at(TokenStored).customer_cancelled(),
         "place-resume-saga" | "reservation-confirm" => Setup::at(OwnerConfirmed),
-        "reservation-get" | "reservation-cancel" | "reservation-cancellation" => {
+        "reservation-get" | "reservation-cancel" | "reservation-cancellation" | "owner-cancel" => {
             Setup::at(Captured)
         }
         "payment-capture" => Setup::at(Confirmed),
@@ -1096,6 +1096,31 @@ async fn verify(binary: &str, ctx: &Ctx, outcome: &Outcome) -> R {
                 ctx.saga.calls(),
                 vec![],
                 "saga callbacks (place-resume-saga resumes)",
+            )?;
+        }
+        "owner-cancel" => {
+            let b = http_json(outcome, 200)?;
+            same(&b["status"], &json!("CANCELLED"), "status")?;
+            same(
+                &b["statusReason"],
+                &json!("OWNER_CANCELLED"),
+                "statusReason",
+            )?;
+            same(
+                &b["cancellation"]["refundAmount"],
+                &json!(AMOUNT),
+                "refundAmount",
+            )?;
+            same(
+                &b["cancellation"]["penaltyAmount"],
+                &json!(0),
+                "penaltyAmount",
+            )?;
+            let types = ctx.event_types(RES).await?;
+            same(
+                types.last().map(String::as_str),
+                Some("ReservationCanceled"),
+                "last event",
             )?;
         }
         "seed-reservation-management" => {

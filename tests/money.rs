@@ -233,3 +233,72 @@ async fn a_compensation_before_capture_moves_no_money() {
         );
     }
 }
+
+/// The owner cancels a confirmed non-refundable stay: everything goes back. A no-show cannot be
+/// marked before the check-in day has passed, nor by anybody but the owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_cancel_refunds_everything_and_a_no_show_waits_for_the_check_in_day() {
+    let rt = Local::start("money-owner", &[]).await;
+    let place = rt
+        .place_with(
+            "owner-o",
+            json!({"name": "River House", "roomCount": 1, "nightlyPrice": 20_000,
+                   "ratePlans": [{"ratePlanId": "nr", "name": "Non-refundable",
+                                  "cancellationPolicy": "NON_REFUNDABLE"}]}),
+        )
+        .await;
+    let id = book(&rt, "lee", &place, "nr", 40).await;
+    rt.wait_status("lee", &id, "CONFIRMED", None).await;
+    rt.wait_payment("lee", &id, "CAPTURED").await;
+    let owner_ends = |who: &'static str, what: &'static str| {
+        let rt = &rt;
+        let id = id.clone();
+        async move {
+            rt.call(
+                "POST",
+                &format!("/v1/owner/reservations/{id}/{what}"),
+                Some(who),
+                None,
+            )
+            .await
+        }
+    };
+    let (s, p) = owner_ends("owner-o", "no-show").await;
+    assert_eq!(s, 409, "{p}");
+    assert!(
+        p["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("end of the check-in day")),
+        "{p}"
+    );
+    assert_eq!(owner_ends("lee", "cancel").await.0, 404, "only its owner");
+    let (s, r) = owner_ends("owner-o", "cancel").await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        (&r["statusReason"], &r["cancellation"]["refundAmount"]),
+        (&json!("OWNER_CANCELLED"), &json!(20_000))
+    );
+    assert_eq!(
+        owner_ends("owner-o", "cancel").await.0,
+        200,
+        "repeating changes nothing"
+    );
+    assert_eq!(
+        owner_ends("owner-o", "no-show").await.0,
+        409,
+        "no longer confirmed"
+    );
+    let p = rt.wait_payment("lee", &id, "REFUNDED").await;
+    assert_eq!(
+        ledger(&p),
+        moves(&[
+            ("AUTHORIZE", 20_000),
+            ("CAPTURE", 20_000),
+            ("REFUND", 20_000)
+        ])
+    );
+    rt.wait_for("the night released", || async {
+        rt.held("owner-o", &place, &day(40)).await == 0
+    })
+    .await;
+}

@@ -631,6 +631,23 @@ async fn every_answer_of_the_main_flows_is_declared_by_openapi() {
         .user("oscar")
         .expect(404)
         .await;
+    // The owner ends the confirmed one: no no-show before its check-in day, then a cancel.
+    c.req("POST", format!("/v1/owner/reservations/{asked}/no-show"))
+        .user("oscar")
+        .expect(409)
+        .await;
+    c.req("POST", format!("/v1/owner/reservations/{refused}/cancel"))
+        .user("oscar")
+        .expect(409)
+        .await;
+    c.req("POST", format!("/v1/owner/reservations/{asked}/cancel"))
+        .user("olivia")
+        .expect(404)
+        .await;
+    c.req("POST", format!("/v1/owner/reservations/{asked}/cancel"))
+        .user("oscar")
+        .expect(200)
+        .await;
 
     // Cancelling: once, again (no change), not someone else's, not with a bad key.
     let cancel = format!("/v1/reservations/{id}/cancel");

@@ -395,6 +395,9 @@ run seed-mypage SeedMyPageFunction events/seed-mypage.json \
 run reservation-cancel ReservationCancelFunction "$(sample reservation-cancel)" \
     "$(http 200) and .body.status == \"CANCELLED\" and .body.statusReason == \"CUSTOMER_CANCELLED\"" \
     "200, status CANCELLED, statusReason CUSTOMER_CANCELLED"
+# The owner can no longer cancel it (only a confirmed stay): a 409 naming why.
+run owner-cancel OwnerCancelFunction "$(sample owner-cancel)" \
+    "$(http 409) and (.body.detail | test(\"only a confirmed stay\"))" "409: only a confirmed stay can be cancelled by its owner"
 consume payment-refund-on-cancel PaymentRefundOnCancelFunction "$(sample payment-refund-on-cancel)"
 run payment-get PaymentGetFunction "$(sample payment-get)" \
     "$(http 200) and .body.status == \"REFUNDED\" and .body.refunded == 100000" \

@@ -90,6 +90,30 @@ fn cases() -> Vec<(
             ],
         ),
         (
+            "owner-cancel",
+            "reserveplace.reservation",
+            "ReservationCanceled",
+            json!({"reason": "OWNER_CANCELLED"}),
+            vec![
+                MYPAGE,
+                OWNER_VIEW,
+                "PaymentRefundOnCancelFunction",
+                "PlaceReleaseOnCancelFunction",
+            ],
+        ),
+        (
+            "no-show",
+            "reserveplace.reservation",
+            "ReservationCanceled",
+            json!({"reason": "NO_SHOW"}),
+            vec![
+                MYPAGE,
+                OWNER_VIEW,
+                "PaymentRefundOnCancelFunction",
+                "PlaceReleaseOnCancelFunction",
+            ],
+        ),
+        (
             "timeout-cancel",
             "reserveplace.reservation",
             "ReservationCanceled",
@@ -97,7 +121,28 @@ fn cases() -> Vec<(
             vec![MYPAGE, OWNER_VIEW],
         ),
         (
-            "approved",
+            "authorized",
+            "reserveplace.payment",
+            "PaymentAuthorized",
+            json!({}),
+            vec![MYPAGE],
+        ),
+        (
+            "captured",
+            "reserveplace.payment",
+            "PaymentCaptured",
+            json!({}),
+            vec![MYPAGE],
+        ),
+        (
+            "part-refunded",
+            "reserveplace.payment",
+            "PaymentRefunded",
+            json!({}),
+            vec![MYPAGE],
+        ),
+        (
+            "approved-before-capture-existed",
             "reserveplace.payment",
             "PaymentApproved",
             json!({}),
@@ -111,7 +156,7 @@ fn cases() -> Vec<(
             vec![MYPAGE],
         ),
         (
-            "refunded",
+            "refunded-before-partial-refunds",
             "reserveplace.payment",
             "PaymentCancelApproved",
             json!({}),
@@ -229,7 +274,7 @@ async fn eventbridge_routes_every_event_as_the_spec_says() {
     let bus = support::TemplateBus::create().await;
     let sdk = support::sdk().await;
     let publisher = EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&sdk), &bus.name);
-    // 14 events in one call: the adapter splits them into batches of at most 10.
+    // 19 events in one call: the adapter splits them into batches of at most 10.
     let events: Vec<DomainEvent> = cases()
         .into_iter()
         .map(|(case, source, detail_type, extra, _)| event(case, source, detail_type, &extra))

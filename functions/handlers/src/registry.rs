@@ -104,6 +104,7 @@ pub fn rows() -> Vec<Row> {
         ("reservation-get", &[RESERVATION], http!(http::reservation::get)),
         ("reservation-cancellation", &[RESERVATION], http!(http::reservation::cancellation)),
         ("reservation-cancel", &[RESERVATION], http!(http::reservation::cancel)),
+        ("owner-cancel", &[RESERVATION], http!(http::reservation::owner_cancel)),
         ("seed-accommodation", &[RESERVATION], http!(http::seed::accommodation)),
         ("payment-get", &[PAYMENT], http!(http::views::payment)),
         ("mypage-get", &[MYPAGE], http!(http::views::mypage_get)),

@@ -6,7 +6,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::model::{Reservation, ReservationStatus};
-use crate::terms::{Currency, format_amount};
+use crate::error::{DomainError, DomainResult};
+use crate::stay::parse_date;
+use crate::terms::{Currency, LocalTime, PlaceZone, format_amount};
 
 /// The amounts of a cancel and why. Stored on the reservation when it is cancelled and carried by
 /// ReservationCanceled, so the payment context refunds exactly this.
@@ -82,4 +84,57 @@ pub fn cancellation_at(r: &Reservation, at: OffsetDateTime) -> Cancellation {
         changes_at,
         at: rfc3339(at),
     }
+}
+
+/// The owner cancels a confirmed stay: the guest gets everything back, whatever the policy.
+pub fn owner_cancellation(r: &Reservation, at: OffsetDateTime) -> Cancellation {
+    Cancellation {
+        refund_amount: r.amount,
+        penalty_amount: 0,
+        currency: r.terms.currency,
+        policy: None,
+        why: format!(
+            "The owner cancelled: a full refund ({}).",
+            format_amount(r.amount, r.terms.currency)
+        ),
+        changes_at: None,
+        at: rfc3339(at),
+    }
+}
+
+/// The guest did not arrive: from the end of the check-in day (midnight in the place's zone) the
+/// owner may say so, and the stay keeps what a cancel at check-in would have kept (everything
+/// for a booking made before cancellation policies).
+pub fn no_show_at(r: &Reservation, at: OffsetDateTime) -> DomainResult<Cancellation> {
+    let check_in = parse_date("checkIn", &r.check_in)?;
+    let next_day = check_in
+        .next_day()
+        .ok_or_else(|| DomainError::invalid("checkIn", "has no next day"))?;
+    let policy = r.terms.cancellation_policy.as_ref();
+    let zone = policy.map_or_else(PlaceZone::default, |p| p.time_zone.clone());
+    let from = zone.instant(next_day, LocalTime::midnight())?;
+    if at < from {
+        return Err(DomainError::Conflict(format!(
+            "a no-show can be marked from {} (the end of the check-in day, {})",
+            zone.local(from),
+            zone.name()
+        )));
+    }
+    let penalty = policy
+        .map_or(r.amount, |p| p.penalty_at(p.check_in_at))
+        .clamp(0, r.amount);
+    let currency = r.terms.currency;
+    Ok(Cancellation {
+        refund_amount: r.amount - penalty,
+        penalty_amount: penalty,
+        currency,
+        policy: policy.map(|p| p.name.clone()),
+        why: format!(
+            "No-show: {} kept, {} refunded (what a cancel at check-in keeps).",
+            format_amount(penalty, currency),
+            format_amount(r.amount - penalty, currency)
+        ),
+        changes_at: None,
+        at: rfc3339(at),
+    })
 }

@@ -7,3 +7,7 @@ mod service;
 pub use cancellation::*;
 pub use model::*;
 pub use service::*;
+
+#[cfg(test)]
+#[path = "cancellation_tests.rs"]
+mod cancellation_tests;

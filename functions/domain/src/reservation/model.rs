@@ -43,19 +43,26 @@ pub enum CancelReason {
     OwnerRejected,
     OwnerTimeout,
     CustomerCancelled,
+    /// The owner cancelled a confirmed stay: everything is refunded.
+    OwnerCancelled,
+    /// The guest did not arrive: the owner marked it after the check-in day; the policy's
+    /// no-show penalty is kept.
+    NoShow,
     /// A saga step after the charge failed for good (a crash, a permanent error, or a context
     /// down longer than the step's retries): the saga compensated.
     SystemError,
 }
 
 impl CancelReason {
-    pub const ALL: [CancelReason; 7] = [
+    pub const ALL: [CancelReason; 9] = [
         Self::PaymentDeclined,
         Self::PaymentUnavailable,
         Self::SoldOut,
         Self::OwnerRejected,
         Self::OwnerTimeout,
         Self::CustomerCancelled,
+        Self::OwnerCancelled,
+        Self::NoShow,
         Self::SystemError,
     ];
 
@@ -68,6 +75,8 @@ impl CancelReason {
             Self::OwnerRejected => "OWNER_REJECTED",
             Self::OwnerTimeout => "OWNER_TIMEOUT",
             Self::CustomerCancelled => "CUSTOMER_CANCELLED",
+            Self::OwnerCancelled => "OWNER_CANCELLED",
+            Self::NoShow => "NO_SHOW",
             Self::SystemError => "SYSTEM_ERROR",
         }
     }
@@ -80,6 +89,8 @@ impl CancelReason {
             Self::OwnerRejected => "The owner declined the reservation; your payment was released.",
             Self::OwnerTimeout => "The owner did not answer in time; your payment was released.",
             Self::CustomerCancelled => "You cancelled the reservation.",
+            Self::OwnerCancelled => "The owner cancelled your stay; everything is refunded.",
+            Self::NoShow => "You did not arrive; the owner marked the stay as a no-show.",
             Self::SystemError => "Something went wrong on our side; your payment was released.",
         }
     }

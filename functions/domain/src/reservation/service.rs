@@ -4,7 +4,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::cancellation::{Cancellation, cancellation_at};
+use super::cancellation::{Cancellation, cancellation_at, no_show_at, owner_cancellation};
 use super::model::*;
 use crate::clock::{Clock, Sleeper};
 use crate::error::{DomainError, DomainResult};
@@ -610,6 +610,55 @@ impl ReservationService {
                     Some(cancellation_at(r, self.clock.now())),
                 ),
             })
+        })
+        .await
+    }
+
+    /// `POST /v1/owner/reservations/{id}/cancel` (`no_show` false) and `.../no-show` (true): the
+    /// owner ends a confirmed stay of their place. A cancel refunds everything; a no-show, from
+    /// the end of the check-in day, keeps the policy's no-show penalty. Repeating the same end
+    /// changes nothing; anything but a confirmed stay is a 409.
+    pub async fn end_by_owner(
+        &self,
+        owner_id: &str,
+        reservation_id: &str,
+        no_show: bool,
+    ) -> DomainResult<Reservation> {
+        let r = self
+            .get(reservation_id)
+            .await?
+            .filter(|r| r.owner_id == owner_id && !owner_id.is_empty())
+            .ok_or_else(|| DomainError::not_found(format!("reservation {reservation_id}")))?;
+        let reason = if no_show {
+            CancelReason::NoShow
+        } else {
+            CancelReason::OwnerCancelled
+        };
+        if r.status == ReservationStatus::Cancelled && r.status_reason == Some(reason) {
+            return Ok(r);
+        }
+        self.step(reservation_id, |r| {
+            if r.status == ReservationStatus::Cancelled && r.status_reason == Some(reason) {
+                return Ok(Step::Stay);
+            }
+            if r.status != ReservationStatus::Confirmed {
+                return Err(DomainError::Conflict(format!(
+                    "only a confirmed stay can be {}; this one is {}",
+                    if no_show {
+                        "marked a no-show"
+                    } else {
+                        "cancelled by its owner"
+                    },
+                    r.status.as_str()
+                )));
+            }
+            let now = self.clock.now();
+            let c = if no_show {
+                no_show_at(r, now)?
+            } else {
+                owner_cancellation(r, now)
+            };
+            Ok(Step::Cancel(reason, Some(c)))
         })
         .await
     }

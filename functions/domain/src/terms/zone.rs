@@ -173,6 +173,9 @@ impl LocalTime {
     pub fn check_out() -> Self {
         Self::CHECK_OUT
     }
+    pub fn midnight() -> Self {
+        LocalTime { hour: 0, minute: 0 }
+    }
 }
 
 impl fmt::Display for LocalTime {

@@ -110,8 +110,8 @@ pub async fn loyalty_awarder(svc: &Services, event: DomainEvent) -> StepResult<(
     Ok(())
 }
 
-/// [payment-refund-on-cancel] ReservationCanceled(CUSTOMER_CANCELLED) → keep what the cancel's
-/// policy keeps and void or refund the rest, exactly once.
+/// [payment-refund-on-cancel] ReservationCanceled(CUSTOMER_CANCELLED, OWNER_CANCELLED, NO_SHOW) → keep
+/// what the cancel keeps and void or refund the rest, exactly once.
 pub async fn payment_refund_on_cancel(svc: &Services, event: DomainEvent) -> StepResult<()> {
     let event = event.event;
     let (meta, r) = reservation(&event)?;
@@ -126,8 +126,8 @@ pub async fn payment_refund_on_cancel(svc: &Services, event: DomainEvent) -> Ste
     Ok(())
 }
 
-/// [place-release-on-cancel] ReservationCanceled(CUSTOMER_CANCELLED) → release the nights, and stop
-/// a saga waiting for the owner.
+/// [place-release-on-cancel] ReservationCanceled(CUSTOMER_CANCELLED, OWNER_CANCELLED, NO_SHOW) →
+/// release the nights, and stop a saga waiting for the owner.
 pub async fn place_release_on_cancel(svc: &Services, event: DomainEvent) -> StepResult<()> {
     let event = event.event;
     let (meta, r) = reservation(&event)?;

@@ -37,6 +37,20 @@ pub async fn cancellation(svc: &Services, req: ApiRequest) -> ApiResult {
     Ok(ApiResponse::json(StatusCode::OK, &c))
 }
 
+/// [owner-cancel] `POST /v1/owner/reservations/{reservationId}/cancel` and `POST /v1/owner/reservations/{reservationId}/no-show`.
+/// The owner ends a confirmed stay: a full refund, or the policy's no-show penalty kept; the
+/// payment and the place context follow from ReservationCanceled. Naturally idempotent.
+pub async fn owner_cancel(svc: &Services, req: ApiRequest) -> ApiResult {
+    let owner = req.user()?;
+    req.idempotency_key()?;
+    let no_show = req.path.trim_end_matches('/').ends_with("/no-show");
+    let r = svc
+        .reservations
+        .end_by_owner(owner, req.param("reservationId")?, no_show)
+        .await?;
+    Ok(ApiResponse::json(StatusCode::OK, &r))
+}
+
 /// [reservation-cancel] `POST /v1/reservations/{reservationId}/cancel` — naturally idempotent.
 pub async fn cancel(svc: &Services, req: ApiRequest) -> ApiResult {
     let user = req.user()?;
