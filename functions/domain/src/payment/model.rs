@@ -160,6 +160,9 @@ pub struct AuthorizeCall<'a> {
     pub user_id: &'a str,
     pub amount: i64,
     pub currency: Currency,
+    /// The card as the client obtained it from the provider (`paymentMethod` of the booking);
+    /// `None` leaves the choice to the provider (the simulation approves).
+    pub payment_method: Option<&'a str>,
     pub idempotency_key: &'a str,
 }
 

@@ -25,6 +25,8 @@ pub struct ChargeRequest {
     pub amount: i64,
     #[serde(default)]
     pub currency: Currency,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_method: Option<String>,
     /// The reservation's version the request was made at (carried into the events).
     #[serde(default)]
     pub version: u64,
@@ -38,6 +40,7 @@ impl ChargeRequest {
             user_id: r.user_id.clone(),
             amount: r.amount,
             currency: r.terms.currency,
+            payment_method: r.terms.payment_method.clone(),
             version: meta.version,
         }
     }
@@ -262,6 +265,7 @@ impl PaymentService {
                 user_id: &req.user_id,
                 amount: req.amount,
                 currency: req.currency,
+                payment_method: req.payment_method.as_deref(),
                 idempotency_key: &key,
             })
             .await;

@@ -47,6 +47,7 @@ fn req(id: &str) -> ChargeRequest {
         user_id: "u".into(),
         amount: 5_000,
         currency: crate::terms::Currency::KRW,
+        payment_method: None,
         version: 1,
     }
 }

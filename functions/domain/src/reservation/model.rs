@@ -149,6 +149,10 @@ pub struct BookingTerms {
     pub lead_guest: Option<LeadGuest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub special_request: Option<String>,
+    /// The card the guest pays with, as the provider's client library gave it (`pm_…`): a
+    /// reference usable only with the provider's secret key, never card data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_method: Option<String>,
 }
 
 impl BookingTerms {
@@ -163,6 +167,7 @@ impl BookingTerms {
             guests: Some(party.guests),
             lead_guest: party.lead_guest,
             special_request: party.special_request,
+            payment_method: None,
         }
     }
 }

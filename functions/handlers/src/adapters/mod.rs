@@ -1,11 +1,13 @@
-//! Adapters that are the same on AWS and locally: the simulated payment provider, the provider
-//! timeout, the logging notification channel and the timer.
+//! Adapters that are the same on AWS and locally: the payment providers (the simulation, Stripe)
+//! and their timeout, the logging notification channel and the timer.
 mod log_channel;
 mod simulated_payment;
 mod sleeper;
+mod stripe;
 mod timeout;
 
 pub use log_channel::LogChannel;
 pub use simulated_payment::{SimulatedCall, SimulatedProvider, SimulationSettings};
 pub use sleeper::TokioSleeper;
+pub use stripe::{StripeConfig, StripeProvider, stripe_amount};
 pub use timeout::TimeoutProvider;

@@ -169,6 +169,11 @@ impl SimulatedProvider {
     }
 }
 
+/// The simulation's test cards (`paymentMethod`): any other method, or none, is a card that pays.
+pub const TEST_DECLINE: &str = "pm_sim_decline";
+pub const TEST_UNAVAILABLE: &str = "pm_sim_unavailable";
+pub const TEST_TIMEOUT: &str = "pm_sim_timeout";
+
 fn reference(reservation_id: &str) -> String {
     format!("sim-{reservation_id}")
 }
@@ -191,6 +196,24 @@ fn refusal(hold: &Hold, movement: Movement, amount: i64) -> Option<String> {
 #[async_trait]
 impl PaymentProvider for SimulatedProvider {
     async fn authorize(&self, call: AuthorizeCall<'_>) -> Result<ProviderCharge, ProviderError> {
+        // The simulation's own test cards fail on purpose, whatever the settings.
+        match call.payment_method {
+            Some(TEST_DECLINE) => {
+                return Ok(ProviderCharge::Declined {
+                    reason: "card declined (test card pm_sim_decline)".into(),
+                });
+            }
+            Some(TEST_UNAVAILABLE) => {
+                return Err(ProviderError::Unavailable(
+                    "test card pm_sim_unavailable".into(),
+                ));
+            }
+            Some(TEST_TIMEOUT) => {
+                // Longer than any provider timeout: the call's outcome is unknown to the caller.
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+            _ => {}
+        }
         let s = self.behave().await?;
         let provider_ref = reference(call.reservation_id);
         let mut memory = self
