@@ -24,6 +24,8 @@ mod identity;
 mod invalid_input;
 #[path = "local_http.rs"]
 mod local_http;
+#[path = "../functions/handlers/tests/support/localstripe.rs"]
+mod localstripe;
 #[path = "money.rs"]
 mod money;
 #[path = "openapi_responses.rs"]

@@ -499,6 +499,7 @@ fn charge_request() -> ChargeRequest {
         user_id: CUSTOMER.into(),
         amount: AMOUNT,
         currency: Default::default(),
+        payment_method: None,
         version: 1,
     }
 }
@@ -671,6 +672,7 @@ async fn seed_facade(svc: &Services, facade: Facade) -> R {
         user_id: seed::user_id(SEED_USER),
         amount: 5000,
         currency: Default::default(),
+        payment_method: None,
         version: 1,
     };
     svc.payments

@@ -302,3 +302,127 @@ async fn an_owner_cancel_refunds_everything_and_a_no_show_waits_for_the_check_in
     })
     .await;
 }
+
+/// The booking names its card (`paymentMethod`): a malformed one is the client's mistake at its
+/// field; the simulation's declining test card declines the booking without holding anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_pays_with_the_card_it_names() {
+    let rt = Local::start("money-card", &[]).await;
+    let place = rt.place("owner-c", 2, 15_000, true).await;
+    let body = |card: &str| json!({"placeId": place, "checkIn": day(50), "checkOut": day(51), "paymentMethod": card});
+    let (s, p) = rt
+        .call(
+            "POST",
+            "/v1/reservations",
+            Some("kim"),
+            Some(body("4242 4242 4242 4242")),
+        )
+        .await;
+    assert_eq!(s, 422, "{p}");
+    assert!(p.to_string().contains("paymentMethod"), "{p}");
+    let (s, r) = rt
+        .call(
+            "POST",
+            "/v1/reservations",
+            Some("kim"),
+            Some(body("pm_sim_decline")),
+        )
+        .await;
+    assert_eq!(s, 202, "{r}");
+    let id = r["reservationId"].as_str().expect("id");
+    rt.wait_status("kim", id, "CANCELLED", Some("PAYMENT_DECLINED"))
+        .await;
+    let p = rt.payment("kim", id).await.1;
+    assert_eq!(
+        (p["status"].as_str(), p["authorized"].as_i64()),
+        (Some("DECLINED"), Some(0)),
+        "{p}"
+    );
+    assert_eq!(rt.held("owner-c", &place, &day(50)).await, 0);
+    let (s, r) = rt
+        .call(
+            "POST",
+            "/v1/reservations",
+            Some("kim"),
+            Some(body("pm_card_visa")),
+        )
+        .await;
+    assert_eq!(s, 202, "{r}");
+    let id = r["reservationId"].as_str().expect("id");
+    rt.wait_status("kim", id, "CONFIRMED", None).await;
+    assert_eq!(
+        rt.reservation("kim", id).await["paymentMethod"],
+        "pm_card_visa"
+    );
+}
+
+/// The whole system on a real provider's API: the local runtime with `--payment-provider stripe`
+/// against localstripe. A booking authorizes a PaymentIntent with manual capture and captures it
+/// once confirmed; a late cancel under a policy keeping half refunds the other half at Stripe;
+/// a booking without a card is declined; a card Stripe declines cancels the booking.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_stripe_the_money_moves_at_stripe_as_the_ledger_says() {
+    let base = crate::localstripe::url();
+    let rt = Local::start(
+        "money-stripe",
+        &[
+            "--payment-provider",
+            "stripe",
+            "--stripe-api-base",
+            &base,
+            &format!("env:STRIPE_SECRET_KEY={}", crate::localstripe::SECRET_KEY),
+        ],
+    )
+    .await;
+    let place = rt
+        .place_with(
+            "owner-s",
+            json!({"name": "Pier Rooms", "roomCount": 3, "nightlyPrice": 10_001,
+                   "ratePlans": [{"ratePlanId": "half", "name": "Half back",
+                                  "cancellationPolicy": {"tiers": [{"penaltyPercent": 50}]}}]}),
+        )
+        .await;
+    let reserve = |night: i64, card: Option<&str>| {
+        let mut body = json!({"placeId": place, "checkIn": day(night), "checkOut": day(night + 1)});
+        if let Some(card) = card {
+            body["paymentMethod"] = json!(card);
+        }
+        body
+    };
+    let book = |night: i64, card: Option<&'static str>| {
+        let body = reserve(night, card);
+        let rt = &rt;
+        async move {
+            let (s, r) = rt
+                .call("POST", "/v1/reservations", Some("sam"), Some(body))
+                .await;
+            assert_eq!(s, 202, "{r}");
+            r["reservationId"].as_str().expect("id").to_string()
+        }
+    };
+    let paid = book(60, Some("pm_card_visa")).await;
+    rt.wait_status("sam", &paid, "CONFIRMED", None).await;
+    let p = rt.wait_payment("sam", &paid, "CAPTURED").await;
+    let intent = p["providerRef"]
+        .as_str()
+        .expect("the PaymentIntent")
+        .to_string();
+    assert!(intent.starts_with("pi_"), "{p}");
+    let at_stripe = crate::localstripe::moved(&base, &intent).await;
+    assert_eq!((at_stripe.captured, at_stripe.refunded), (10_001, 0));
+    let r = cancel(&rt, "sam", &paid).await;
+    assert_eq!(r["cancellation"]["penaltyAmount"], 5_000, "{r}");
+    rt.wait_payment("sam", &paid, "PARTIALLY_REFUNDED").await;
+    let at_stripe = crate::localstripe::moved(&base, &intent).await;
+    assert_eq!(
+        (at_stripe.captured, at_stripe.refunded),
+        (10_001, 5_001),
+        "Stripe refunded what the ledger says"
+    );
+    for (night, card) in [(61, None), (62, Some("pm_card_chargeCustomerFail"))] {
+        let id = book(night, card).await;
+        rt.wait_status("sam", &id, "CANCELLED", Some("PAYMENT_DECLINED"))
+            .await;
+        assert_eq!(rt.payment("sam", &id).await.1["status"], "DECLINED");
+    }
+}

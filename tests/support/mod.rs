@@ -77,6 +77,12 @@ fn spawn(
     args: &[String],
 ) -> (Child, String, Arc<Mutex<Vec<String>>>) {
     let dev: &[&str] = if auth == Auth::Dev { &["--dev"] } else { &[] };
+    // `env:KEY=VALUE` items are the runtime's environment, not its arguments (a secret key).
+    let (envs, args): (Vec<&String>, Vec<&String>) =
+        args.iter().partition(|a| a.starts_with("env:"));
+    let envs = envs
+        .iter()
+        .filter_map(|e| e.trim_start_matches("env:").split_once('='));
     let mut child = Command::new(bin())
         .args(dev)
         .arg("--addr")
@@ -86,6 +92,7 @@ fn spawn(
         .arg("--template")
         .arg(template())
         .args(args)
+        .envs(envs)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

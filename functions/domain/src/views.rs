@@ -39,7 +39,7 @@ struct ReservationColumns<'a> {
     status_reason: Option<CancelReason>,
     /// The guest sees what they booked under; the owner sees who arrives and what they asked.
     #[serde(flatten)]
-    terms: &'a BookingTerms,
+    terms: BookingTerms,
     /// What a customer's cancel kept and refunded.
     #[serde(skip_serializing_if = "Option::is_none")]
     cancellation: Option<&'a Cancellation>,
@@ -60,7 +60,11 @@ fn reservation_columns(meta: &EventMeta, r: &ReservationSnapshot) -> DomainResul
         rooms: r.rooms,
         amount: r.amount,
         status_reason: r.status_reason,
-        terms: &r.terms,
+        // The views show what was booked, not which card pays.
+        terms: BookingTerms {
+            payment_method: None,
+            ..r.terms.clone()
+        },
         cancellation: r.cancellation.as_ref(),
         updated_at: &meta.occurred_at,
         version: meta.version,

@@ -20,6 +20,8 @@ pub enum StartError {
     Drift(String),
     #[error("faults: {0}")]
     Faults(String),
+    #[error("payment provider: {0}")]
+    Payment(String),
     /// A function's environment lacks or garbles a variable its handler needs.
     #[error("function {0}: {1}")]
     Config(String, ConfigError),

@@ -2,8 +2,12 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+
+use reserveplace_domain::payment::PaymentProvider;
+use reserveplace_functions::adapters::{StripeConfig, StripeProvider};
 
 use crate::faults::FaultSettings;
 use crate::identity;
@@ -76,6 +80,18 @@ pub struct Options {
     /// Start with the payment provider down.
     #[arg(long, env = "RESERVEPLACE_PAYMENT_OUTAGE")]
     pub payment_outage: bool,
+    /// `simulated` (the default: no account, the settings above) or `stripe`: Stripe's API at
+    /// `--stripe-api-base` with the secret key of the environment variable `STRIPE_SECRET_KEY`
+    /// (never an argument, which other users of the machine can read).
+    #[arg(long, env = "RESERVEPLACE_PAYMENT_PROVIDER", default_value = "simulated", value_parser = ["simulated", "stripe"])]
+    pub payment_provider: String,
+    /// Where Stripe's API is (a stand-in such as localstripe in tests).
+    #[arg(
+        long,
+        env = "STRIPE_API_BASE",
+        default_value = "https://api.stripe.com"
+    )]
+    pub stripe_api_base: String,
     /// Contexts whose functions start down, comma separated (e.g. `place`).
     #[arg(long, env = "RESERVEPLACE_DOWN", value_delimiter = ',')]
     pub down: Vec<String>,
@@ -140,6 +156,23 @@ impl Options {
 
     pub fn parameter_overrides(&self) -> BTreeMap<String, String> {
         self.params.iter().cloned().collect()
+    }
+
+    /// The real payment provider the options chose; `None` for the simulation.
+    pub fn payment_provider(&self) -> Result<Option<Arc<dyn PaymentProvider>>, String> {
+        if self.payment_provider != "stripe" {
+            return Ok(None);
+        }
+        let secret_key = std::env::var("STRIPE_SECRET_KEY")
+            .ok()
+            .filter(|k| k.starts_with("sk_") || k.starts_with("rk_"))
+            .ok_or("--payment-provider stripe needs STRIPE_SECRET_KEY (sk_… or rk_…) in the environment")?;
+        let stripe = StripeProvider::new(StripeConfig {
+            api_base: self.stripe_api_base.clone(),
+            secret_key,
+            request_timeout: std::time::Duration::from_secs(10),
+        })?;
+        Ok(Some(Arc::new(stripe)))
     }
 
     pub fn faults(&self) -> FaultSettings {

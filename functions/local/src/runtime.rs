@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use reserveplace_domain::clock::SystemClock;
+use reserveplace_domain::payment::PaymentProvider;
 use reserveplace_functions::adapters::LogChannel;
 use reserveplace_functions::registry::{self, Handler};
 use reserveplace_functions::services::{Adapters, Services};
@@ -44,13 +45,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// The embedded adapters behind the handlers' ports; the saga ports bind to `machines`.
-fn local_adapters(db: &Arc<Database>, faults: &Faults, machines: &Arc<Machines>) -> Adapters {
+fn local_adapters(
+    db: &Arc<Database>,
+    payment: Arc<dyn PaymentProvider>,
+    machines: &Arc<Machines>,
+) -> Adapters {
     let db = db.clone();
     let for_starters = machines.clone();
     Adapters {
         table: Arc::new(move |name: &str| db.table(name)),
         clock: Arc::new(SystemClock),
-        payment_provider: faults.provider.clone(),
+        payment_provider: payment,
         saga: Arc::new(LocalCallbacks {
             machines: machines.clone(),
         }),
@@ -96,11 +101,13 @@ impl Runtime {
         };
         let faults = Faults::new(opts.faults(), known).map_err(StartError::Faults)?;
         let clock = QueueClock::new(opts.time_scale);
+        let payment = opts.payment_provider().map_err(StartError::Payment)?;
         let rt = Self::assemble(
             wiring,
             bound,
             db,
             faults,
+            payment,
             clock,
             !opts.quiet_events,
             &|_, lambda| -> Arc<dyn TaskInvoker> { Arc::new(lambda) },
@@ -110,12 +117,15 @@ impl Runtime {
         Ok(rt)
     }
 
-    /// Builds every part over `db` and binds them together; nothing runs yet.
+    /// Builds every part over `db` and binds them together; nothing runs yet. Each argument is
+    /// one part the tests also choose, so they stay separate.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn assemble(
         wiring: Wiring,
         bound: BTreeMap<String, (FunctionDef, Handler)>,
         db: Arc<Database>,
         faults: Arc<Faults>,
+        payment: Option<Arc<dyn PaymentProvider>>,
         clock: QueueClock,
         print_events: bool,
         tasks: TaskRunner<'_>,
@@ -124,7 +134,9 @@ impl Runtime {
         let matcher =
             RuleMatcher::new(&wiring.rules).map_err(|e| StartError::Wiring(e.to_string()))?;
         let machines = Arc::new(Machines::default());
-        let adapters = local_adapters(&db, &faults, &machines);
+        // The simulation unless the options chose a real provider (then its faults do nothing).
+        let payment = payment.unwrap_or_else(|| faults.provider.clone());
+        let adapters = local_adapters(&db, payment, &machines);
         let mut functions = BTreeMap::new();
         for (id, (def, handler)) in bound {
             let uses = registry::uses(&def.handler).unwrap_or_default();

@@ -82,6 +82,7 @@ async fn fixture() -> Fixture {
         bound,
         db,
         Faults::new(Default::default(), Default::default()).expect("no faults"),
+        None,
         reserveplace_local_store::QueueClock::new(1),
         false,
         &catcher,

@@ -167,7 +167,7 @@ impl BookingTerms {
             guests: Some(party.guests),
             lead_guest: party.lead_guest,
             special_request: party.special_request,
-            payment_method: None,
+            payment_method: party.payment_method,
         }
     }
 }
@@ -178,6 +178,7 @@ pub struct Party {
     pub guests: Guests,
     pub lead_guest: Option<LeadGuest>,
     pub special_request: Option<String>,
+    pub payment_method: Option<String>,
 }
 
 impl Reservation {

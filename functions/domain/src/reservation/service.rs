@@ -57,6 +57,25 @@ pub struct PlaceReservation {
     pub lead_guest: Option<LeadGuest>,
     #[serde(default)]
     pub special_request: Option<String>,
+    /// The card, as the payment provider's client library gave it (`pm_…`). Required by a
+    /// real provider; the simulation takes none (a card that pays) or its test cards.
+    #[serde(default)]
+    pub payment_method: Option<String>,
+}
+
+/// A payment method reference: a provider's id, never card data.
+fn validate_payment_method(method: &str) -> DomainResult<()> {
+    let ok = (3..=255).contains(&method.len())
+        && method
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ok {
+        return Err(DomainError::invalid(
+            "paymentMethod",
+            "must be the payment provider's id of the card (3 to 255 letters, digits or _, e.g. pm_card_visa)",
+        ));
+    }
+    Ok(())
 }
 
 impl PlaceReservation {
@@ -71,6 +90,9 @@ impl PlaceReservation {
         if let Some(text) = &self.special_request {
             validate_special_request(text)?;
         }
+        if let Some(method) = &self.payment_method {
+            validate_payment_method(method)?;
+        }
         Ok(Party {
             guests,
             lead_guest: self.lead_guest.clone(),
@@ -78,6 +100,7 @@ impl PlaceReservation {
                 .special_request
                 .clone()
                 .filter(|t| !t.trim().is_empty()),
+            payment_method: self.payment_method.clone(),
         })
     }
 }
