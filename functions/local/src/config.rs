@@ -85,13 +85,10 @@ pub struct Options {
     /// (never an argument, which other users of the machine can read).
     #[arg(long, env = "RESERVEPLACE_PAYMENT_PROVIDER", default_value = "simulated", value_parser = ["simulated", "stripe"])]
     pub payment_provider: String,
-    /// Where Stripe's API is (a stand-in such as localstripe in tests).
-    #[arg(
-        long,
-        env = "STRIPE_API_BASE",
-        default_value = "https://api.stripe.com"
-    )]
-    pub stripe_api_base: String,
+    /// Where Stripe's API is (its address as Stripe documents it, or a stand-in such as
+    /// localstripe in tests): required with `--payment-provider stripe`.
+    #[arg(long, env = "STRIPE_API_BASE")]
+    pub stripe_api_base: Option<String>,
     /// Contexts whose functions start down, comma separated (e.g. `place`).
     #[arg(long, env = "RESERVEPLACE_DOWN", value_delimiter = ',')]
     pub down: Vec<String>,
@@ -167,8 +164,12 @@ impl Options {
             .ok()
             .filter(|k| k.starts_with("sk_") || k.starts_with("rk_"))
             .ok_or("--payment-provider stripe needs STRIPE_SECRET_KEY (sk_… or rk_…) in the environment")?;
+        let api_base = self
+            .stripe_api_base
+            .clone()
+            .ok_or("--payment-provider stripe needs --stripe-api-base (or STRIPE_API_BASE)")?;
         let stripe = StripeProvider::new(StripeConfig {
-            api_base: self.stripe_api_base.clone(),
+            api_base,
             secret_key,
             request_timeout: std::time::Duration::from_secs(10),
         })?;

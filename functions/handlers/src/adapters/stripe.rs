@@ -23,7 +23,7 @@ type Https = hyper_rustls::HttpsConnector<HttpConnector>;
 /// Where and how to reach Stripe. The secret key is never logged.
 #[derive(Clone)]
 pub struct StripeConfig {
-    /// `https://api.stripe.com`, or a stand-in's address in tests.
+    /// Stripe's API address as Stripe documents it, or a stand-in's address in tests.
     pub api_base: String,
     pub secret_key: String,
     /// How long one request may take before its outcome counts as unknown.
