@@ -407,3 +407,37 @@ fn payments_stored_before_the_ledger_read_with_the_sums_their_status_implies() {
     assert_eq!(facts.status, PaymentStatus::Captured);
     assert_eq!((facts.sums.captured, facts.kept()), (160_000, 160_000));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_racing_a_cancel_ends_keeping_what_the_cancel_keeps() {
+    for round in 0..40 {
+        let keep = [0, 1_500, 5_000][round % 3];
+        let (provider, _, svc) = approving();
+        let svc = Arc::new(svc);
+        svc.authorize(&req("r")).await.expect("authorize");
+        let (a, b) = (svc.clone(), svc.clone());
+        let capture = tokio::spawn(async move { a.capture(&req("r")).await });
+        let cancel = tokio::spawn(async move {
+            b.settle(&req("r"), keep, CancelReason::CustomerCancelled)
+                .await
+        });
+        let (c1, c2) = (capture.await.expect("join"), cancel.await.expect("join"));
+        c1.expect("capture");
+        c2.expect("cancel");
+        let p = svc.get("r").await.expect("get").expect("payment");
+        assert_eq!(p.facts.kept(), keep, "round {round}");
+        assert_eq!(p.facts.sums.open(), 0, "round {round}: nothing stays held");
+        assert!(p.pending.is_none(), "round {round}");
+        let moved: i64 = provider
+            .moved()
+            .iter()
+            .map(|(m, a)| match m {
+                Movement::Capture => *a,
+                Movement::Refund => -a,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(moved, keep, "round {round}: the provider agrees");
+        ledger(&svc, "r").await;
+    }
+}
