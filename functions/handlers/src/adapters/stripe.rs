@@ -246,8 +246,13 @@ impl PaymentProvider for StripeProvider {
     }
 
     async fn apply(&self, call: MoveCall<'_>) -> Result<(), ProviderError> {
-        let amount = stripe_amount(call.amount, call.currency).map_err(ProviderError::Refused)?;
-        let amount = amount.to_string();
+        // A void releases the whole hold: its amount is not sent.
+        let amount = match call.movement {
+            Movement::Void => String::new(),
+            _ => stripe_amount(call.amount, call.currency)
+                .map_err(ProviderError::Refused)?
+                .to_string(),
+        };
         let (path, form): (String, Vec<(&str, &str)>) = match call.movement {
             Movement::Capture => (
                 format!("/v1/payment_intents/{}/capture", call.provider_ref),
