@@ -323,6 +323,10 @@ async function scenario(browser, base, vp) {
   check(ring !== "none", `${tag}: the focused button shows no focus ring`);
   await owner.keyboard.press("Enter");
   await owner.locator(`#history li[data-key="${rid}"] [data-status="CONFIRMED"]`).waitFor({ timeout: WAIT });
+  // A confirmed stay can be cancelled by its owner (a full refund); a no-show only once its
+  // check-in day has passed, which this one's has not.
+  await actionButton(owner, vp, owner.locator(`#ocancel-${CSS_escape(rid)}`), ["Cancel stay", `guest1-${tag}`, short]);
+  check(await owner.locator(`#noshow-${CSS_escape(rid)}`).count() === 0, `${tag}: a no-show is offered before check-in`);
   await visit(owner, vp, "owner-confirmed");
   await owner.locator(`#places a[href="#/owner/place/${encodeURIComponent(placeId)}"]`).click();
   await owner.waitForSelector('section[data-view="ownplace"]:not([hidden]) #cal li[data-night]');
