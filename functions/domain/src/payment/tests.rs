@@ -58,6 +58,19 @@ fn approving() -> (Arc<ScriptedProvider>, Arc<MemoryTable>, PaymentService) {
     (provider, table, svc)
 }
 
+/// What the provider took and kept: its captures less its refunds, each key once.
+fn kept_at_provider(provider: &ScriptedProvider) -> i64 {
+    provider
+        .moved()
+        .iter()
+        .map(|(m, a)| match m {
+            Movement::Capture => *a,
+            Movement::Refund => -a,
+            _ => 0,
+        })
+        .sum()
+}
+
 /// The ledger's entries as (movement, amount), and a check that the payment's sums add them up.
 async fn ledger(svc: &PaymentService, id: &str) -> Vec<(Movement, i64)> {
     let view = svc.view(id).await.expect("view").expect("payment");
@@ -331,15 +344,7 @@ async fn whatever_the_order_the_books_balance() {
             );
             assert_eq!(s.open(), 0, "nothing stays held");
             assert!(p.pending.is_none());
-            let moved: i64 = provider
-                .moved()
-                .iter()
-                .map(|(m, a)| match m {
-                    Movement::Capture => *a,
-                    Movement::Refund => -a,
-                    _ => 0,
-                })
-                .sum();
+            let moved = kept_at_provider(&provider);
             assert_eq!(moved, p.facts.kept(), "the provider agrees with the ledger");
             ledger(&svc, "r").await;
         }
@@ -428,15 +433,7 @@ async fn a_capture_racing_a_cancel_ends_keeping_what_the_cancel_keeps() {
         assert_eq!(p.facts.kept(), keep, "round {round}");
         assert_eq!(p.facts.sums.open(), 0, "round {round}: nothing stays held");
         assert!(p.pending.is_none(), "round {round}");
-        let moved: i64 = provider
-            .moved()
-            .iter()
-            .map(|(m, a)| match m {
-                Movement::Capture => *a,
-                Movement::Refund => -a,
-                _ => 0,
-            })
-            .sum();
+        let moved = kept_at_provider(&provider);
         assert_eq!(moved, keep, "round {round}: the provider agrees");
         ledger(&svc, "r").await;
     }
