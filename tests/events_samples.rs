@@ -493,6 +493,17 @@ fn catalogue_copy(place: &reserveplace_domain::place::Place) -> CatalogPlace {
     }
 }
 
+/// The movements of the sample reservation's payment ledger, in order.
+async fn ledger_of(svc: &Services) -> R<Vec<Movement>> {
+    let p = svc
+        .payments
+        .view(RES)
+        .await
+        .ctx("payment")?
+        .ok_or("no payment")?;
+    Ok(p.ledger.iter().map(|e| e.movement).collect())
+}
+
 fn charge_request() -> ChargeRequest {
     ChargeRequest {
         reservation_id: RES.into(),
@@ -1452,15 +1463,8 @@ async fn verify(binary: &str, ctx: &Ctx, outcome: &Outcome) -> R {
                 &json!({"status": "VOIDED", "captured": 0, "refunded": 0, "kept": 0}),
                 "output",
             )?;
-            let p = svc
-                .payments
-                .view(RES)
-                .await
-                .ctx("payment")?
-                .ok_or("no payment")?;
-            let moves: Vec<Movement> = p.ledger.iter().map(|e| e.movement).collect();
             same(
-                moves,
+                ledger_of(svc).await?,
                 vec![Movement::Authorize, Movement::Void],
                 "ledger: no money moved",
             )?;
@@ -1471,15 +1475,8 @@ async fn verify(binary: &str, ctx: &Ctx, outcome: &Outcome) -> R {
                 &json!({"status": "CAPTURED", "captured": AMOUNT, "refunded": 0, "kept": AMOUNT}),
                 "output",
             )?;
-            let p = svc
-                .payments
-                .view(RES)
-                .await
-                .ctx("payment")?
-                .ok_or("no payment")?;
-            let moves: Vec<Movement> = p.ledger.iter().map(|e| e.movement).collect();
             same(
-                moves,
+                ledger_of(svc).await?,
                 vec![Movement::Authorize, Movement::Capture],
                 "ledger",
             )?;
