@@ -71,6 +71,19 @@ enum Answer {
 
 impl StripeProvider {
     pub fn new(config: StripeConfig) -> Result<Self, String> {
+        // The secret key travels in every request: plain HTTP only to a stand-in on this machine.
+        let base = config.api_base.as_str();
+        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+            .iter()
+            .any(|l| {
+                base.strip_prefix(l)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+            });
+        if !base.starts_with("https://") && !loopback {
+            return Err(format!(
+                "Stripe's API address must be https:// (plain http only on loopback), not {base}"
+            ));
+        }
         let provider = rustls::crypto::aws_lc_rs::default_provider();
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_native_roots(provider)
@@ -312,6 +325,23 @@ mod tests {
 
     fn c(code: &str) -> Currency {
         Currency::parse(code).expect("currency")
+    }
+
+    #[test]
+    fn the_secret_key_travels_over_tls_but_to_loopback() {
+        let at = |base: &str| {
+            StripeProvider::new(StripeConfig {
+                api_base: base.into(),
+                secret_key: "sk_test_x".into(),
+                request_timeout: Duration::from_secs(1),
+            })
+            .is_ok()
+        };
+        assert!(at("https://stripe.example"));
+        assert!(at("http://127.0.0.1:8420"));
+        assert!(at("http://localhost"));
+        assert!(!at("http://stripe.example"));
+        assert!(!at("http://localhost.example.com"));
     }
 
     #[test]
