@@ -508,6 +508,7 @@ fn charge_request() -> ChargeRequest {
     ChargeRequest {
         reservation_id: RES.into(),
         user_id: CUSTOMER.into(),
+        owner_id: String::new(),
         amount: AMOUNT,
         currency: Default::default(),
         payment_method: None,
@@ -681,6 +682,7 @@ async fn seed_facade(svc: &Services, facade: Facade) -> R {
     let charge = ChargeRequest {
         reservation_id: SEED_ORDER.into(),
         user_id: seed::user_id(SEED_USER),
+        owner_id: String::new(),
         amount: 5000,
         currency: Default::default(),
         payment_method: None,

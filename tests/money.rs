@@ -354,6 +354,48 @@ async fn a_booking_pays_with_the_card_it_names() {
         rt.reservation("kim", id).await["paymentMethod"],
         "pm_card_visa"
     );
+    // The provider holds the money and the answer is lost: the step asks again with the same key
+    // and learns the hold instead of cancelling a booking whose money is held.
+    let (s, r) = rt
+        .call(
+            "POST",
+            "/v1/reservations",
+            Some("kim"),
+            Some(
+                json!({"placeId": place, "checkIn": day(52), "checkOut": day(53),
+                        "paymentMethod": "pm_sim_timeout"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 202, "{r}");
+    let id = r["reservationId"].as_str().expect("id");
+    rt.wait_status("kim", id, "CONFIRMED", None).await;
+    let p = rt.wait_payment("kim", id, "CAPTURED").await;
+    assert_eq!(
+        ledger(&p),
+        moves(&[("AUTHORIZE", 15_000), ("CAPTURE", 15_000)])
+    );
+    let (_, calls) = rt
+        .call("GET", &format!("/_local/payments/{id}"), None, None)
+        .await;
+    let authorizations: Vec<(&str, bool)> = calls["calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["operation"] == "authorize")
+        .map(|c| {
+            (
+                c["idempotencyKey"].as_str().unwrap_or(""),
+                c["moved"] == true,
+            )
+        })
+        .collect();
+    let key = format!("{id}:authorize:1");
+    assert_eq!(
+        authorizations,
+        vec![(key.as_str(), true), (key.as_str(), false)],
+        "asked twice with one key, held once"
+    );
 }
 
 /// The whole system on a real provider's API: the local runtime with `--payment-provider stripe`

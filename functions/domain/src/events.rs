@@ -38,6 +38,11 @@ pub enum Event {
     PaymentCaptured(PaymentEvent),
     /// Held money released, or nothing will be held: a compensation or cancel came first.
     PaymentVoided(PaymentEvent),
+    /// A refund the ledger recorded failed at the provider (its webhook): the entry is reversed
+    /// and the refund sent again.
+    PaymentRefundFailed(PaymentEvent),
+    /// The card holder disputes the charge (the provider's webhook): the owner view flags it.
+    PaymentDisputed(PaymentEvent),
     /// Taken money given back, in part or whole (the entry says how much).
     PaymentRefunded(PaymentEvent),
     /// Published before authorization and capture were separate (the seed's 결제완료): read only.
@@ -256,6 +261,8 @@ pub enum EventName {
     ReservationCancelConfirmed,
     PaymentCancelApproved,
     PaymentVoided,
+    PaymentRefundFailed,
+    PaymentDisputed,
     ReservationStatusChanged,
     ReservationCanceled,
     PlaceRegistered,
@@ -265,7 +272,7 @@ pub enum EventName {
 }
 
 impl EventName {
-    pub const ALL: [EventName; 16] = [
+    pub const ALL: [EventName; 18] = [
         Self::ReservationPlaced,
         Self::PaymentAuthorized,
         Self::PaymentCaptured,
@@ -276,6 +283,8 @@ impl EventName {
         Self::ReservationCancelConfirmed,
         Self::PaymentCancelApproved,
         Self::PaymentVoided,
+        Self::PaymentRefundFailed,
+        Self::PaymentDisputed,
         Self::ReservationStatusChanged,
         Self::ReservationCanceled,
         Self::PlaceRegistered,
@@ -296,6 +305,8 @@ impl EventName {
             Self::ReservationCancelConfirmed => "ReservationCancelConfirmed",
             Self::PaymentCancelApproved => "PaymentCancelApproved",
             Self::PaymentVoided => "PaymentVoided",
+            Self::PaymentRefundFailed => "PaymentRefundFailed",
+            Self::PaymentDisputed => "PaymentDisputed",
             Self::ReservationStatusChanged => "ReservationStatusChanged",
             Self::ReservationCanceled => "ReservationCanceled",
             Self::PlaceRegistered => "PlaceRegistered",
@@ -321,7 +332,9 @@ impl EventName {
             | Self::PaymentApproved
             | Self::PaymentDeclined
             | Self::PaymentCancelApproved
-            | Self::PaymentVoided => "reserveplace.payment",
+            | Self::PaymentVoided
+            | Self::PaymentRefundFailed
+            | Self::PaymentDisputed => "reserveplace.payment",
             Self::ReservationConfirmed
             | Self::ReservationCancelConfirmed
             | Self::PlaceRegistered
@@ -345,6 +358,8 @@ impl Event {
             Self::PaymentDeclined(_) => EventName::PaymentDeclined,
             Self::PaymentCancelApproved(_) => EventName::PaymentCancelApproved,
             Self::PaymentVoided(_) => EventName::PaymentVoided,
+            Self::PaymentRefundFailed(_) => EventName::PaymentRefundFailed,
+            Self::PaymentDisputed(_) => EventName::PaymentDisputed,
             Self::ReservationConfirmed(_) => EventName::ReservationConfirmed,
             Self::ReservationCancelConfirmed(_) => EventName::ReservationCancelConfirmed,
             Self::PlaceRegistered(_) => EventName::PlaceRegistered,
@@ -365,7 +380,9 @@ impl Event {
             | Self::PaymentApproved(e)
             | Self::PaymentDeclined(e)
             | Self::PaymentCancelApproved(e)
-            | Self::PaymentVoided(e) => &e.meta,
+            | Self::PaymentVoided(e)
+            | Self::PaymentRefundFailed(e)
+            | Self::PaymentDisputed(e) => &e.meta,
             Self::ReservationConfirmed(e) => &e.meta,
             Self::ReservationCancelConfirmed(e) => &e.meta,
             Self::PlaceRegistered(e) | Self::PlaceUpdated(e) => &e.meta,
@@ -385,7 +402,9 @@ impl Event {
             | Self::PaymentApproved(e)
             | Self::PaymentDeclined(e)
             | Self::PaymentCancelApproved(e)
-            | Self::PaymentVoided(e) => Some(&e.payment.reservation_id),
+            | Self::PaymentVoided(e)
+            | Self::PaymentRefundFailed(e)
+            | Self::PaymentDisputed(e) => Some(&e.payment.reservation_id),
             Self::ReservationConfirmed(e) => Some(&e.hold.reservation_id),
             Self::ReservationCancelConfirmed(e) => Some(&e.hold.reservation_id),
             Self::RoomsHeld(e) | Self::RoomsReleased(e) => Some(&e.hold.reservation_id),
@@ -412,7 +431,9 @@ impl Event {
             | Self::PaymentApproved(e)
             | Self::PaymentDeclined(e)
             | Self::PaymentCancelApproved(e)
-            | Self::PaymentVoided(e) => Some(e),
+            | Self::PaymentVoided(e)
+            | Self::PaymentRefundFailed(e)
+            | Self::PaymentDisputed(e) => Some(e),
             _ => None,
         }
     }
@@ -553,6 +574,8 @@ pub fn example(name: EventName, reservation_id: &str) -> DomainEvent {
             provider_ref: None,
             decline_reason: None,
             sums: crate::payment::Sums::default(),
+            owner_id: "owner-example".into(),
+            dispute: None,
         },
         payment_version: 1,
         entries: vec![],
@@ -626,6 +649,18 @@ pub fn example(name: EventName, reservation_id: &str) -> DomainEvent {
             Event::PaymentCancelApproved(payment(PaymentStatus::Refunded))
         }
         EventName::PaymentVoided => Event::PaymentVoided(payment(PaymentStatus::Voided)),
+        EventName::PaymentRefundFailed => {
+            Event::PaymentRefundFailed(payment(PaymentStatus::PartiallyRefunded))
+        }
+        EventName::PaymentDisputed => {
+            let mut e = payment(PaymentStatus::Captured);
+            e.payment.dispute = Some(crate::payment::Dispute {
+                amount: 10_000,
+                reason: "fraudulent".into(),
+                at: at.into(),
+            });
+            Event::PaymentDisputed(e)
+        }
         EventName::ReservationConfirmed => Event::ReservationConfirmed(ReservationConfirmed {
             meta,
             hold,
@@ -690,6 +725,7 @@ mod tests {
             "reservationId",
             "paymentId",
             "userId",
+            "ownerId",
             "amount",
             "status",
             "paymentVersion",
@@ -745,7 +781,9 @@ mod tests {
                 | EventName::PaymentApproved
                 | EventName::PaymentDeclined
                 | EventName::PaymentCancelApproved
-                | EventName::PaymentVoided => payment.to_vec(),
+                | EventName::PaymentVoided
+                | EventName::PaymentRefundFailed => payment.to_vec(),
+                EventName::PaymentDisputed => [&payment[..], &["dispute"]].concat(),
                 EventName::ReservationConfirmed => [&hold[..], &["decidedBy"]].concat(),
                 EventName::ReservationCancelConfirmed => [&hold[..], &["reason"]].concat(),
                 EventName::PlaceRegistered | EventName::PlaceUpdated => place.to_vec(),

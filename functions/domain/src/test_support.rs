@@ -41,6 +41,8 @@ impl Clock for FixedClock {
 pub struct ScriptedProvider {
     pub script: Mutex<Vec<Result<ProviderCharge, ProviderError>>>,
     pub charges: Mutex<usize>,
+    /// The idempotency key of every authorization sent.
+    pub authorize_keys: Mutex<Vec<String>>,
     /// Every capture, void and refund sent: (movement, amount, idempotency key).
     pub calls: Mutex<Vec<(Movement, i64, String)>>,
 }
@@ -50,6 +52,7 @@ impl ScriptedProvider {
         Self {
             script: Mutex::new(script),
             charges: Mutex::new(0),
+            authorize_keys: Mutex::new(vec![]),
             calls: Mutex::new(vec![]),
         }
     }
@@ -73,9 +76,12 @@ impl ScriptedProvider {
 
 #[async_trait]
 impl PaymentProvider for ScriptedProvider {
-    async fn authorize(&self, _: AuthorizeCall<'_>) -> Result<ProviderCharge, ProviderError> {
+    async fn authorize(&self, call: AuthorizeCall<'_>) -> Result<ProviderCharge, ProviderError> {
         if let Ok(mut c) = self.charges.lock() {
             *c += 1;
+        }
+        if let Ok(mut k) = self.authorize_keys.lock() {
+            k.push(call.idempotency_key.to_string());
         }
         let mut s = self
             .script

@@ -9,6 +9,7 @@ use time::Date;
 
 use crate::error::{DomainError, DomainResult};
 use crate::events::{Event, EventMeta, ReservationSnapshot, ReservationStatusChanged};
+use crate::payment::{Dispute, PaymentFacts};
 use crate::records;
 use crate::reservation::{BookingTerms, CancelReason, Cancellation, ReservationStatus};
 use crate::store::{Cond, Item, Key, Query, StoreError, Table, Write};
@@ -222,6 +223,9 @@ pub struct OwnerReservationRow {
     pub terms: BookingTerms,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancellation: Option<Cancellation>,
+    /// A chargeback the guest opened on this stay's payment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispute: Option<Dispute>,
     pub created_at: String,
     pub updated_at: String,
     pub version: i64,
@@ -237,6 +241,9 @@ impl OwnerViewService {
     }
 
     pub async fn apply(&self, event: &Event) -> DomainResult<bool> {
+        if let Event::PaymentDisputed(p) = event {
+            return self.flag_dispute(&p.payment).await;
+        }
         let Some(r) = event.reservation() else {
             return Ok(false);
         };
@@ -252,6 +259,37 @@ impl OwnerViewService {
             format!("RES#{}", r.reservation_id),
         );
         upsert_newer(&self.table, key, set, "version", meta.version as i64).await
+    }
+
+    /// The owner's row shows the dispute. A payment made before owners were recorded on payments
+    /// names none: no row to flag.
+    async fn flag_dispute(&self, p: &PaymentFacts) -> DomainResult<bool> {
+        let Some(dispute) = &p.dispute else {
+            return Ok(false);
+        };
+        if p.owner_id.is_empty() {
+            return Ok(false);
+        }
+        let key = Key::new(
+            format!("OWNER#{}", p.owner_id),
+            format!("RES#{}", p.reservation_id),
+        );
+        let mut set = Item::new();
+        set.insert("dispute".into(), json!(dispute));
+        let write = Write::Update {
+            key,
+            set,
+            add: vec![],
+            cond: Some(Cond::Exists),
+        };
+        match self.table.transact(vec![write], vec![]).await {
+            Ok(()) => Ok(true),
+            // The reservation's own events have not made the row yet: the event is retried.
+            Err(e) if e.is_condition_failed() => Err(DomainError::Unavailable(
+                "the owner's row of the disputed reservation is not there yet".into(),
+            )),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Newest first; optionally one place only.

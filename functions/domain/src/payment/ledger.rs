@@ -19,6 +19,9 @@ pub enum Movement {
     Void,
     /// Taken money given back.
     Refund,
+    /// A refund the provider reported failed (its webhook): the refund's amount counts as kept
+    /// again, and the refund is sent anew under a new key. Never sent to the provider.
+    RefundFailed,
 }
 
 impl Movement {
@@ -28,6 +31,7 @@ impl Movement {
             Self::Capture => "capture",
             Self::Void => "void",
             Self::Refund => "refund",
+            Self::RefundFailed => "refund_failed",
         }
     }
 }
@@ -84,6 +88,7 @@ impl Sums {
             Movement::Capture => self.captured += amount,
             Movement::Void => self.voided += amount,
             Movement::Refund => self.refunded += amount,
+            Movement::RefundFailed => self.refunded -= amount,
         }
     }
 

@@ -5,11 +5,13 @@
 mod breaker;
 mod ledger;
 mod model;
+mod notice;
 mod service;
 
 pub use breaker::*;
 pub use ledger::*;
 pub use model::*;
+pub use notice::*;
 pub use service::*;
 
 #[cfg(test)]

@@ -10,6 +10,9 @@ use crate::terms::Currency;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PaymentStatus {
+    /// An authorization was sent and its answer was lost: whoever touches the payment next asks
+    /// the provider again with the same idempotency key before anything else moves.
+    Authorizing,
     /// The card approved the amount; nothing is taken until capture.
     Authorized,
     /// [결제완료] taken. Payments stored before authorization existed say APPROVED.
@@ -42,6 +45,24 @@ pub struct PaymentFacts {
     /// The ledger's sums so far.
     #[serde(flatten)]
     pub sums: Sums,
+    /// The owner of the place (so the owner's view can show what happens to the money); empty
+    /// on payments made before it was recorded.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub owner_id: String,
+    /// A dispute the card holder opened, as the provider reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispute: Option<Dispute>,
+}
+
+/// A chargeback the card holder opened with their bank.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Dispute {
+    /// Disputed, in the payment's minor units.
+    pub amount: i64,
+    /// The provider's reason code (e.g. `fraudulent`, `product_not_received`).
+    pub reason: String,
+    pub at: String,
 }
 
 impl PaymentFacts {
@@ -73,6 +94,9 @@ pub struct PendingOperation {
     pub movement: Movement,
     pub amount: i64,
     pub idempotency_key: String,
+    /// An authorization's card, to send it again as it was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_method: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -186,12 +210,17 @@ pub enum ProviderCharge {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ProviderError {
-    /// Outage, overload or timeout: counts against the circuit and fails the reservation fast.
+    /// Outage or overload, the request not taken: counts against the circuit and fails the
+    /// reservation fast.
     #[error("payment provider unavailable: {0}")]
     Unavailable(String),
     /// A blip worth retrying with backoff.
     #[error("payment provider transient error: {0}")]
     Transient(String),
+    /// The call was sent and no answer came back (a timeout, a cut connection, a 5xx): it may
+    /// have acted. Neither success nor failure until the same call, with the same key, answers.
+    #[error("payment provider outcome unknown: {0}")]
+    Unknown(String),
     /// The provider refused the operation for good (e.g. capturing more than was authorized).
     #[error("payment provider refused: {0}")]
     Refused(String),

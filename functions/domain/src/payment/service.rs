@@ -13,7 +13,7 @@ use crate::item::to_item;
 use crate::records;
 use crate::reservation::CancelReason;
 use crate::retry::{Attempt, MAX_ATTEMPTS, until_committed};
-use crate::store::{Cond, Query, Table, Write};
+use crate::store::{Cond, Table, Write};
 use crate::terms::Currency;
 
 /// What the payment context needs to know about a reservation (saga input / ReservationCanceled).
@@ -22,6 +22,8 @@ use crate::terms::Currency;
 pub struct ChargeRequest {
     pub reservation_id: String,
     pub user_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub owner_id: String,
     pub amount: i64,
     #[serde(default)]
     pub currency: Currency,
@@ -38,6 +40,7 @@ impl ChargeRequest {
         Self {
             reservation_id: r.reservation_id.clone(),
             user_id: r.user_id.clone(),
+            owner_id: r.owner_id.clone(),
             amount: r.amount,
             currency: r.terms.currency,
             payment_method: r.terms.payment_method.clone(),
@@ -47,15 +50,15 @@ impl ChargeRequest {
 }
 
 pub struct PaymentService {
-    table: Arc<dyn Table>,
-    clock: Arc<dyn Clock>,
+    pub(super) table: Arc<dyn Table>,
+    pub(super) clock: Arc<dyn Clock>,
     provider: Arc<dyn PaymentProvider>,
     breaker: CircuitBreaker,
 }
 
 /// `kind` is the event's variant (`Event::PaymentAuthorized`, ...); `entries` what this commit
 /// added to the ledger.
-fn payment_event(
+pub(super) fn payment_event(
     kind: fn(PaymentEvent) -> Event,
     p: &Payment,
     reservation_version: u64,
@@ -75,6 +78,7 @@ fn event_of(movement: Movement) -> fn(PaymentEvent) -> Event {
         Movement::Capture => Event::PaymentCaptured,
         Movement::Void => Event::PaymentVoided,
         Movement::Refund => Event::PaymentRefunded,
+        Movement::RefundFailed => Event::PaymentRefundFailed,
     }
 }
 
@@ -137,15 +141,7 @@ impl PaymentService {
         let Some(p) = self.get(reservation_id).await? else {
             return Ok(None);
         };
-        let ledger: Vec<LedgerEntry> = records::query(
-            &*self.table,
-            &Query {
-                partition: Payment::key(reservation_id).pk,
-                sk_prefix: Some(LedgerEntry::PREFIX.into()),
-                ..Default::default()
-            },
-        )
-        .await?;
+        let ledger = self.ledger(reservation_id).await?;
         Ok(Some(PaymentView {
             kept: p.facts.kept(),
             facts: p.facts,
@@ -187,6 +183,8 @@ impl PaymentService {
                 provider_ref: None,
                 decline_reason: None,
                 sums: Sums::default(),
+                owner_id: req.owner_id.clone(),
+                dispute: None,
             },
             refund_reason: None,
             keep: None,
@@ -198,7 +196,7 @@ impl PaymentService {
         }
     }
 
-    fn entry(&self, p: &Payment, movement: Movement, amount: i64, key: &str) -> LedgerEntry {
+    pub(super) fn entry(&self, p: &Payment, movement: Movement, amount: i64, key: &str) -> LedgerEntry {
         LedgerEntry {
             reservation_id: p.facts.reservation_id.clone(),
             seq: 0,
@@ -213,7 +211,7 @@ impl PaymentService {
 
     /// `next` with `entries` appended to its ledger: the writes of one commit (the payment, on
     /// condition it is still at `expected` version, or absent for `None`, and each entry).
-    fn commit(
+    pub(super) fn commit(
         next: &mut Payment,
         expected: Option<u64>,
         entries: &mut [LedgerEntry],
@@ -223,7 +221,13 @@ impl PaymentService {
             e.seq = next.entries;
             next.facts.sums.add(e.movement, e.amount);
         }
-        if next.facts.status != PaymentStatus::Declined {
+        let authorizing = next
+            .pending
+            .as_ref()
+            .is_some_and(|op| op.movement == Movement::Authorize);
+        if authorizing {
+            next.facts.status = PaymentStatus::Authorizing;
+        } else if next.facts.status != PaymentStatus::Declined {
             next.facts.status = next.facts.sums.status();
         }
         let rid = next.facts.reservation_id.clone();
@@ -247,6 +251,9 @@ impl PaymentService {
             return Err(DomainError::invalid("amount", "must not be negative"));
         }
         if let Some(p) = self.get(&req.reservation_id).await? {
+            if p.facts.status == PaymentStatus::Authorizing {
+                return self.learn_authorization(&p, req.version).await;
+            }
             return Ok(Self::answer(&p));
         }
         let admission = self.breaker.admit().await?;
@@ -293,6 +300,9 @@ impl PaymentService {
                     reason: None,
                 });
             }
+            Err(ProviderError::Unknown(why)) => {
+                return self.record_unknown_authorization(req, &key, why).await;
+            }
             Err(e) => return Err(provider_failure(e)),
         };
         let kind = if entries.is_empty() {
@@ -319,6 +329,79 @@ impl PaymentService {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// An authorization whose answer was lost may hold money: the payment records it as pending
+    /// (over a cancel's tombstone too), so nothing is settled until the provider is asked again
+    /// with the same key. The step fails as transient and its retry asks.
+    async fn record_unknown_authorization(
+        &self,
+        req: &ChargeRequest,
+        key: &str,
+        why: String,
+    ) -> DomainResult<ChargeResult> {
+        tracing::warn!(reservation_id = %req.reservation_id, %why, "authorization outcome unknown");
+        let pending = PendingOperation {
+            movement: Movement::Authorize,
+            amount: req.amount,
+            idempotency_key: key.to_string(),
+            payment_method: req.payment_method.clone(),
+        };
+        until_committed(&*self.table, "payment contended", |_| {
+            let pending = pending.clone();
+            async move {
+                let existing = self.get(&req.reservation_id).await?;
+                let (mut next, expected) = match existing {
+                    None => (self.new_payment(req, PaymentStatus::Authorizing), None),
+                    // A cancel's tombstone: it learns that money may be held after all.
+                    Some(t) if t.facts.provider_ref.is_none() && t.pending.is_none() => {
+                        let v = t.version;
+                        let mut t = t;
+                        t.version += 1;
+                        t.updated_at = self.clock.now_rfc3339();
+                        (t, Some(v))
+                    }
+                    Some(_) => return Ok(Attempt::Done(())),
+                };
+                next.pending = Some(pending);
+                let writes = Self::commit(&mut next, expected, &mut []);
+                Ok(Attempt::commit(writes, vec![], ()))
+            }
+        })
+        .await?;
+        Err(DomainError::Unavailable(format!(
+            "authorization outcome unknown ({why}); asking again with the same key"
+        )))
+    }
+
+    /// A replayed authorization step on a payment whose authorization is unknown: the provider is
+    /// asked again with the same key, the answer recorded, and a hold nobody wants any more
+    /// (the reservation was cancelled meanwhile) released.
+    async fn learn_authorization(&self, p: &Payment, version: u64) -> DomainResult<ChargeResult> {
+        let rid = p.facts.reservation_id.clone();
+        let goal = p.keep.map_or(Goal::Capture, Goal::Keep);
+        if goal == Goal::Capture {
+            if let Some(op) = &p.pending {
+                let (writes, events) = self.perform(p, op, version).await?;
+                match self.table.transact(writes, events).await {
+                    Ok(()) => {}
+                    Err(e) if e.is_condition_failed() => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        } else {
+            self.drive(&rid, goal, version, None).await?;
+        }
+        let p = self
+            .get(&rid)
+            .await?
+            .ok_or_else(|| DomainError::Unavailable("payment vanished".into()))?;
+        if p.facts.status == PaymentStatus::Authorizing {
+            return Err(DomainError::Unavailable(
+                "authorization outcome still unknown".into(),
+            ));
+        }
+        Ok(Self::answer(&p))
     }
 
     /// An authorization that landed after its reservation's cancel left a tombstone: the hold is
@@ -402,7 +485,7 @@ impl PaymentService {
     /// Moves the payment toward `goal` one provider call at a time. Each call is first recorded as
     /// the payment's pending operation (so it is retried with its key after any crash), then sent,
     /// then its answer is written with its ledger entries, each step a conditional commit.
-    async fn drive(
+    pub(super) async fn drive(
         &self,
         reservation_id: &str,
         goal: Goal,
@@ -435,6 +518,7 @@ impl PaymentService {
                     movement,
                     amount,
                     idempotency_key: idempotency_key(reservation_id, movement, p.entries + 1),
+                    payment_method: None,
                 });
                 next.version += 1;
                 next.updated_at = self.clock.now_rfc3339();
@@ -462,6 +546,9 @@ impl PaymentService {
         op: &PendingOperation,
         version: u64,
     ) -> DomainResult<(Vec<Write>, Vec<DomainEvent>)> {
+        if op.movement == Movement::Authorize {
+            return self.perform_authorization(p, op, version).await;
+        }
         let provider_ref = p.facts.provider_ref.clone().unwrap_or_default();
         self.provider
             .apply(MoveCall {
@@ -485,6 +572,53 @@ impl PaymentService {
         }
         let writes = Self::commit(&mut next, Some(p.version), &mut entries);
         let event = payment_event(event_of(op.movement), &next, version, entries);
+        Ok((writes, vec![event]))
+    }
+
+    /// Sends an authorization whose answer was lost again, with its key: the provider answers
+    /// what the first one did (or acts now, if the first never reached it).
+    async fn perform_authorization(
+        &self,
+        p: &Payment,
+        op: &PendingOperation,
+        version: u64,
+    ) -> DomainResult<(Vec<Write>, Vec<DomainEvent>)> {
+        let answer = self
+            .provider
+            .authorize(AuthorizeCall {
+                reservation_id: &p.facts.reservation_id,
+                user_id: &p.facts.user_id,
+                amount: op.amount,
+                currency: p.facts.currency,
+                payment_method: op.payment_method.as_deref(),
+                idempotency_key: &op.idempotency_key,
+            })
+            .await
+            .map_err(provider_failure)?;
+        let mut next = p.clone();
+        next.pending = None;
+        next.version += 1;
+        next.updated_at = self.clock.now_rfc3339();
+        let (kind, mut entries) = match answer {
+            ProviderCharge::Approved { provider_ref } => {
+                next.facts.provider_ref = Some(provider_ref);
+                let e = self.entry(&next, Movement::Authorize, op.amount, &op.idempotency_key);
+                (
+                    Event::PaymentAuthorized as fn(PaymentEvent) -> Event,
+                    vec![e],
+                )
+            }
+            ProviderCharge::Declined { reason } => {
+                next.facts.decline_reason = Some(reason);
+                // A cancel's tombstone stays VOIDED; a booking's payment is declined.
+                if next.keep.is_none() {
+                    next.facts.status = PaymentStatus::Declined;
+                }
+                (Event::PaymentDeclined as fn(PaymentEvent) -> Event, vec![])
+            }
+        };
+        let writes = Self::commit(&mut next, Some(p.version), &mut entries);
+        let event = payment_event(kind, &next, version, entries);
         Ok((writes, vec![event]))
     }
 }

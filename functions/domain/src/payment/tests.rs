@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_trait::async_trait;
 
 use super::*;
+use crate::error::DomainError;
 use crate::events::DomainEvent;
 use crate::reservation::CancelReason;
 use crate::store::memory::MemoryTable;
@@ -45,6 +46,7 @@ fn req(id: &str) -> ChargeRequest {
     ChargeRequest {
         reservation_id: id.into(),
         user_id: "u".into(),
+        owner_id: "o".into(),
         amount: 5_000,
         currency: crate::terms::Currency::KRW,
         payment_method: None,
@@ -214,6 +216,144 @@ async fn a_cancel_before_the_authorization_leaves_nothing_to_hold() {
         table.event_names(),
         vec!["PaymentVoided"],
         "the views learn it once"
+    );
+}
+
+fn lost_then(answers: Vec<Result<ProviderCharge, ProviderError>>) -> Arc<ScriptedProvider> {
+    let mut script = vec![Err(ProviderError::Unknown(
+        "no answer within 3000 ms".into(),
+    ))];
+    script.extend(answers);
+    Arc::new(ScriptedProvider::new(script))
+}
+
+fn held() -> Result<ProviderCharge, ProviderError> {
+    Ok(ProviderCharge::Approved {
+        provider_ref: "ref".into(),
+    })
+}
+
+#[tokio::test]
+async fn an_authorization_whose_answer_was_lost_is_asked_again_with_its_key_and_held_once() {
+    let provider = lost_then(vec![held()]);
+    let (table, svc) = payments(provider.clone(), Arc::new(FixedClock::at(NOW)), 5);
+    let lost = svc.authorize(&req("r")).await;
+    assert!(
+        matches!(lost, Err(DomainError::Unavailable(_))),
+        "neither approved nor failed: the step is retried, {lost:?}"
+    );
+    let p = svc.get("r").await.expect("get").expect("recorded");
+    assert_eq!(p.facts.status, PaymentStatus::Authorizing);
+    assert_eq!(ledger(&svc, "r").await, vec![], "nothing known to be held");
+    assert_eq!(
+        svc.authorize(&req("r")).await.expect("retry").outcome,
+        ChargeOutcome::Approved
+    );
+    let keys = provider.authorize_keys.lock().expect("lock").clone();
+    assert_eq!(
+        keys,
+        vec!["r:authorize:1", "r:authorize:1"],
+        "the same key twice"
+    );
+    assert_eq!(ledger(&svc, "r").await, vec![(Movement::Authorize, 5_000)]);
+    assert_eq!(table.event_names(), vec!["PaymentAuthorized"]);
+}
+
+#[tokio::test]
+async fn a_compensation_after_a_lost_authorization_asks_until_it_knows_then_voids() {
+    let provider = lost_then(vec![
+        Err(ProviderError::Unknown("still no answer".into())),
+        held(),
+    ]);
+    let (_, svc) = payments(provider.clone(), Arc::new(FixedClock::at(NOW)), 5);
+    assert!(svc.authorize(&req("r")).await.is_err());
+    let r = req("r");
+    let void = || svc.settle(&r, 0, CancelReason::PaymentUnavailable);
+    assert!(
+        void().await.is_err(),
+        "a hold that may exist is not called void"
+    );
+    assert_eq!(
+        svc.get("r").await.expect("get").map(|p| p.facts.status),
+        Some(PaymentStatus::Authorizing)
+    );
+    let s = void().await.expect("known now");
+    assert_eq!((s.status, s.kept), (Some(PaymentStatus::Voided), 0));
+    assert_eq!(
+        ledger(&svc, "r").await,
+        vec![(Movement::Authorize, 5_000), (Movement::Void, 5_000)]
+    );
+    assert_eq!(provider.moved(), vec![(Movement::Void, 5_000)]);
+}
+
+/// Holds the first authorization until `open` is notified: a cancel lands while it is in flight.
+struct InFlight {
+    inner: Arc<ScriptedProvider>,
+    open: tokio::sync::Notify,
+}
+
+#[async_trait]
+impl PaymentProvider for InFlight {
+    async fn authorize(&self, call: AuthorizeCall<'_>) -> Result<ProviderCharge, ProviderError> {
+        if self
+            .inner
+            .authorize_keys
+            .lock()
+            .map(|k| k.is_empty())
+            .unwrap_or(false)
+        {
+            self.open.notified().await;
+        }
+        self.inner.authorize(call).await
+    }
+    async fn apply(&self, call: MoveCall<'_>) -> Result<(), ProviderError> {
+        self.inner.apply(call).await
+    }
+}
+
+#[tokio::test]
+async fn a_lost_authorization_after_a_cancel_is_learnt_and_released() {
+    let scripted = lost_then(vec![held()]);
+    let provider = Arc::new(InFlight {
+        inner: scripted.clone(),
+        open: tokio::sync::Notify::new(),
+    });
+    let table = Arc::new(MemoryTable::default());
+    let svc = PaymentService::new(
+        table.clone(),
+        Arc::new(FixedClock::at(NOW)),
+        provider.clone(),
+        BreakerPolicy {
+            failure_threshold: 5,
+            open_for_ms: 1_000,
+        },
+    );
+    let r = req("r");
+    let cancel = async {
+        svc.settle(&r, 0, CancelReason::CustomerCancelled)
+            .await
+            .expect("tombstone");
+        provider.open.notify_one();
+    };
+    let (first, ()) = tokio::join!(svc.authorize(&r), cancel);
+    assert!(first.is_err(), "the answer was lost");
+    assert_eq!(
+        svc.get("r").await.expect("get").map(|p| p.facts.status),
+        Some(PaymentStatus::Authorizing),
+        "the tombstone learns that money may be held"
+    );
+    assert_eq!(
+        svc.authorize(&r).await.expect("replay").outcome,
+        ChargeOutcome::Cancelled
+    );
+    assert_eq!(
+        ledger(&svc, "r").await,
+        vec![(Movement::Authorize, 5_000), (Movement::Void, 5_000)]
+    );
+    assert_eq!(scripted.moved(), vec![(Movement::Void, 5_000)]);
+    assert_eq!(
+        table.event_names(),
+        vec!["PaymentVoided", "PaymentAuthorized", "PaymentVoided"]
     );
 }
 
@@ -437,4 +577,131 @@ async fn a_capture_racing_a_cancel_ends_keeping_what_the_cancel_keeps() {
         assert_eq!(moved, keep, "round {round}: the provider agrees");
         ledger(&svc, "r").await;
     }
+}
+
+fn refund_failed(id: &str, key: &str) -> Notice {
+    Notice {
+        id: id.into(),
+        reservation_id: "r".into(),
+        kind: NoticeKind::RefundFailed {
+            idempotency_key: key.into(),
+            reason: "expired_or_canceled_card".into(),
+        },
+    }
+}
+
+/// The keys of the ledger's refunds, oldest first.
+async fn refund_keys(svc: &PaymentService) -> Vec<String> {
+    let view = svc.view("r").await.expect("view").expect("payment");
+    view.ledger
+        .iter()
+        .filter(|e| e.movement == Movement::Refund)
+        .map(|e| e.idempotency_key.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_failed_refund_is_reversed_in_the_ledger_and_sent_anew_once_per_notice() {
+    let (provider, table, svc) = approving();
+    svc.authorize(&req("r")).await.expect("authorize");
+    svc.capture(&req("r")).await.expect("capture");
+    svc.settle(&req("r"), 1_000, CancelReason::CustomerCancelled)
+        .await
+        .expect("refund");
+    let first = refund_keys(&svc).await;
+    assert_eq!(first, vec!["r:refund:3"]);
+    let n = refund_failed("evt_1", "r:refund:3");
+    assert_eq!(
+        svc.on_notice(&n).await.expect("notice"),
+        NoticeOutcome::RefundFailed { retried: true }
+    );
+    assert_eq!(
+        svc.on_notice(&n).await.expect("again"),
+        NoticeOutcome::Repeated,
+        "a notice delivered twice is applied once"
+    );
+    assert_eq!(
+        ledger(&svc, "r").await,
+        vec![
+            (Movement::Authorize, 5_000),
+            (Movement::Capture, 5_000),
+            (Movement::Refund, 4_000),
+            (Movement::RefundFailed, 4_000),
+            (Movement::Refund, 4_000),
+        ]
+    );
+    assert_eq!(refund_keys(&svc).await, vec!["r:refund:3", "r:refund:5"]);
+    let p = svc.get("r").await.expect("get").expect("payment");
+    assert_eq!(
+        (p.facts.status, p.facts.kept()),
+        (PaymentStatus::PartiallyRefunded, 1_000),
+        "the books balance again once the new refund went out"
+    );
+    assert_eq!(kept_at_provider(&provider), 5_000 - 8_000, "sent twice");
+    assert!(table.event_names().contains(&"PaymentRefundFailed".to_string()));
+}
+
+#[tokio::test]
+async fn a_refund_that_keeps_failing_waits_for_a_person_and_keeps_nothing_silently() {
+    let (_, _, svc) = approving();
+    svc.authorize(&req("r")).await.expect("authorize");
+    svc.capture(&req("r")).await.expect("capture");
+    svc.settle(&req("r"), 0, CancelReason::CustomerCancelled)
+        .await
+        .expect("refund");
+    for attempt in 0..REFUND_ATTEMPTS {
+        let key = refund_keys(&svc).await.pop().expect("a refund");
+        let outcome = svc
+            .on_notice(&refund_failed(&format!("evt_{attempt}"), &key))
+            .await
+            .expect("notice");
+        assert_eq!(
+            outcome,
+            NoticeOutcome::RefundFailed {
+                retried: attempt + 1 < REFUND_ATTEMPTS
+            }
+        );
+    }
+    let p = svc.get("r").await.expect("get").expect("payment");
+    assert_eq!(
+        (p.facts.status, p.facts.kept()),
+        (PaymentStatus::Captured, 5_000),
+        "the ledger says the guest has not got the money back"
+    );
+    let unknown = refund_failed("evt_x", "r:refund:99");
+    assert_eq!(
+        svc.on_notice(&unknown).await.expect("unknown refund"),
+        NoticeOutcome::RefundFailed { retried: false },
+        "a refund the ledger does not have reverses nothing"
+    );
+    assert_eq!(svc.get("r").await.expect("get").expect("p").facts.kept(), 5_000);
+}
+
+#[tokio::test]
+async fn a_dispute_is_recorded_once_and_a_notice_about_another_payment_is_not_ours() {
+    let (_, table, svc) = approving();
+    svc.authorize(&req("r")).await.expect("authorize");
+    svc.capture(&req("r")).await.expect("capture");
+    let n = Notice {
+        id: "evt_d".into(),
+        reservation_id: "r".into(),
+        kind: NoticeKind::Disputed {
+            amount: 5_000,
+            reason: "fraudulent".into(),
+        },
+    };
+    assert_eq!(svc.on_notice(&n).await.expect("dispute"), NoticeOutcome::Applied);
+    assert_eq!(svc.on_notice(&n).await.expect("again"), NoticeOutcome::Repeated);
+    let p = svc.get("r").await.expect("get").expect("payment");
+    let d = p.facts.dispute.expect("flagged");
+    assert_eq!((d.amount, d.reason.as_str()), (5_000, "fraudulent"));
+    assert_eq!(
+        table.event_names().iter().filter(|e| **e == "PaymentDisputed").count(),
+        1
+    );
+    let other = Notice {
+        reservation_id: "elsewhere".into(),
+        ..n
+    };
+    assert_eq!(svc.on_notice(&other).await.expect("other"), NoticeOutcome::NotOurs);
 }

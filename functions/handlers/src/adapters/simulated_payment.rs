@@ -208,38 +208,42 @@ impl PaymentProvider for SimulatedProvider {
                     "test card pm_sim_unavailable".into(),
                 ));
             }
-            Some(TEST_TIMEOUT) => {
-                // Longer than any provider timeout: the call's outcome is unknown to the caller.
-                tokio::time::sleep(Duration::from_secs(60)).await;
-            }
             _ => {}
         }
         let s = self.behave().await?;
         let provider_ref = reference(call.reservation_id);
-        let mut memory = self
-            .memory
-            .lock()
-            .map_err(|_| ProviderError::Transient("simulation state poisoned".into()))?;
-        let repeated = memory.holds.contains_key(&provider_ref);
-        if !repeated && rand::rng().random_bool(s.decline_rate.clamp(0.0, 1.0)) {
-            return Ok(ProviderCharge::Declined {
-                reason: "card declined (simulated)".into(),
+        let repeated = {
+            let mut memory = self
+                .memory
+                .lock()
+                .map_err(|_| ProviderError::Transient("simulation state poisoned".into()))?;
+            let repeated = memory.holds.contains_key(&provider_ref);
+            if !repeated && rand::rng().random_bool(s.decline_rate.clamp(0.0, 1.0)) {
+                return Ok(ProviderCharge::Declined {
+                    reason: "card declined (simulated)".into(),
+                });
+            }
+            memory.holds.entry(provider_ref.clone()).or_insert(Hold {
+                authorized: call.amount,
+                ..Hold::default()
             });
+            memory.remember(
+                &provider_ref,
+                SimulatedCall {
+                    operation: Movement::Authorize.as_str(),
+                    amount: call.amount,
+                    currency: call.currency.code().to_string(),
+                    idempotency_key: call.idempotency_key.to_string(),
+                    moved: !repeated,
+                },
+            );
+            repeated
+        };
+        if call.payment_method == Some(TEST_TIMEOUT) && !repeated {
+            // The hold is made and the answer lost (longer than any caller waits): only the same
+            // call again, with its key, learns that it was approved.
+            tokio::time::sleep(Duration::from_secs(60)).await;
         }
-        memory.holds.entry(provider_ref.clone()).or_insert(Hold {
-            authorized: call.amount,
-            ..Hold::default()
-        });
-        memory.remember(
-            &provider_ref,
-            SimulatedCall {
-                operation: Movement::Authorize.as_str(),
-                amount: call.amount,
-                currency: call.currency.code().to_string(),
-                idempotency_key: call.idempotency_key.to_string(),
-                moved: !repeated,
-            },
-        );
         Ok(ProviderCharge::Approved { provider_ref })
     }
 
@@ -290,7 +294,7 @@ impl PaymentProvider for SimulatedProvider {
                     }
                     Movement::Void => hold.closed = true,
                     Movement::Refund => hold.refunded += call.amount,
-                    Movement::Authorize => {}
+                    Movement::Authorize | Movement::RefundFailed => {}
                 }
                 Ok(())
             }

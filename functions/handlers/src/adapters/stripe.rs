@@ -65,8 +65,10 @@ enum Answer {
     Declined(String),
     /// Stripe refused the request as it is (4xx): sending it again cannot help.
     Refused(String),
-    /// No answer, or a 429/5xx: the request may or may not have acted.
+    /// No answer, or a 5xx: the request may or may not have acted.
     Unknown(String),
+    /// No connection, or a 429: the request was not taken.
+    NotTaken(String),
 }
 
 impl StripeProvider {
@@ -126,15 +128,18 @@ impl StripeProvider {
             Err(e) => return Answer::Refused(format!("request: {e}")),
         };
         let sent = tokio::time::timeout(self.config.request_timeout, async {
-            let resp = self.client.request(req).await.map_err(|e| e.to_string())?;
+            let resp = self.client.request(req).await.map_err(|e| {
+                let text = format!("connection: {e}");
+                (e.is_connect(), text)
+            })?;
             let status = resp.status();
             let bytes = resp
                 .into_body()
                 .collect()
                 .await
-                .map_err(|e| e.to_string())?
+                .map_err(|e| (false, format!("connection: {e}")))?
                 .to_bytes();
-            Ok::<_, String>((status, bytes))
+            Ok::<_, (bool, String)>((status, bytes))
         })
         .await;
         let (status, bytes) = match sent {
@@ -144,7 +149,9 @@ impl StripeProvider {
                     self.config.request_timeout
                 ));
             }
-            Ok(Err(e)) => return Answer::Unknown(format!("connection: {e}")),
+            // Never connected: nothing was sent.
+            Ok(Err((true, why))) => return Answer::NotTaken(why),
+            Ok(Err((false, why))) => return Answer::Unknown(why),
             Ok(Ok(answer)) => answer,
         };
         let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -159,7 +166,8 @@ impl StripeProvider {
         match status {
             s if s.is_success() => Answer::Ok(json),
             StatusCode::PAYMENT_REQUIRED => Answer::Declined(why()),
-            StatusCode::TOO_MANY_REQUESTS | StatusCode::CONFLICT => Answer::Unknown(why()),
+            StatusCode::TOO_MANY_REQUESTS => Answer::NotTaken(why()),
+            StatusCode::CONFLICT => Answer::Unknown(why()),
             s if s.is_server_error() => Answer::Unknown(why()),
             _ => Answer::Refused(why()),
         }
@@ -189,7 +197,7 @@ impl StripeProvider {
                 .await
                 .is_some_and(|pi| pi["status"] == "canceled"),
             Movement::Refund => self.refund_with_key(call).await,
-            Movement::Authorize => false,
+            Movement::Authorize | Movement::RefundFailed => false,
         }
     }
 
@@ -254,7 +262,9 @@ impl PaymentProvider for StripeProvider {
                 Ok(ProviderCharge::Declined { reason: why })
             }
             Answer::Refused(why) => Err(ProviderError::Refused(why)),
-            Answer::Unknown(why) => Err(ProviderError::Unavailable(why)),
+            Answer::NotTaken(why) => Err(ProviderError::Unavailable(why)),
+            // Sent again with the same key, Stripe answers with the intent the first one made.
+            Answer::Unknown(why) => Err(ProviderError::Unknown(why)),
         }
     }
 
@@ -289,10 +299,11 @@ impl PaymentProvider for StripeProvider {
                     ],
                 )
             }
-            Movement::Authorize => {
-                return Err(ProviderError::Refused(
-                    "an authorization is not a movement of one".into(),
-                ));
+            Movement::Authorize | Movement::RefundFailed => {
+                return Err(ProviderError::Refused(format!(
+                    "{} is not sent as a movement",
+                    call.movement.as_str()
+                )));
             }
         };
         match self
@@ -307,7 +318,7 @@ impl PaymentProvider for StripeProvider {
                     Err(ProviderError::Refused(why))
                 }
             }
-            Answer::Unknown(why) => {
+            Answer::Unknown(why) | Answer::NotTaken(why) => {
                 if self.already_done(&call).await {
                     Ok(())
                 } else {

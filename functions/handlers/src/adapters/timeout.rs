@@ -6,8 +6,8 @@ use reserveplace_domain::payment::{
     AuthorizeCall, MoveCall, PaymentProvider, ProviderCharge, ProviderError,
 };
 
-/// A provider slower than the budget counts as unavailable (fail fast, open the circuit), the way
-/// the seed's Hystrix timeout did.
+/// A provider slower than the budget counts against the circuit, the way the seed's Hystrix
+/// timeout did, but its call may have acted: the outcome is unknown, never a failure.
 pub struct TimeoutProvider {
     inner: Arc<dyn PaymentProvider>,
     budget: Duration,
@@ -28,7 +28,7 @@ impl PaymentProvider for TimeoutProvider {
         tokio::time::timeout(self.budget, self.inner.authorize(call))
             .await
             .unwrap_or_else(|_| {
-                Err(ProviderError::Unavailable(format!(
+                Err(ProviderError::Unknown(format!(
                     "no answer within {} ms",
                     self.budget.as_millis()
                 )))
