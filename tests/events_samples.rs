@@ -24,7 +24,9 @@ use reserveplace_domain::reservation::{
 use reserveplace_domain::saga::{SagaCallbacks, SagaError, SagaStart, SagaStarter};
 use reserveplace_domain::seed;
 use reserveplace_domain::store::{Item, Key, Query, StoreError, Table, Write};
-use reserveplace_functions::adapters::{LogChannel, SimulatedProvider, SimulationSettings};
+use reserveplace_functions::adapters::{
+    LogChannel, SimulatedProvider, SimulationSettings, StripeConfig, StripeNotices, StripeProvider,
+};
 use reserveplace_functions::api::{ApiRequest, ApiResponse};
 use reserveplace_functions::http::seed::SEED_OWNER;
 use reserveplace_functions::registry::{self, Handler};
@@ -52,6 +54,8 @@ const SEED_PLACE: &str = "1";
 const SEED_USER: &str = "2";
 /// The store's clock starts here (the samples' timestamps), so dates in the samples never age.
 const CLOCK_START_MS: i64 = 1_795_501_500_000; // 2026-11-24T06:25:00Z
+/// The webhook sample is signed with this secret at the clock's start.
+const SAMPLE_SIGNING_SECRET: &str = "whsec_sample";
 
 /// The consumers that build read views: seeding replays committed events through them.
 const VIEW_CONSUMERS: [&str; 5] = [
@@ -253,6 +257,7 @@ struct Ctx {
     saga: Arc<RecordingCallbacks>,
     starts: Arc<Mutex<Vec<Start>>>,
     calls: Arc<Calls>,
+    provider: Arc<SimulatedProvider>,
 }
 
 impl Ctx {
@@ -270,6 +275,7 @@ impl Ctx {
         let recorder = calls.clone();
         let starts = Arc::new(Mutex::new(Vec::new()));
         let (start_log, start_calls) = (starts.clone(), calls.clone());
+        let provider = SimulatedProvider::new(SimulationSettings::default());
         let adapters = Adapters {
             table: Arc::new(move |name: &str| -> Arc<dyn Table> {
                 Arc::new(RecordingTable {
@@ -279,7 +285,21 @@ impl Ctx {
                 })
             }),
             clock: Arc::new(TestClock(AtomicI64::new(CLOCK_START_MS))),
-            payment_provider: SimulatedProvider::new(SimulationSettings::default()),
+            payment_provider: provider.clone(),
+            // Stripe's webhooks with the sample's signing secret; the provider itself stays the
+            // simulation (a refund event names its reservation without asking Stripe).
+            payment_notices: Some(Arc::new(StripeNotices::new(
+                SAMPLE_SIGNING_SECRET.into(),
+                Arc::new(TestClock(AtomicI64::new(CLOCK_START_MS))),
+                Arc::new(
+                    StripeProvider::new(StripeConfig {
+                        api_base: "http://127.0.0.1:9".into(),
+                        secret_key: "sk_test_sample".into(),
+                        request_timeout: std::time::Duration::from_secs(1),
+                    })
+                    .ctx("stripe adapter")?,
+                ),
+            ))),
             saga: saga.clone(),
             saga_starter: Arc::new(move |machine: &str| -> Arc<dyn SagaStarter> {
                 Arc::new(RecordingStarter {
@@ -317,6 +337,7 @@ impl Ctx {
             saga,
             starts,
             calls,
+            provider,
         })
     }
 
@@ -329,6 +350,7 @@ impl Ctx {
             saga,
             starts,
             calls,
+            provider: _,
         } = self;
         drop((svc, function, saga, starts, calls));
         drop(db);
@@ -405,6 +427,8 @@ struct Setup {
     refunded: bool,
     /// The customer cancelled (while the owner had not decided).
     customer_cancelled: bool,
+    /// The captured payment was refunded in full (a cancel after capture).
+    refund_sent: bool,
     facade: Facade,
     /// Committed events replayed through the view consumers (MyPage, owner view, notifications, loyalty).
     views: bool,
@@ -417,6 +441,7 @@ impl Setup {
             expired: false,
             refunded: false,
             customer_cancelled: false,
+            refund_sent: false,
             facade: Facade::None,
             views: false,
         }
@@ -431,6 +456,10 @@ impl Setup {
     }
     fn refunded(mut self) -> Setup {
         self.refunded = true;
+        self
+    }
+    fn refund_sent(mut self) -> Setup {
+        self.refund_sent = true;
         self
     }
     fn customer_cancelled(mut self) -> Setup {
@@ -457,6 +486,7 @@ fn setup_for(binary: &str) -> Option<Setup> {
         "place-list" | "place-update" | "reservation-place" => Setup::at(Place),
         "payment-authorize" => Setup::at(Reserved),
         "payment-get" | "reservation-record-payment" => Setup::at(Charged),
+        "payment-webhook" => Setup::at(Captured).refund_sent(),
         "place-hold-nights" => Setup::at(Paid),
         "place-get" | "place-quote" | "reservation-await-owner" => Setup::at(Held),
         "owner-decision" | "place-request-decision" => Setup::at(AwaitingOwner),
@@ -634,6 +664,17 @@ async fn seed(ctx: &Ctx, setup: Setup, wiring: &Wiring, matcher: &RuleMatcher) -
             .await
             .ctx("seed void")?;
         same(r.status, Some(PaymentStatus::Voided), "seeded void")?;
+    }
+    if setup.refund_sent {
+        let r = svc
+            .payments
+            .settle(&charge_request(), 0, CancelReason::CustomerCancelled)
+            .await
+            .ctx("seed refund")?;
+        same(r.status, Some(PaymentStatus::Refunded), "seeded refund")?;
+        // …which the card's bank then bounced: the provider holds the money again.
+        let bounced = ctx.provider.fail_refund(RES, &format!("{RES}:refund:3"));
+        same(bounced, true, "the seeded refund failed at the provider")?;
     }
     if setup.customer_cancelled {
         svc.reservations
@@ -843,17 +884,26 @@ fn check_shape(
                 headers.keys().all(|k| *k == k.to_ascii_lowercase()),
                 "HTTP API 2.0 header names are lower case",
             )?;
-            let user = req.user.clone().ok_or("no authorizer.jwt.claims.sub")?;
-            same(
-                req.header("authorization"),
-                Some(format!("Bearer dev:{user}").as_str()),
-                "authorization header",
-            )?;
-            if !req.body.is_empty() {
+            // An open route's caller may send no token at all (the provider's webhook).
+            let open = wiring.routes[index].authorizer.is_none();
+            if open && req.user.is_none() {
+                ensure(
+                    req.header("authorization").is_none(),
+                    "a token without its verified claims",
+                )?;
+            } else {
+                let user = req.user.clone().ok_or("no authorizer.jwt.claims.sub")?;
                 same(
-                    req.header("content-type"),
-                    Some("application/json"),
-                    "content-type",
+                    req.header("authorization"),
+                    Some(format!("Bearer dev:{user}").as_str()),
+                    "authorization header",
+                )?;
+            }
+            if !req.body.is_empty() {
+                ensure(
+                    req.header("content-type")
+                        .is_some_and(|t| t.starts_with("application/json")),
+                    "content-type is JSON",
                 )?;
                 same(
                     req.header("content-length"),
@@ -1205,6 +1255,16 @@ async fn verify(binary: &str, ctx: &Ctx, outcome: &Outcome) -> R {
                 &b["ledger"][0]["idempotencyKey"],
                 &json!(format!("{RES}:authorize:1")),
                 "its key",
+            )?;
+        }
+        "payment-webhook" => {
+            let b = http_json(outcome, 200)?;
+            same(&b["outcome"], &json!("REFUND_FAILED"), "outcome")?;
+            same(&b["sentAgain"], &json!(true), "sentAgain")?;
+            same(
+                &ledger_of(svc).await?[2..],
+                &[Movement::Refund, Movement::RefundFailed, Movement::Refund][..],
+                "the failed refund reversed, then sent anew",
             )?;
         }
         "reservation-cancellation" => {

@@ -354,6 +354,15 @@ async fn a_booking_pays_with_the_card_it_names() {
         rt.reservation("kim", id).await["paymentMethod"],
         "pm_card_visa"
     );
+    let (s, p) = rt
+        .call(
+            "POST",
+            "/v1/payments/webhooks/stripe",
+            None,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(s, 404, "the simulation sends no webhooks: {p}");
     // The provider holds the money and the answer is lost: the step asks again with the same key
     // and learns the hold instead of cancelling a booking whose money is held.
     let (s, r) = rt
@@ -413,6 +422,7 @@ async fn on_stripe_the_money_moves_at_stripe_as_the_ledger_says() {
             "--stripe-api-base",
             &base,
             &format!("env:STRIPE_SECRET_KEY={}", crate::localstripe::SECRET_KEY),
+            &format!("env:STRIPE_WEBHOOK_SECRET={WEBHOOK_SECRET}"),
         ],
     )
     .await;
@@ -467,4 +477,103 @@ async fn on_stripe_the_money_moves_at_stripe_as_the_ledger_says() {
             .await;
         assert_eq!(rt.payment("sam", &id).await.1["status"], "DECLINED");
     }
+    stripes_webhooks_are_verified_and_applied_once(&rt, &base, &paid, &intent).await;
+}
+
+const WEBHOOK_SECRET: &str = "whsec_e2e";
+
+/// Delivers `event` to the webhook route as Stripe does: signed `t.body` with the endpoint's
+/// secret, `age` seconds ago.
+async fn deliver(rt: &Local, event: &Value, secret: &str, age: i64) -> (u16, Value) {
+    let t = time::OffsetDateTime::now_utc().unix_timestamp() - age;
+    let body = serde_json::to_string(event).expect("json");
+    let signature = reserveplace_functions::adapters::sign_stripe_webhook(&body, secret, t);
+    rt.call_with(
+        "POST",
+        "/v1/payments/webhooks/stripe",
+        None,
+        Some(event.clone()),
+        &[("stripe-signature", &signature)],
+    )
+    .await
+}
+
+/// The webhook route on the same run: a forged, altered or stale delivery is refused as a 400; a
+/// refund Stripe reports failed is reversed in the ledger and sent anew at Stripe, once however
+/// often it is delivered; a dispute flags the owner's row.
+async fn stripes_webhooks_are_verified_and_applied_once(
+    rt: &Local,
+    base: &str,
+    id: &str,
+    intent: &str,
+) {
+    let refund = crate::localstripe::refunds(base, intent)
+        .await
+        .into_iter()
+        .find(|r| r["metadata"]["idempotency_key"].is_string())
+        .expect("the adapter's refund");
+    let mut failed = refund.clone();
+    failed["status"] = json!("failed");
+    failed["failure_reason"] = json!("expired_or_canceled_card");
+    let event = json!({"id": "evt_refund_failed_1", "object": "event", "type": "refund.failed",
+                       "data": {"object": failed}});
+    let (s, p) = rt
+        .call(
+            "POST",
+            "/v1/payments/webhooks/stripe",
+            None,
+            Some(event.clone()),
+        )
+        .await;
+    assert_eq!(
+        (s, &p["type"]),
+        (400, &json!("/problems/unverified-signature")),
+        "{p}"
+    );
+    for (secret, age) in [("whsec_forged", 0), (WEBHOOK_SECRET, 301)] {
+        let (s, p) = deliver(rt, &event, secret, age).await;
+        assert_eq!(s, 400, "{secret} {age}s: {p}");
+    }
+    let before = ledger(&rt.payment("sam", id).await.1);
+    for (n, want) in [(1, json!("REFUND_FAILED")), (2, json!("REPEATED"))] {
+        let (s, r) = deliver(rt, &event, WEBHOOK_SECRET, 0).await;
+        assert_eq!((s, &r["outcome"]), (200, &want), "delivery {n}: {r}");
+    }
+    let p = rt.payment("sam", id).await.1;
+    let after = ledger(&p);
+    assert_eq!(
+        after[before.len()..],
+        moves(&[("REFUND_FAILED", 5_001), ("REFUND", 5_001)])[..],
+        "{p}"
+    );
+    assert_eq!(
+        (p["status"].as_str(), p["kept"].as_i64()),
+        (Some("PARTIALLY_REFUNDED"), Some(5_000))
+    );
+    let ours = crate::localstripe::refunds(base, intent)
+        .await
+        .into_iter()
+        .filter(|r| r["metadata"]["idempotency_key"].is_string())
+        .count();
+    assert_eq!(ours, 2, "the refund was sent anew once, under a new key");
+
+    let dispute = json!({"id": "evt_dispute_1", "object": "event", "type": "charge.dispute.created",
+        "data": {"object": {"id": "dp_1", "object": "dispute", "amount": 5_000, "currency": "krw",
+                            "reason": "fraudulent", "payment_intent": intent, "status": "needs_response"}}});
+    let (s, r) = deliver(rt, &dispute, WEBHOOK_SECRET, 0).await;
+    assert_eq!((s, &r["outcome"]), (200, &json!("APPLIED")), "{r}");
+    rt.wait_for("the owner's row flags the dispute", || async {
+        let (_, rows) = rt
+            .call("GET", "/v1/owner/reservations", Some("owner-s"), None)
+            .await;
+        rows["items"].as_array().into_iter().flatten().any(|row| {
+            row["reservationId"] == id
+                && row["dispute"]["reason"] == "fraudulent"
+                && row["dispute"]["amount"] == 5_000
+        })
+    })
+    .await;
+    let unrelated = json!({"id": "evt_other", "type": "customer.created", "data": {"object": {}}});
+    let (s, r) = deliver(rt, &unrelated, WEBHOOK_SECRET, 0).await;
+    assert_eq!((s, &r["outcome"]), (200, &json!("IGNORED")), "{r}");
 }

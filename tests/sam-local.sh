@@ -302,6 +302,9 @@ run payment-authorize PaymentAuthorizeFunction "$(sample payment-authorize)" \
 run payment-get PaymentGetFunction "$(sample payment-get)" \
     "$(http 200) and .body.status == \"AUTHORIZED\" and .body.authorized == 100000 and .body.ledger[0].movement == \"AUTHORIZE\"" \
     "200, status AUTHORIZED, authorized 100000, ledger AUTHORIZE"
+# On the simulated provider there are no Stripe webhooks to take: the route answers 404.
+run payment-webhook PaymentWebhookFunction "$(sample payment-webhook)" \
+    "$(http 404) and .body.type == \"/problems/not-found\"" "404: no Stripe webhooks on the simulation"
 run reservation-record-payment ReservationRecordPaymentFunction "$(sample reservation-record-payment)" \
     '. == {status: "PAID", version: 2}' '{"status":"PAID","version":2}'
 run place-hold-nights PlaceHoldNightsFunction "$(sample place-hold-nights)" \

@@ -39,6 +39,7 @@ fn services() -> Arc<Services> {
         table: Arc::new(|_: &str| -> Arc<dyn Table> { MemoryTable::new() }),
         clock: Arc::new(SystemClock),
         payment_provider: SimulatedProvider::new(SimulationSettings::default()),
+        payment_notices: None,
         saga: Arc::new(NoSaga),
         saga_starter: Arc::new(|_: &str| -> Arc<dyn SagaStarter> { Arc::new(NoSaga) }),
         notifications: Arc::new(LogChannel),

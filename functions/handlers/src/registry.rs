@@ -107,6 +107,7 @@ pub fn rows() -> Vec<Row> {
         ("owner-cancel", &[RESERVATION], http!(http::reservation::owner_cancel)),
         ("seed-accommodation", &[RESERVATION], http!(http::seed::accommodation)),
         ("payment-get", &[PAYMENT], http!(http::views::payment)),
+        ("payment-webhook", &[PAYMENT], http!(http::webhooks::stripe)),
         ("mypage-get", &[MYPAGE], http!(http::views::mypage_get)),
         ("mypage-list", &[MYPAGE], http!(http::views::mypage_list)),
         ("seed-mypage", &[MYPAGE], http!(http::seed::mypage)),

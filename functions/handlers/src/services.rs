@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use reserveplace_domain::clock::Clock;
 use reserveplace_domain::events::DomainEvent;
-use reserveplace_domain::payment::{BreakerPolicy, PaymentProvider, PaymentService};
+use reserveplace_domain::payment::{BreakerPolicy, NoticeReader, PaymentProvider, PaymentService};
 use reserveplace_domain::place::PlaceService;
 use reserveplace_domain::reservation::ReservationService;
 use reserveplace_domain::saga::{SagaCallbacks, SagaStarter};
@@ -235,6 +235,8 @@ pub struct Adapters {
     pub table: TableOpener,
     pub clock: Arc<dyn Clock>,
     pub payment_provider: Arc<dyn PaymentProvider>,
+    /// The provider's webhooks, when the provider sends any (Stripe; not the simulation).
+    pub payment_notices: Option<Arc<dyn NoticeReader>>,
     pub saga: Arc<dyn SagaCallbacks>,
     pub saga_starter: SagaStarterOpener,
     pub notifications: Arc<dyn NotificationChannel>,
@@ -245,6 +247,7 @@ pub struct Services {
     pub places: PlaceService,
     pub reservations: ReservationService,
     pub payments: PaymentService,
+    pub payment_notices: Option<Arc<dyn NoticeReader>>,
     pub mypages: MyPageService,
     pub owner_view: OwnerViewService,
     pub notifications: NotificationService,
@@ -298,6 +301,7 @@ impl Services {
                 provider,
                 config.breaker,
             ),
+            payment_notices: a.payment_notices.clone(),
             mypages: MyPageService::new(table(Resource::MyPageTable)),
             owner_view: OwnerViewService::new(table(Resource::OwnerViewTable)),
             notifications: NotificationService::new(

@@ -19,6 +19,7 @@ pub fn aws_adapters(sdk: &aws_config::SdkConfig) -> Adapters {
         }),
         clock: Arc::new(SystemClock),
         payment_provider: SimulatedProvider::new(SimulationSettings::default()),
+        payment_notices: None,
         saga: Arc::new(StepFunctionsCallbacks::new(sfn.clone())),
         saga_starter: Arc::new(move |arn: &str| -> Arc<dyn SagaStarter> {
             Arc::new(StepFunctionsStarter::new(sfn.clone(), arn))

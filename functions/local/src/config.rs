@@ -6,8 +6,13 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+use reserveplace_domain::clock::SystemClock;
+use reserveplace_domain::payment::NoticeReader;
 use reserveplace_domain::payment::PaymentProvider;
-use reserveplace_functions::adapters::{StripeConfig, StripeProvider};
+use reserveplace_functions::adapters::{StripeConfig, StripeNotices, StripeProvider};
+
+/// A real provider: its port, and the reader of its webhooks if it has a signing secret.
+pub type RealProvider = (Arc<dyn PaymentProvider>, Option<Arc<dyn NoticeReader>>);
 
 use crate::faults::FaultSettings;
 use crate::identity;
@@ -155,8 +160,10 @@ impl Options {
         self.params.iter().cloned().collect()
     }
 
-    /// The real payment provider the options chose; `None` for the simulation.
-    pub fn payment_provider(&self) -> Result<Option<Arc<dyn PaymentProvider>>, String> {
+    /// The real payment provider the options chose, and the reader of its webhooks when
+    /// `STRIPE_WEBHOOK_SECRET` (the endpoint's signing secret) is in the environment; `None` for
+    /// the simulation.
+    pub fn payment_provider(&self) -> Result<Option<RealProvider>, String> {
         if self.payment_provider != "stripe" {
             return Ok(None);
         }
@@ -168,12 +175,22 @@ impl Options {
             .stripe_api_base
             .clone()
             .ok_or("--payment-provider stripe needs --stripe-api-base (or STRIPE_API_BASE)")?;
-        let stripe = StripeProvider::new(StripeConfig {
+        let stripe = Arc::new(StripeProvider::new(StripeConfig {
             api_base,
             secret_key,
             request_timeout: std::time::Duration::from_secs(10),
-        })?;
-        Ok(Some(Arc::new(stripe)))
+        })?);
+        let notices = std::env::var("STRIPE_WEBHOOK_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .map(|secret| -> Arc<dyn NoticeReader> {
+                Arc::new(StripeNotices::new(
+                    secret,
+                    Arc::new(SystemClock),
+                    stripe.clone(),
+                ))
+            });
+        Ok(Some((stripe, notices)))
     }
 
     pub fn faults(&self) -> FaultSettings {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use reserveplace_domain::clock::SystemClock;
-use reserveplace_domain::payment::PaymentProvider;
+use reserveplace_domain::payment::{NoticeReader, PaymentProvider};
 use reserveplace_functions::adapters::LogChannel;
 use reserveplace_functions::registry::{self, Handler};
 use reserveplace_functions::services::{Adapters, Services};
@@ -48,6 +48,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 fn local_adapters(
     db: &Arc<Database>,
     payment: Arc<dyn PaymentProvider>,
+    notices: Option<Arc<dyn NoticeReader>>,
     machines: &Arc<Machines>,
 ) -> Adapters {
     let db = db.clone();
@@ -56,6 +57,7 @@ fn local_adapters(
         table: Arc::new(move |name: &str| db.table(name)),
         clock: Arc::new(SystemClock),
         payment_provider: payment,
+        payment_notices: notices,
         saga: Arc::new(LocalCallbacks {
             machines: machines.clone(),
         }),
@@ -125,7 +127,7 @@ impl Runtime {
         bound: BTreeMap<String, (FunctionDef, Handler)>,
         db: Arc<Database>,
         faults: Arc<Faults>,
-        payment: Option<Arc<dyn PaymentProvider>>,
+        payment: Option<crate::config::RealProvider>,
         clock: QueueClock,
         print_events: bool,
         tasks: TaskRunner<'_>,
@@ -135,8 +137,8 @@ impl Runtime {
             RuleMatcher::new(&wiring.rules).map_err(|e| StartError::Wiring(e.to_string()))?;
         let machines = Arc::new(Machines::default());
         // The simulation unless the options chose a real provider (then its faults do nothing).
-        let payment = payment.unwrap_or_else(|| faults.provider.clone());
-        let adapters = local_adapters(&db, payment, &machines);
+        let (payment, notices) = payment.unwrap_or_else(|| (faults.provider.clone(), None));
+        let adapters = local_adapters(&db, payment, notices, &machines);
         let mut functions = BTreeMap::new();
         for (id, (def, handler)) in bound {
             let uses = registry::uses(&def.handler).unwrap_or_default();

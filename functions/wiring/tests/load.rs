@@ -738,7 +738,7 @@ fn the_templates_loops_make_its_tables_and_the_relays_streams() {
     assert_eq!(streamed, tables);
     assert_eq!(
         wiring.functions.len(),
-        43,
+        44,
         "every function, the seed facade's included"
     );
 }

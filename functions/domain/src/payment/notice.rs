@@ -56,13 +56,16 @@ pub enum NoticeError {
 #[async_trait]
 pub trait NoticeReader: Send + Sync {
     /// `Ok(None)` for a genuine event this service does not act on.
-    async fn read(&self, signature: Option<&str>, body: &str)
-    -> Result<Option<Notice>, NoticeError>;
+    async fn read(
+        &self,
+        signature: Option<&str>,
+        body: &str,
+    ) -> Result<Option<Notice>, NoticeError>;
 }
 
 /// What applying a notice did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum NoticeOutcome {
     Applied,
     /// Delivered before: nothing more was recorded.
@@ -70,7 +73,10 @@ pub enum NoticeOutcome {
     /// About no payment of this deployment.
     NotOurs,
     /// A refund failed: counted for the alarm, and sent anew unless it failed too often.
-    RefundFailed { retried: bool },
+    #[serde(rename_all = "camelCase")]
+    RefundFailed {
+        sent_again: bool,
+    },
 }
 
 fn notice_key(reservation_id: &str, id: &str) -> Key {
@@ -96,20 +102,34 @@ impl PaymentService {
                     idempotency_key,
                     reason,
                 } => {
-                    tracing::error!(reservation_id = rid, idempotency_key, reason,
-                        metric = "RefundsFailed", "a refund failed at the provider");
+                    tracing::error!(
+                        reservation_id = rid,
+                        idempotency_key,
+                        reason,
+                        metric = "RefundsFailed",
+                        "a refund failed at the provider"
+                    );
                     let entries = self.reversal(&p, idempotency_key).await?;
-                    let outcome = NoticeOutcome::RefundFailed { retried: false };
+                    let outcome = NoticeOutcome::RefundFailed { sent_again: false };
                     (Event::PaymentRefundFailed as fn(_) -> _, entries, outcome)
                 }
                 NoticeKind::Disputed { amount, reason } => {
-                    tracing::warn!(reservation_id = rid, amount, reason, "the charge is disputed");
+                    tracing::warn!(
+                        reservation_id = rid,
+                        amount,
+                        reason,
+                        "the charge is disputed"
+                    );
                     next.facts.dispute = Some(Dispute {
                         amount: *amount,
                         reason: reason.clone(),
                         at: self.clock.now_rfc3339(),
                     });
-                    (Event::PaymentDisputed as fn(_) -> _, vec![], NoticeOutcome::Applied)
+                    (
+                        Event::PaymentDisputed as fn(_) -> _,
+                        vec![],
+                        NoticeOutcome::Applied,
+                    )
                 }
             };
             let mut writes = Self::commit(&mut next, Some(p.version), &mut entries);
@@ -131,7 +151,9 @@ impl PaymentService {
                 let retried = self.refund_anew(rid).await?;
                 Ok(match outcome {
                     NoticeOutcome::Repeated => outcome,
-                    _ => NoticeOutcome::RefundFailed { retried },
+                    _ => NoticeOutcome::RefundFailed {
+                        sent_again: retried,
+                    },
                 })
             }
             other => Ok(other),
@@ -147,12 +169,14 @@ impl PaymentService {
                 .iter()
                 .find(|e| e.movement == m && e.idempotency_key == key)
         };
-        Ok(match (with_key(Movement::Refund), with_key(Movement::RefundFailed)) {
-            (Some(refund), None) => {
-                vec![self.entry(p, Movement::RefundFailed, refund.amount, key)]
-            }
-            _ => vec![],
-        })
+        Ok(
+            match (with_key(Movement::Refund), with_key(Movement::RefundFailed)) {
+                (Some(refund), None) => {
+                    vec![self.entry(p, Movement::RefundFailed, refund.amount, key)]
+                }
+                _ => vec![],
+            },
+        )
     }
 
     pub(super) async fn ledger(&self, reservation_id: &str) -> DomainResult<Vec<LedgerEntry>> {
@@ -183,11 +207,16 @@ impl PaymentService {
             return Ok(false);
         };
         if failures >= REFUND_ATTEMPTS {
-            tracing::error!(reservation_id, failures, metric = "RefundsFailed",
-                "refunds keep failing; the guest must be refunded by hand");
+            tracing::error!(
+                reservation_id,
+                failures,
+                metric = "RefundsFailed",
+                "refunds keep failing; the guest must be refunded by hand"
+            );
             return Ok(false);
         }
-        self.drive(reservation_id, Goal::Keep(keep), 0, None).await?;
+        self.drive(reservation_id, Goal::Keep(keep), 0, None)
+            .await?;
         Ok(true)
     }
 }

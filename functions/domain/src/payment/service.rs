@@ -196,7 +196,13 @@ impl PaymentService {
         }
     }
 
-    pub(super) fn entry(&self, p: &Payment, movement: Movement, amount: i64, key: &str) -> LedgerEntry {
+    pub(super) fn entry(
+        &self,
+        p: &Payment,
+        movement: Movement,
+        amount: i64,
+        key: &str,
+    ) -> LedgerEntry {
         LedgerEntry {
             reservation_id: p.facts.reservation_id.clone(),
             seq: 0,

@@ -613,7 +613,7 @@ async fn a_failed_refund_is_reversed_in_the_ledger_and_sent_anew_once_per_notice
     let n = refund_failed("evt_1", "r:refund:3");
     assert_eq!(
         svc.on_notice(&n).await.expect("notice"),
-        NoticeOutcome::RefundFailed { retried: true }
+        NoticeOutcome::RefundFailed { sent_again: true }
     );
     assert_eq!(
         svc.on_notice(&n).await.expect("again"),
@@ -638,7 +638,11 @@ async fn a_failed_refund_is_reversed_in_the_ledger_and_sent_anew_once_per_notice
         "the books balance again once the new refund went out"
     );
     assert_eq!(kept_at_provider(&provider), 5_000 - 8_000, "sent twice");
-    assert!(table.event_names().contains(&"PaymentRefundFailed".to_string()));
+    assert!(
+        table
+            .event_names()
+            .contains(&"PaymentRefundFailed".to_string())
+    );
 }
 
 #[tokio::test]
@@ -658,7 +662,7 @@ async fn a_refund_that_keeps_failing_waits_for_a_person_and_keeps_nothing_silent
         assert_eq!(
             outcome,
             NoticeOutcome::RefundFailed {
-                retried: attempt + 1 < REFUND_ATTEMPTS
+                sent_again: attempt + 1 < REFUND_ATTEMPTS
             }
         );
     }
@@ -671,10 +675,13 @@ async fn a_refund_that_keeps_failing_waits_for_a_person_and_keeps_nothing_silent
     let unknown = refund_failed("evt_x", "r:refund:99");
     assert_eq!(
         svc.on_notice(&unknown).await.expect("unknown refund"),
-        NoticeOutcome::RefundFailed { retried: false },
+        NoticeOutcome::RefundFailed { sent_again: false },
         "a refund the ledger does not have reverses nothing"
     );
-    assert_eq!(svc.get("r").await.expect("get").expect("p").facts.kept(), 5_000);
+    assert_eq!(
+        svc.get("r").await.expect("get").expect("p").facts.kept(),
+        5_000
+    );
 }
 
 #[tokio::test]
@@ -690,18 +697,31 @@ async fn a_dispute_is_recorded_once_and_a_notice_about_another_payment_is_not_ou
             reason: "fraudulent".into(),
         },
     };
-    assert_eq!(svc.on_notice(&n).await.expect("dispute"), NoticeOutcome::Applied);
-    assert_eq!(svc.on_notice(&n).await.expect("again"), NoticeOutcome::Repeated);
+    assert_eq!(
+        svc.on_notice(&n).await.expect("dispute"),
+        NoticeOutcome::Applied
+    );
+    assert_eq!(
+        svc.on_notice(&n).await.expect("again"),
+        NoticeOutcome::Repeated
+    );
     let p = svc.get("r").await.expect("get").expect("payment");
     let d = p.facts.dispute.expect("flagged");
     assert_eq!((d.amount, d.reason.as_str()), (5_000, "fraudulent"));
     assert_eq!(
-        table.event_names().iter().filter(|e| **e == "PaymentDisputed").count(),
+        table
+            .event_names()
+            .iter()
+            .filter(|e| **e == "PaymentDisputed")
+            .count(),
         1
     );
     let other = Notice {
         reservation_id: "elsewhere".into(),
         ..n
     };
-    assert_eq!(svc.on_notice(&other).await.expect("other"), NoticeOutcome::NotOurs);
+    assert_eq!(
+        svc.on_notice(&other).await.expect("other"),
+        NoticeOutcome::NotOurs
+    );
 }

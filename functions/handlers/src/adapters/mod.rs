@@ -4,10 +4,12 @@ mod log_channel;
 mod simulated_payment;
 mod sleeper;
 mod stripe;
+mod stripe_webhook;
 mod timeout;
 
 pub use log_channel::LogChannel;
 pub use simulated_payment::{SimulatedCall, SimulatedProvider, SimulationSettings};
 pub use sleeper::TokioSleeper;
-pub use stripe::{StripeConfig, StripeProvider, stripe_amount};
+pub use stripe::{StripeConfig, StripeProvider, from_stripe_amount, stripe_amount};
+pub use stripe_webhook::{StripeNotices, TOLERANCE_SECONDS, sign as sign_stripe_webhook};
 pub use timeout::TimeoutProvider;

@@ -145,6 +145,31 @@ impl SimulatedProvider {
             .unwrap_or_default()
     }
 
+    /// A refund the provider took and then could not pay out (a closed card): the money is the
+    /// merchant's again, which a real provider reports with its `refund.failed` webhook. `false`
+    /// when no refund was made with `idempotency_key`.
+    pub fn fail_refund(&self, reservation_id: &str, idempotency_key: &str) -> bool {
+        let Ok(mut memory) = self.memory.lock() else {
+            return false;
+        };
+        let provider_ref = reference(reservation_id);
+        let amount = memory.calls.get(&provider_ref).and_then(|calls| {
+            calls
+                .iter()
+                .find(|c| {
+                    c.moved && c.operation == "refund" && c.idempotency_key == idempotency_key
+                })
+                .map(|c| c.amount)
+        });
+        match (amount, memory.holds.get_mut(&provider_ref)) {
+            (Some(amount), Some(hold)) => {
+                hold.refunded -= amount;
+                true
+            }
+            _ => false,
+        }
+    }
+
     async fn behave(&self) -> Result<SimulationSettings, ProviderError> {
         let s = self.settings();
         let (latency, transient) = {

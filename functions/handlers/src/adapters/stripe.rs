@@ -58,6 +58,14 @@ pub fn stripe_amount(amount: i64, currency: Currency) -> Result<i64, String> {
     }
 }
 
+/// An amount Stripe reports, back in integer minor units of ISO 4217.
+pub fn from_stripe_amount(amount: i64, currency: Currency) -> i64 {
+    match currency.code() {
+        "ISK" => amount / 100,
+        _ => amount,
+    }
+}
+
 /// What an answer means for the port.
 enum Answer {
     Ok(Value),
@@ -181,6 +189,17 @@ impl StripeProvider {
         {
             Answer::Ok(v) => Some(v),
             _ => None,
+        }
+    }
+
+    /// The reservation a PaymentIntent was made for (its metadata); `None` for an intent this
+    /// service did not make.
+    pub async fn reservation_of(&self, intent: &str) -> Result<Option<String>, String> {
+        let path = format!("/v1/payment_intents/{intent}");
+        match self.send(Method::GET, &path, &[], None).await {
+            Answer::Ok(pi) => Ok(pi["metadata"]["reservation_id"].as_str().map(str::to_owned)),
+            Answer::Refused(_) | Answer::Declined(_) => Ok(None),
+            Answer::Unknown(why) | Answer::NotTaken(why) => Err(why),
         }
     }
 

@@ -65,13 +65,13 @@ pub async fn reservation_catalogue(svc: &Services, event: DomainEvent) -> StepRe
     Ok(())
 }
 
-/// [mypage-projector] ReservationPlaced / ReservationStatusChanged / ReservationCanceled / PaymentAuthorized / PaymentDeclined / PaymentCaptured / PaymentVoided / PaymentRefunded / PaymentApproved / PaymentCancelApproved → MyPage rows.
+/// [mypage-projector] ReservationPlaced / ReservationStatusChanged / ReservationCanceled / PaymentAuthorized / PaymentDeclined / PaymentCaptured / PaymentVoided / PaymentRefunded / PaymentRefundFailed / PaymentDisputed / PaymentApproved / PaymentCancelApproved → MyPage rows.
 pub async fn mypage_projector(svc: &Services, event: DomainEvent) -> StepResult<()> {
     svc.mypages.apply(&event.event).await?;
     Ok(())
 }
 
-/// [owner-view-projector] ReservationPlaced / ReservationStatusChanged / ReservationCanceled → the owner's reservation list.
+/// [owner-view-projector] ReservationPlaced / ReservationStatusChanged / ReservationCanceled / PaymentDisputed → the owner's reservation list (a dispute flags its row).
 pub async fn owner_view_projector(svc: &Services, event: DomainEvent) -> StepResult<()> {
     svc.owner_view.apply(&event.event).await?;
     Ok(())

@@ -5,3 +5,4 @@ pub mod reservation;
 pub mod search;
 pub mod seed;
 pub mod views;
+pub mod webhooks;

@@ -117,3 +117,13 @@ pub async fn moved(base: &str, intent: &str) -> Moved {
         voided: pi["status"] == "canceled",
     }
 }
+
+/// The refunds Stripe holds for a PaymentIntent, newest first.
+pub async fn refunds(base: &str, intent: &str) -> Vec<Value> {
+    let list = get(
+        base,
+        &format!("/v1/refunds?payment_intent={intent}&limit=100"),
+    )
+    .await;
+    list["data"].as_array().cloned().unwrap_or_default()
+}
