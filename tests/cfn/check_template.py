@@ -82,6 +82,16 @@ VARIANTS: dict[str, list[str]] = {
     "StepReservedConcurrency": ["0", "5"],
     "Architecture": ["arm64", "x86_64"],
     "AllowedOrigin": ["", "https://d111111abcdef8.cloudfront.net"],
+    "StripeSecretArn": ["", "arn:aws:secretsmanager:us-east-1:000000000000:secret:reserveplace-stripe-AbCdEf"],
+}
+
+# The functions that call the payment provider, and so read its keys from the Stripe secret.
+STRIPE_SECRET_READERS = {
+    "PaymentAuthorizeFunction",
+    "PaymentVoidFunction",
+    "PaymentCaptureFunction",
+    "PaymentRefundOnCancelFunction",
+    "PaymentWebhookFunction",
 }
 
 # SAM attaches these AWS managed policies by name; CloudFormation's transform looks names up in
@@ -382,6 +392,39 @@ def check_references(resources: dict[str, Any], cfn: dict[str, Any]) -> list[str
             if target.startswith("AWS::") or target in known:
                 continue
             problems.append(f"{rid} refers to {target}, which this stack does not create")
+    return problems
+
+
+def check_stripe_secret(resources: dict[str, Any], params: dict[str, str]) -> list[str]:
+    """With StripeSecretArn, exactly the provider's callers may read that one secret, and every
+    function is told where it is; without it, none may read a secret and none is told."""
+    arn = params.get("StripeSecretArn", "")
+    problems = []
+    readers = set()
+
+    def value(v: Any) -> Any:
+        return params.get(v["Ref"]) if isinstance(v, dict) and set(v) == {"Ref"} else v
+
+    for rid, resource in resources.items():
+        if resource.get("Type") != "AWS::IAM::Role":
+            continue
+        for policy in resource.get("Properties", {}).get("Policies", []):
+            for statement in policy.get("PolicyDocument", {}).get("Statement", []):
+                actions = statement.get("Action", [])
+                actions = [actions] if isinstance(actions, str) else actions
+                if any(a.startswith("secretsmanager:") for a in actions):
+                    readers.add(rid.removesuffix("Role"))
+                    if actions != ["secretsmanager:GetSecretValue"] or value(statement.get("Resource")) != arn:
+                        problems.append(f"{rid} grants {actions} on {statement.get('Resource')}")
+    want = STRIPE_SECRET_READERS if arn else set()
+    if readers != want:
+        problems.append(f"the Stripe secret is readable by {sorted(readers)}, not {sorted(want)}")
+    for rid, resource in resources.items():
+        if resource.get("Type") != "AWS::Lambda::Function":
+            continue
+        env = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        if (value(env.get("STRIPE_SECRET_ARN")) or "") != arn:
+            problems.append(f"{rid} has STRIPE_SECRET_ARN {env.get('STRIPE_SECRET_ARN')!r}, not {arn!r}")
     return problems
 
 
@@ -866,6 +909,7 @@ def main() -> int:
             problems += check_consumer_queues(resources)
             problems += check_identity(resources, params)
             problems += check_cors(resources, params)
+            problems += check_stripe_secret(resources, params)
             problems += check_function_operations(expanded)
             lines = resource_lines(cfn)
             recorded[label] = lines

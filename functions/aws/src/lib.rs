@@ -12,6 +12,7 @@
 //!   (`StartExecution`), so a redelivered event starts nothing new.
 //! - [`SqsQueue`]: an event consumer's queue; the bootstrap hides each record its handler failed
 //!   on for the record's backoff (`ChangeMessageVisibility`).
+//! - [`secrets`]: a Secrets Manager secret's value (the payment provider's keys).
 //! - [`iam`]: the IAM actions each adapter call needs; a test checks the template grants exactly these.
 //! - [`classify`]: which SDK errors are worth a retry and which are a permanent misconfiguration,
 //!   shared by every adapter.
@@ -21,6 +22,7 @@ pub mod dynamodb;
 pub mod eventbridge;
 pub mod iam;
 pub mod relay;
+pub mod secrets;
 pub mod sfn;
 pub mod sqs;
 

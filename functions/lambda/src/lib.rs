@@ -11,6 +11,7 @@ mod drift_tests;
 pub mod http;
 mod invoke;
 pub mod queue;
+mod stripe;
 
 pub use adapters::aws_adapters;
 pub use invoke::{correlation_id, step_error_diagnostic};
@@ -137,7 +138,7 @@ async fn serve(
         ))
         .await;
     };
-    let services = Arc::new(Services::new(&config, &aws_adapters(&sdk)));
+    let services = Arc::new(Services::new(&config, &aws_adapters(&sdk, &env)));
     match handler {
         Handler::Http(f) => {
             lambda_http::run(lambda_http::service_fn(move |req: lambda_http::Request| {

@@ -400,3 +400,79 @@ async fn a_missing_table_variable_fails_init_naming_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("PLACE_TABLE is not set"), "{stderr}");
 }
+
+/// A secret on the emulator holding `value`; its ARN.
+async fn secret(value: &str) -> String {
+    let resp = reqwest::Client::new()
+        .post(support::endpoint())
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", "secretsmanager.CreateSecret")
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body(json!({"Name": format!("stripe-{}", uuid::Uuid::new_v4().simple()), "SecretString": value}).to_string())
+        .send()
+        .await
+        .expect("create secret");
+    let created: Value = resp.json().await.expect("json");
+    created["ARN"].as_str().expect("ARN").to_owned()
+}
+
+/// The webhook sample signed now with `secret`, as Stripe would deliver it.
+fn signed_webhook(secret: &str) -> Value {
+    let mut event = sample("payment-webhook");
+    let body = event["body"].as_str().expect("body").to_owned();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    event["headers"]["stripe-signature"] = json!(
+        reserveplace_functions::adapters::sign_stripe_webhook(&body, secret, now)
+    );
+    event
+}
+
+fn status_and_body(outcome: Outcome) -> (Value, Value) {
+    let Outcome::Response(resp) = outcome else {
+        panic!("payment-webhook failed instead of answering");
+    };
+    let body = serde_json::from_str(resp["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
+    (resp["statusCode"].clone(), body)
+}
+
+/// With `StripeSecretArn`, the payment functions read Stripe's keys from Secrets Manager (on the
+/// emulator) at their first use: the webhook verifies a delivery with the signing secret found
+/// there, refuses one signed with another, and a secret that cannot be read is the deployment's
+/// mistake, answered 500 without its cause.
+#[tokio::test]
+async fn on_lambda_stripes_keys_come_from_the_secret_the_template_names() {
+    let (_, mut env) = tables().await;
+    let arn =
+        secret(r#"{"secretKey":"sk_test_lambda","webhookSigningSecret":"whsec_lambda"}"#).await;
+    env.insert("STRIPE_SECRET_ARN".into(), arn);
+    env.insert("STRIPE_API_BASE".into(), "http://127.0.0.1:9".into());
+    let (status, body) =
+        status_and_body(invoke("payment-webhook", &env, signed_webhook("whsec_lambda")).await);
+    assert_eq!(
+        (status, &body["outcome"]),
+        (json!(200), &json!("NOT_OURS")),
+        "verified, and about no payment of this deployment: {body}"
+    );
+    let (status, body) =
+        status_and_body(invoke("payment-webhook", &env, signed_webhook("whsec_other")).await);
+    assert_eq!(status, json!(400), "{body}");
+    assert_eq!(body["type"], json!("/problems/unverified-signature"));
+
+    env.insert("STRIPE_SECRET_ARN".into(), "stripe-no-such-secret".into());
+    let (status, body) =
+        status_and_body(invoke("payment-webhook", &env, signed_webhook("whsec_lambda")).await);
+    assert_eq!(status, json!(500), "{body}");
+    assert_eq!(body["type"], json!("/problems/misconfigured"));
+
+    // Without the parameter, the simulation: no webhooks.
+    env.remove("STRIPE_SECRET_ARN");
+    let (status, _) =
+        status_and_body(invoke("payment-webhook", &env, signed_webhook("whsec_lambda")).await);
+    assert_eq!(status, json!(404));
+}

@@ -50,6 +50,9 @@ pub enum NoticeError {
     /// The provider could not be asked what the notice is about: retried by the provider.
     #[error("{0}")]
     Unavailable(String),
+    /// The deployment cannot read notices (no signing secret it can read): a 500 until fixed.
+    #[error("{0}")]
+    Misconfigured(String),
 }
 
 /// The provider's webhooks, verified with the endpoint's secret and read into notices.
@@ -228,6 +231,7 @@ impl From<NoticeError> for DomainError {
                 DomainError::invalid("body", &why)
             }
             NoticeError::Unavailable(why) => DomainError::Unavailable(why),
+            NoticeError::Misconfigured(why) => DomainError::Misconfigured(why),
         }
     }
 }

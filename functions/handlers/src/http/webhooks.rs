@@ -16,8 +16,8 @@ fn refused(e: NoticeError) -> Problem {
             why,
         ),
         NoticeError::Unreadable(why) => Problem::malformed(why),
-        NoticeError::Unavailable(why) => {
-            reserveplace_domain::error::DomainError::Unavailable(why).into()
+        other @ (NoticeError::Unavailable(_) | NoticeError::Misconfigured(_)) => {
+            reserveplace_domain::error::DomainError::from(other).into()
         }
     }
 }
