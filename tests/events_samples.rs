@@ -1330,7 +1330,15 @@ async fn verify(binary: &str, ctx: &Ctx, outcome: &Outcome) -> R {
         }
         "loyalty-get" => {
             let b = http_json(outcome, 200)?;
-            same(&b, &json!({"userId": CUSTOMER, "points": 1000}), "body")?;
+            same(&b["userId"], &json!(CUSTOMER), "userId")?;
+            same(&b["points"], &json!(1000), "points")?;
+            same(b["entries"].as_array().map(Vec::len), Some(1), "entries")?;
+            let e = &b["entries"][0];
+            same(
+                (&e["status"], &e["kept"], &e["points"]),
+                (&json!("CONFIRMED"), &json!(AMOUNT), &json!(1000)),
+                "the entry: the confirmed stay keeps its price",
+            )?;
         }
         "search" => {
             let b = http_json(outcome, 200)?;

@@ -165,6 +165,29 @@ async fn a_cancel_refunds_exactly_what_its_quote_said() {
         })
         .await;
     }
+    // Loyalty follows the money kept: 1% of each price once confirmed, down to 1% of what each
+    // cancellation kept (0, 50 and 100 points of 10,001).
+    rt.wait_for("loyalty of what was kept", || async {
+        let (_, l) = rt.call("GET", "/v1/loyalty", Some("mina"), None).await;
+        l["points"] == 150 && l["entries"].as_array().is_some_and(|e| e.len() == 6)
+    })
+    .await;
+    let (_, l) = rt.call("GET", "/v1/loyalty", Some("mina"), None).await;
+    let cancelled: Vec<(i64, i64)> = l["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["status"] == "CANCELLED")
+        .map(|e| {
+            (
+                e["kept"].as_i64().unwrap_or(-1),
+                e["points"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let mut cancelled = cancelled;
+    cancelled.sort();
+    assert_eq!(cancelled, vec![(0, -100), (5_000, -50), (10_001, 0)], "{l}");
     // Nobody else gets a quote.
     let id = book(&rt, "mina", &place, "flex", 25).await;
     let (s, _) = rt

@@ -361,7 +361,8 @@ run notification-list NotificationListFunction events/notification-list.json \
     "$(http 200) and ([.body.items[:3][].status] == [\"CONFIRMED\", \"AWAITING_OWNER\", \"PAID\"])" \
     "200, newest first: CONFIRMED, AWAITING_OWNER, PAID (then the sample's own CONFIRMED of 2026-11-24)"
 run loyalty-get LoyaltyGetFunction events/loyalty-get.json \
-    "$(http 200) and .body == {userId: \"customer-1\", points: 1000}" '200 {"userId":"customer-1","points":1000}'
+    "$(http 200) and .body.userId == \"customer-1\" and .body.points == 1000 and .body.entries[0].kept == 100000 and .body.entries[0].points == 1000" \
+    '200, customer-1 has 1000 points, the entry: 1000 points for the 100000 the confirmed stay keeps'
 
 # The seed facade's order 1 goes through its saga too: its place is instantly bookable, so the
 # state machine runs AuthorizePayment, RecordPayment, HoldNights and ConfirmReservation, each adding

@@ -1,18 +1,23 @@
 //! Secrets Manager's `GetSecretValue`, the one call the payment functions make to it (for the
-//! payment provider's keys), signed with SigV4 over the HTTPS stack the SDK already links. A
-//! whole service client for one call would add hundreds of kilobytes to every function's bootstrap.
+//! payment provider's keys), signed with the SDK's own SigV4 signer and sent by the caller's HTTPS
+//! client. A whole service client for one call would add hundreds of kilobytes to every
+//! function's bootstrap.
 use std::time::SystemTime;
 
+use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
+
+/// Sends a signed request and answers its status and body (`Err`: no answer came back).
+#[async_trait]
+pub trait Transport: Send + Sync {
+    async fn send(&self, request: http::Request<Bytes>) -> Result<(u16, Bytes), String>;
+}
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SecretError {
@@ -39,6 +44,7 @@ const PERMANENT: [&str; 6] = [
 /// (the template passes it; the SDK configuration's endpoint override wins, as for every client).
 pub async fn secret_string(
     sdk: &SdkConfig,
+    transport: &dyn Transport,
     endpoint: &str,
     secret_id: &str,
 ) -> Result<String, SecretError> {
@@ -86,30 +92,15 @@ pub async fn secret_string(
         request = request.header(name, value);
     }
     let mut request = request
-        .body(Full::new(Bytes::from(body)))
+        .body(Bytes::from(body))
         .map_err(|e| misconfigured(format!("request: {e}")))?;
     instructions.apply_to_request_http1x(&mut request);
-
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
-        .map_err(|e| misconfigured(format!("TLS roots: {e}")))?
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
-    let response = client
-        .request(request)
+    let (status, bytes) = transport
+        .send(request)
         .await
         .map_err(|e| unavailable(format!("Secrets Manager: {e}")))?;
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| unavailable(format!("Secrets Manager: {e}")))?
-        .to_bytes();
     let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    if status.is_success() {
+    if (200..300).contains(&status) {
         return answer["SecretString"]
             .as_str()
             .map(str::to_owned)
@@ -130,7 +121,7 @@ pub async fn secret_string(
         .map(str::to_owned)
         .unwrap_or_else(|| text.chars().take(300).collect());
     let why = format!("{status} {kind} {detail}");
-    if PERMANENT.contains(&kind.as_str()) || status.as_u16() == 403 {
+    if PERMANENT.contains(&kind.as_str()) || status == 403 {
         Err(misconfigured(why))
     } else {
         Err(unavailable(why))

@@ -3,7 +3,34 @@
 //! (`/moto-api/reset-auth`). This binary's emulator is its own: one test only.
 mod support;
 
-use reserveplace_aws::secrets::{SecretError, secret_string};
+use reserveplace_aws::secrets::{SecretError, Transport};
+
+/// The test's own HTTP client carries the signed request.
+struct Reqwest;
+
+#[async_trait::async_trait]
+impl Transport for Reqwest {
+    async fn send(
+        &self,
+        request: http::Request<bytes::Bytes>,
+    ) -> Result<(u16, bytes::Bytes), String> {
+        let request = reqwest::Request::try_from(request).map_err(|e| e.to_string())?;
+        let resp = reqwest::Client::new()
+            .execute(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.bytes().await.map_err(|e| e.to_string())?))
+    }
+}
+
+async fn secret_string(
+    sdk: &aws_config::SdkConfig,
+    endpoint: &str,
+    id: &str,
+) -> Result<String, SecretError> {
+    reserveplace_aws::secrets::secret_string(sdk, &Reqwest, endpoint, id).await
+}
 
 /// A Secrets Manager JSON-protocol call made before enforcement; the emulator routes it by the
 /// signature's service name.

@@ -430,7 +430,8 @@ fn no_overflow(attr: &str, delta: i64) -> Cond {
     ])
 }
 
-/// Loyalty points: 1% of the amount per confirmed stay, taken back when a confirmed stay is cancelled.
+/// Loyalty points follow the money a stay keeps: 1% of the amount once confirmed; when a confirmed
+/// stay is cancelled, 1% of what its cancellation kept (nothing after a full refund).
 pub struct LoyaltyService {
     table: Arc<dyn Table>,
 }
@@ -440,6 +441,27 @@ pub struct LoyaltyService {
 pub struct LoyaltyBalance {
     pub user_id: String,
     pub points: i64,
+    /// The latest changes of the balance, newest first (at most [`LoyaltyService::SHOWN`]).
+    #[serde(default)]
+    pub entries: Vec<LoyaltyEntry>,
+}
+
+/// One change of a balance: the stay, what it keeps after the change, and the points it moved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoyaltyEntry {
+    pub reservation_id: String,
+    pub points: i64,
+    /// CONFIRMED, or CANCELLED (points taken back down to what the cancellation kept).
+    #[serde(default)]
+    pub status: Option<ReservationStatus>,
+    /// The money the stay keeps after this change, in minor units of `currency`.
+    #[serde(default)]
+    pub kept: Option<i64>,
+    #[serde(default)]
+    pub currency: Option<crate::terms::Currency>,
+    #[serde(default)]
+    pub at: Option<String>,
 }
 
 impl LoyaltyService {
@@ -447,21 +469,32 @@ impl LoyaltyService {
         Self { table }
     }
 
-    pub fn points_for(e: &ReservationStatusChanged) -> i64 {
+    /// How many entries the balance shows.
+    pub const SHOWN: usize = 50;
+
+    /// The money the stay keeps after `e`, and the points that moves; `None` for a change that
+    /// moves no money a stay keeps (a non-refundable cancel does, though its points stay).
+    pub fn points_for(e: &ReservationStatusChanged) -> Option<(i64, i64)> {
         use ReservationStatus::{Cancelled, Confirmed};
         let amount = e.reservation.amount;
-        match (e.reservation.status, e.previous_status) {
-            (Confirmed, _) => amount / 100,
-            (Cancelled, Confirmed) => -(amount / 100),
-            _ => 0,
-        }
+        Some(match (e.reservation.status, e.previous_status) {
+            (Confirmed, _) => (amount, amount / 100),
+            (Cancelled, Confirmed) => {
+                let kept = e
+                    .reservation
+                    .cancellation
+                    .as_ref()
+                    .map_or(0, |c| c.penalty_amount);
+                (kept, kept / 100 - amount / 100)
+            }
+            _ => return None,
+        })
     }
 
     pub async fn on_status_changed(&self, e: &ReservationStatusChanged) -> DomainResult<bool> {
-        let points = Self::points_for(e);
-        if points == 0 {
+        let Some((kept, points)) = Self::points_for(e) else {
             return Ok(false);
-        }
+        };
         let id = required("reservationId", &e.reservation.reservation_id)?;
         let user = required("userId", &e.reservation.user_id)?;
         let version = e.meta.version;
@@ -471,6 +504,10 @@ impl LoyaltyService {
         ledger.insert("sk".into(), json!(entry.sk));
         ledger.insert("points".into(), json!(points));
         ledger.insert("reservationId".into(), json!(id));
+        ledger.insert("status".into(), json!(e.reservation.status));
+        ledger.insert("kept".into(), json!(kept));
+        ledger.insert("currency".into(), json!(e.reservation.terms.currency));
+        ledger.insert("at".into(), json!(e.meta.occurred_at));
         let writes = vec![
             Write::Put {
                 item: ledger,
@@ -510,9 +547,22 @@ impl LoyaltyService {
                 ))
             })?,
         };
+        let mut entries: Vec<LoyaltyEntry> = records::query(
+            &*self.table,
+            &Query {
+                partition: format!("USER#{user_id}"),
+                sk_prefix: Some("ENTRY#".into()),
+                eventually_consistent: true,
+                ..Default::default()
+            },
+        )
+        .await?;
+        entries.sort_by(|a, b| b.at.cmp(&a.at));
+        entries.truncate(Self::SHOWN);
         Ok(LoyaltyBalance {
             user_id: user_id.to_string(),
             points,
+            entries,
         })
     }
 }

@@ -68,17 +68,25 @@ fn select(handler: Option<&str>) -> Result<(&'static str, Option<Handler>), Stri
         })
 }
 
-/// JSON logs at the level of `RUST_LOG` (the template's `LogLevel`); Lambda adds the timestamp.
+/// JSON logs at the level of `RUST_LOG` (the template's `LogLevel`: a level, or `target=level`
+/// directives); Lambda adds the timestamp. A `Targets` filter rather than `EnvFilter`: the template
+/// never filters on spans or fields, and without them the bootstrap carries no regex engine.
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{Layer, filter::Targets};
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    let json = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter)
         .with_current_span(true)
         .with_span_list(false)
         .without_time()
-        .with_target(false)
+        .with_target(false);
+    let _ = tracing_subscriber::registry()
+        .with(json.with_filter(filter))
         .try_init();
 }
 

@@ -8,13 +8,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
-use reserveplace_aws::secrets::{SecretError, secret_string};
+use bytes::Bytes;
+use http_body_util::Full;
+use reserveplace_aws::secrets::{SecretError, Transport, secret_string};
 use reserveplace_domain::clock::SystemClock;
 use reserveplace_domain::payment::{
     AuthorizeCall, MoveCall, Notice, NoticeError, NoticeReader, PaymentProvider, ProviderCharge,
     ProviderError,
 };
-use reserveplace_functions::adapters::{StripeConfig, StripeNotices, StripeProvider};
+use reserveplace_functions::adapters::{
+    HttpsClient, NoAnswer, StripeConfig, StripeNotices, StripeProvider, exchange, https_client,
+};
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 
@@ -29,6 +33,20 @@ struct StripeKeys {
     secret_key: String,
     #[serde(default)]
     webhook_signing_secret: Option<String>,
+}
+
+/// Secrets Manager reached through the same HTTPS client as Stripe.
+struct Https(HttpsClient);
+
+#[async_trait]
+impl Transport for Https {
+    async fn send(&self, request: http::Request<Bytes>) -> Result<(u16, Bytes), String> {
+        let request = request.map(Full::new);
+        match exchange(&self.0, request, Duration::from_secs(5)).await {
+            Ok((status, body)) => Ok((status.as_u16(), body)),
+            Err(NoAnswer::NotSent(why) | NoAnswer::Lost(why)) => Err(why),
+        }
+    }
 }
 
 struct Ready {
@@ -71,7 +89,9 @@ impl LazyStripe {
                 let api_base = self.api_base.clone().ok_or_else(|| {
                     Unready::Misconfigured(format!("{API_BASE} is not set (StripeApiBase)"))
                 })?;
-                let text = secret_string(&self.sdk, &self.endpoint, &self.secret_arn)
+                let client = https_client().map_err(Unready::Misconfigured)?;
+                let https = Https(client.clone());
+                let text = secret_string(&self.sdk, &https, &self.endpoint, &self.secret_arn)
                     .await
                     .map_err(|e| match e {
                         SecretError::Misconfigured(why) => Unready::Misconfigured(why),
@@ -85,11 +105,14 @@ impl LazyStripe {
                     ))
                 })?;
                 let provider = Arc::new(
-                    StripeProvider::new(StripeConfig {
-                        api_base,
-                        secret_key: keys.secret_key,
-                        request_timeout: Duration::from_secs(10),
-                    })
+                    StripeProvider::with_client(
+                        StripeConfig {
+                            api_base,
+                            secret_key: keys.secret_key,
+                            request_timeout: Duration::from_secs(10),
+                        },
+                        client,
+                    )
                     .map_err(Unready::Misconfigured)?,
                 );
                 let notices = keys.webhook_signing_secret.map(|secret| {

@@ -595,9 +595,10 @@ fn the_templates_routes_need_the_jwt_except_the_seed_facades() {
         .find(|r| r.path == "/reservationManagements")
         .expect("the seed facade is on locally");
     assert!(!seed.is_protected(), "{seed:?}");
+    // Besides the seed facade, only the provider's webhook is open: Stripe signs its deliveries.
     for route in &wiring.routes {
-        let legacy = !route.path.starts_with("/v1/");
-        assert_eq!(route.is_protected(), !legacy, "{route:?}");
+        let open = !route.path.starts_with("/v1/") || route.path == "/v1/payments/webhooks/stripe";
+        assert_eq!(route.is_protected(), !open, "{route:?}");
     }
     // A consumer reads its own queue, which its rule (a resource of a ForEach loop, its pattern
     // from Mappings) sends to with the rule target's RetryPolicy.
@@ -741,4 +742,27 @@ fn the_templates_loops_make_its_tables_and_the_relays_streams() {
         44,
         "every function, the seed facade's included"
     );
+}
+
+/// A policy under `!If` grants what its chosen branch grants: the Stripe secret only with
+/// `StripeSecretArn`, and only to the functions that call Stripe.
+#[test]
+fn a_conditional_policy_grants_its_chosen_branch() {
+    let template = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml");
+    let reads_secret = |w: &Wiring, f: &str| {
+        w.functions[f]
+            .grants
+            .iter()
+            .any(|g| g.action == "secretsmanager:GetSecretValue" && g.resource == "StripeSecretArn")
+    };
+    let simulated = Wiring::load(&template, &BTreeMap::new()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!reads_secret(&simulated, "PaymentAuthorizeFunction"));
+    let params = BTreeMap::from([(
+        "StripeSecretArn".to_owned(),
+        "arn:aws:secretsmanager:us-east-1:000000000000:secret:stripe".to_owned(),
+    )]);
+    let stripe = Wiring::load(&template, &params).unwrap_or_else(|e| panic!("{e}"));
+    assert!(reads_secret(&stripe, "PaymentAuthorizeFunction"));
+    assert!(reads_secret(&stripe, "PaymentWebhookFunction"));
+    assert!(!reads_secret(&stripe, "PaymentGetFunction"));
 }

@@ -1,5 +1,6 @@
 //! Adapters that are the same on AWS and locally: the payment providers (the simulation, Stripe)
 //! and their timeout, the logging notification channel and the timer.
+mod https;
 mod log_channel;
 mod simulated_payment;
 mod sleeper;
@@ -7,6 +8,7 @@ mod stripe;
 mod stripe_webhook;
 mod timeout;
 
+pub use https::{HttpsClient, NoAnswer, exchange, https_client};
 pub use log_channel::LogChannel;
 pub use simulated_payment::{SimulatedCall, SimulatedProvider, SimulationSettings};
 pub use sleeper::TokioSleeper;

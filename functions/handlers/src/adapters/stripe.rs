@@ -8,17 +8,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode, header};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
 use reserveplace_domain::payment::{
     AuthorizeCall, MoveCall, Movement, PaymentProvider, ProviderCharge, ProviderError,
 };
 use reserveplace_domain::terms::Currency;
 use serde_json::Value;
 
-type Https = hyper_rustls::HttpsConnector<HttpConnector>;
+use super::https::{HttpsClient, NoAnswer, exchange, https_client};
 
 /// Where and how to reach Stripe. The secret key is never logged.
 #[derive(Clone)]
@@ -41,7 +38,7 @@ impl std::fmt::Debug for StripeConfig {
 
 pub struct StripeProvider {
     config: StripeConfig,
-    client: Client<Https, Full<Bytes>>,
+    client: HttpsClient,
 }
 
 /// An amount as Stripe's API takes it, from integer minor units of ISO 4217. Stripe differs from
@@ -81,6 +78,11 @@ enum Answer {
 
 impl StripeProvider {
     pub fn new(config: StripeConfig) -> Result<Self, String> {
+        Self::with_client(config, https_client()?)
+    }
+
+    /// The adapter over a client shared with other callers.
+    pub fn with_client(config: StripeConfig, client: HttpsClient) -> Result<Self, String> {
         // The secret key travels in every request: plain HTTP only to a stand-in on this machine.
         let base = config.api_base.as_str();
         let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
@@ -94,17 +96,7 @@ impl StripeProvider {
                 "Stripe's API address must be https:// (plain http only on loopback), not {base}"
             ));
         }
-        let provider = rustls::crypto::aws_lc_rs::default_provider();
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(provider)
-            .map_err(|e| format!("TLS roots: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        Ok(Self {
-            config,
-            client: Client::builder(TokioExecutor::new()).build(https),
-        })
+        Ok(Self { config, client })
     }
 
     async fn send(
@@ -135,32 +127,10 @@ impl StripeProvider {
             Ok(r) => r,
             Err(e) => return Answer::Refused(format!("request: {e}")),
         };
-        let sent = tokio::time::timeout(self.config.request_timeout, async {
-            let resp = self.client.request(req).await.map_err(|e| {
-                let text = format!("connection: {e}");
-                (e.is_connect(), text)
-            })?;
-            let status = resp.status();
-            let bytes = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| (false, format!("connection: {e}")))?
-                .to_bytes();
-            Ok::<_, (bool, String)>((status, bytes))
-        })
-        .await;
-        let (status, bytes) = match sent {
-            Err(_) => {
-                return Answer::Unknown(format!(
-                    "no answer within {:?}",
-                    self.config.request_timeout
-                ));
-            }
-            // Never connected: nothing was sent.
-            Ok(Err((true, why))) => return Answer::NotTaken(why),
-            Ok(Err((false, why))) => return Answer::Unknown(why),
-            Ok(Ok(answer)) => answer,
+        let (status, bytes) = match exchange(&self.client, req, self.config.request_timeout).await {
+            Ok(answer) => answer,
+            Err(NoAnswer::NotSent(why)) => return Answer::NotTaken(why),
+            Err(NoAnswer::Lost(why)) => return Answer::Unknown(why),
         };
         let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         let why = || {

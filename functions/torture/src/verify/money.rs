@@ -166,23 +166,28 @@ pub(super) fn loyalty_is_one_percent_of_confirmed(c: &Case<'_>) -> Check {
         let want: i64 = c
             .found
             .iter()
-            .filter(|o| &o.t.stay.user == user && o.status() == "CONFIRMED")
+            .filter(|o| &o.t.stay.user == user)
             .map(|o| {
-                o.res
-                    .as_ref()
-                    .and_then(|r| r["amount"].as_i64())
-                    .unwrap_or(0)
-                    / 100
+                let res = o.res.as_ref();
+                // A cancelled stay keeps points for what its cancellation kept.
+                let kept = match o.status().as_str() {
+                    "CONFIRMED" => res.and_then(|r| r["amount"].as_i64()),
+                    s if s.starts_with("CANCELLED") => {
+                        res.and_then(|r| r["cancellation"]["penaltyAmount"].as_i64())
+                    }
+                    _ => None,
+                };
+                kept.unwrap_or(0) / 100
             })
             .sum();
         if *points != want {
             loyal.push(format!(
-                "{user}: {points} points, confirmed stays give {want}"
+                "{user}: {points} points, what the stays keep gives {want}"
             ));
         }
     }
     c.verdict(
-        "loyalty points = 1% of each user's CONFIRMED stays",
+        "loyalty points = 1% of what each user's stays keep (confirmed: the price; cancelled: the penalty)",
         &loyal,
         format!("{} users", c.w.loyalty.len()),
     )

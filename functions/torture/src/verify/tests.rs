@@ -121,7 +121,7 @@ fn the_report_lists_every_invariant_once_in_order() {
         "every saga finished or compensated (RUNNING only while awaiting the owner)",
         "every MyPage row equals its reservation (status, reason, amount, dates, rooms, payment)",
         "every owner-view row equals its reservation",
-        "loyalty points = 1% of each user's CONFIRMED stays",
+        "loyalty points = 1% of what each user's stays keep (confirmed: the price; cancelled: the penalty)",
         "events in the documented order; amount = nightlyPrice × nights × rooms",
         "answered cancels and owner decisions were honoured",
     ]

@@ -108,6 +108,40 @@ pub(super) fn function(
         env,
         timeout_seconds,
         stream_tables,
-        grants: grants(props.get("Policies")),
+        grants: grants(
+            chosen_policies(resolver.conditions, props.get("Policies"))
+                .map_err(resolve_err(at("Policies")))?
+                .as_ref(),
+        ),
     })
+}
+
+/// The `Policies` list with each `!If [Condition, policy, policy]` entry replaced by the branch its
+/// condition picks (and dropped for `AWS::NoValue`); the policies themselves stay unresolved, so
+/// their ARN expressions still name the resources they grant.
+fn chosen_policies(
+    conditions: &BTreeMap<String, bool>,
+    policies: Option<&Value>,
+) -> Result<Option<Value>, String> {
+    let Some(Value::Array(items)) = policies else {
+        return Ok(policies.cloned());
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let Some(Value::Array(branches)) = item.get("Fn::If") else {
+            out.push(item.clone());
+            continue;
+        };
+        let [Value::String(condition), when_true, when_false] = branches.as_slice() else {
+            return Err("!If needs [Condition, value if true, value if false]".to_owned());
+        };
+        let holds = conditions
+            .get(condition)
+            .ok_or_else(|| format!("!If refers to unknown condition {condition}"))?;
+        let branch = if *holds { when_true } else { when_false };
+        if branch.get("Ref").and_then(Value::as_str) != Some("AWS::NoValue") {
+            out.push(branch.clone());
+        }
+    }
+    Ok(Some(Value::Array(out)))
 }
