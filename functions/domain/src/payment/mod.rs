@@ -2,6 +2,7 @@
 //! voided or refunded (in part, by the cancellation policy) on a cancel, every movement an entry
 //! of the reservation's ledger; a provider behind a port and a circuit breaker whose state lives
 //! in the store (shared by every instance).
+mod authorization;
 mod breaker;
 mod ledger;
 mod model;
