@@ -9,36 +9,6 @@ mod support;
 use reserveplace_aws::DynamoDbTable;
 use reserveplace_domain::store::{Key, StoreError, Table};
 
-/// An IAM Query-protocol call; the emulator routes it by the signature's service name.
-async fn iam(params: &[(&str, &str)]) -> String {
-    let mut body = String::from("Version=2010-05-08");
-    for (k, v) in params {
-        body.push_str(&format!("&{k}={v}"));
-    }
-    let resp = reqwest::Client::new()
-        .post(support::endpoint())
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header(
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
-        )
-        .body(body)
-        .send()
-        .await
-        .expect("iam request");
-    let status = resp.status();
-    let text = resp.text().await.expect("iam response");
-    assert!(status.is_success(), "{params:?}: {status} {text}");
-    text
-}
-
-fn xml_field(xml: &str, name: &str) -> String {
-    let open = format!("<{name}>");
-    let start = xml.find(&open).expect(name) + open.len();
-    let end = xml[start..].find(&format!("</{name}>")).expect(name) + start;
-    xml[start..end].to_owned()
-}
-
 async fn table_with_credentials(
     table: &str,
     credentials: aws_sdk_dynamodb::config::Credentials,
@@ -60,32 +30,12 @@ async fn a_principal_without_the_dynamodb_action_gets_a_permanent_error() {
     )
     .await;
     // A user with a policy for another service only: no dynamodb:GetItem.
-    iam(&[("Action", "CreateUser"), ("UserName", "no-dynamodb")]).await;
-    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:*","Resource":"*"}]}"#;
-    iam(&[
-        ("Action", "PutUserPolicy"),
-        ("UserName", "no-dynamodb"),
-        ("PolicyName", "sqs-only"),
-        ("PolicyDocument", &urlencode(policy)),
-    ])
-    .await;
-    let key = iam(&[("Action", "CreateAccessKey"), ("UserName", "no-dynamodb")]).await;
-    let credentials = aws_sdk_dynamodb::config::Credentials::new(
-        xml_field(&key, "AccessKeyId"),
-        xml_field(&key, "SecretAccessKey"),
-        None,
-        None,
-        "iam-user",
-    );
+    let (key_id, secret) = support::iam_user("no-dynamodb", "sqs:*").await;
+    let credentials =
+        aws_sdk_dynamodb::config::Credentials::new(key_id, secret, None, None, "iam-user");
 
     // From here on every request is authenticated and authorized.
-    let reset = reqwest::Client::new()
-        .post(format!("{}/moto-api/reset-auth", support::endpoint()))
-        .body("0")
-        .send()
-        .await
-        .expect("reset-auth");
-    assert!(reset.status().is_success(), "{}", reset.status());
+    support::enforce_iam().await;
 
     let denied = table_with_credentials(&name, credentials)
         .await
@@ -108,15 +58,4 @@ async fn a_principal_without_the_dynamodb_action_gets_a_permanent_error() {
         matches!(&unknown, Err(StoreError::Misconfigured(m)) if m.contains("403")),
         "unknown credentials are permanent: {unknown:?}"
     );
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

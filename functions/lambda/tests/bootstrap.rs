@@ -401,24 +401,6 @@ async fn a_missing_table_variable_fails_init_naming_it() {
     assert!(stderr.contains("PLACE_TABLE is not set"), "{stderr}");
 }
 
-/// A secret on the emulator holding `value`; its ARN.
-async fn secret(value: &str) -> String {
-    let resp = reqwest::Client::new()
-        .post(support::endpoint())
-        .header("content-type", "application/x-amz-json-1.1")
-        .header("x-amz-target", "secretsmanager.CreateSecret")
-        .header(
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
-        )
-        .body(json!({"Name": format!("stripe-{}", uuid::Uuid::new_v4().simple()), "SecretString": value}).to_string())
-        .send()
-        .await
-        .expect("create secret");
-    let created: Value = resp.json().await.expect("json");
-    created["ARN"].as_str().expect("ARN").to_owned()
-}
-
 /// The webhook sample signed now with `secret`, as Stripe would deliver it.
 fn signed_webhook(secret: &str) -> Value {
     let mut event = sample("payment-webhook");
@@ -448,8 +430,10 @@ fn status_and_body(outcome: Outcome) -> (Value, Value) {
 #[tokio::test]
 async fn on_lambda_stripes_keys_come_from_the_secret_the_template_names() {
     let (_, mut env) = tables().await;
-    let arn =
-        secret(r#"{"secretKey":"sk_test_lambda","webhookSigningSecret":"whsec_lambda"}"#).await;
+    let arn = support::create_secret(
+        r#"{"secretKey":"sk_test_lambda","webhookSigningSecret":"whsec_lambda"}"#,
+    )
+    .await;
     env.insert("STRIPE_SECRET_ARN".into(), arn);
     env.insert("STRIPE_API_BASE".into(), "http://127.0.0.1:9".into());
     let (status, body) =

@@ -372,3 +372,102 @@ pub async fn stream_records_at(url: &str, table: &str) -> Vec<Value> {
     }
     records
 }
+
+/// An IAM Query-protocol call made before enforcement (the emulator routes it by the signature's
+/// service name); the answer's XML.
+pub async fn iam(params: &[(&str, &str)]) -> String {
+    let body = std::iter::once("Version=2010-05-08".to_string())
+        .chain(params.iter().map(|(k, v)| format!("{k}={}", urlencode(v))))
+        .collect::<Vec<_>>()
+        .join("&");
+    let resp = reqwest::Client::new()
+        .post(endpoint())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("iam request");
+    let status = resp.status();
+    let text = resp.text().await.expect("iam response");
+    assert!(status.is_success(), "{params:?}: {status} {text}");
+    text
+}
+
+pub fn xml_field(xml: &str, name: &str) -> String {
+    let open = format!("<{name}>");
+    let start = xml.find(&open).expect(name) + open.len();
+    let end = xml[start..].find(&format!("</{name}>")).expect(name) + start;
+    xml[start..end].to_owned()
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// An IAM user whose one policy allows `action` on every resource; its access key id and secret.
+pub async fn iam_user(name: &str, action: &str) -> (String, String) {
+    iam(&[("Action", "CreateUser"), ("UserName", name)]).await;
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"{action}","Resource":"*"}}]}}"#
+    );
+    iam(&[
+        ("Action", "PutUserPolicy"),
+        ("UserName", name),
+        ("PolicyName", "only"),
+        ("PolicyDocument", &policy),
+    ])
+    .await;
+    let key = iam(&[("Action", "CreateAccessKey"), ("UserName", name)]).await;
+    (
+        xml_field(&key, "AccessKeyId"),
+        xml_field(&key, "SecretAccessKey"),
+    )
+}
+
+/// From here on the emulator checks every request's signature and policy (this binary's
+/// emulator only: each test binary starts its own).
+pub async fn enforce_iam() {
+    let reset = reqwest::Client::new()
+        .post(format!("{}/moto-api/reset-auth", endpoint()))
+        .body("0")
+        .send()
+        .await
+        .expect("reset-auth");
+    assert!(reset.status().is_success(), "{}", reset.status());
+}
+
+/// A Secrets Manager secret holding `value`, made before enforcement with a JSON-protocol call
+/// (the emulator routes it by the signature's service name); its ARN.
+pub async fn create_secret(value: &str) -> String {
+    let body = serde_json::json!({
+        "Name": format!("stripe-{}", uuid::Uuid::new_v4().simple()),
+        "SecretString": value,
+    });
+    let resp = reqwest::Client::new()
+        .post(endpoint())
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", "secretsmanager.CreateSecret")
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("create secret");
+    let status = resp.status();
+    let created: Value = resp.json().await.expect("json");
+    assert!(status.is_success(), "CreateSecret: {status} {created}");
+    created["ARN"].as_str().expect("ARN").to_owned()
+}

@@ -121,11 +121,7 @@ impl PaymentService {
                     None => (self.new_payment(req, PaymentStatus::Authorizing), None),
                     // A cancel's tombstone: it learns that money may be held after all.
                     Some(t) if t.facts.provider_ref.is_none() && t.pending.is_none() => {
-                        let v = t.version;
-                        let mut t = t;
-                        t.version += 1;
-                        t.updated_at = self.clock.now_rfc3339();
-                        (t, Some(v))
+                        (self.next_version(&t), Some(t.version))
                     }
                     Some(_) => return Ok(Attempt::Done(())),
                 };
@@ -222,10 +218,8 @@ impl PaymentService {
             })
             .await
             .map_err(provider_failure)?;
-        let mut next = p.clone();
+        let mut next = self.next_version(p);
         next.pending = None;
-        next.version += 1;
-        next.updated_at = self.clock.now_rfc3339();
         let (kind, mut entries) = match answer {
             ProviderCharge::Approved { provider_ref } => {
                 next.facts.provider_ref = Some(provider_ref);

@@ -97,9 +97,7 @@ impl PaymentService {
             if self.table.get(&notice_key(rid, &n.id)).await?.is_some() {
                 return Ok(Attempt::Done(NoticeOutcome::Repeated));
             }
-            let mut next = p.clone();
-            next.version += 1;
-            next.updated_at = self.clock.now_rfc3339();
+            let mut next = self.next_version(&p);
             let (kind, mut entries, outcome) = match &n.kind {
                 NoticeKind::RefundFailed {
                     idempotency_key,

@@ -196,6 +196,14 @@ impl PaymentService {
         }
     }
 
+    /// `p` as its next version, changed now (the commit is conditional on `p`'s version).
+    pub(super) fn next_version(&self, p: &Payment) -> Payment {
+        let mut next = p.clone();
+        next.version += 1;
+        next.updated_at = self.clock.now_rfc3339();
+        next
+    }
+
     pub(super) fn entry(
         &self,
         p: &Payment,
@@ -324,7 +332,7 @@ impl PaymentService {
                 let Some((movement, amount)) = next_move(&p, goal) else {
                     return Ok(settled(Some(&p)));
                 };
-                let mut next = p.clone();
+                let mut next = self.next_version(&p);
                 next.keep = keep;
                 if next.refund_reason.is_none() {
                     next.refund_reason = reason.map(|r| r.as_str().to_string());
@@ -335,8 +343,6 @@ impl PaymentService {
                     idempotency_key: idempotency_key(reservation_id, movement, p.entries + 1),
                     payment_method: None,
                 });
-                next.version += 1;
-                next.updated_at = self.clock.now_rfc3339();
                 (
                     vec![Write::Put {
                         item: to_item(&Payment::key(reservation_id), None, &next),
@@ -375,10 +381,8 @@ impl PaymentService {
             })
             .await
             .map_err(provider_failure)?;
-        let mut next = p.clone();
+        let mut next = self.next_version(p);
         next.pending = None;
-        next.version += 1;
-        next.updated_at = self.clock.now_rfc3339();
         let mut entries = vec![self.entry(p, op.movement, op.amount, &op.idempotency_key)];
         let open = p.facts.sums.open();
         if op.movement == Movement::Capture && op.amount < open {
