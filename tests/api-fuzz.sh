@@ -39,17 +39,19 @@ run() {
 }
 # CPython 3.11's ast module can raise a spurious "AST constructor recursion depth mismatch"
 # SystemError (CPython issue 106905) while hypothesis describes one of its own filters: a crash of
-# the tool, not a finding about the API. A phase that failed with it runs once more.
+# the tool, not a finding about the API (two workers parse concurrently). A phase that failed with
+# it runs again, up to three more times; each run, with the same seed, finds again whatever real
+# failure the first had.
 phase() {
-    local log="$work/$1.log"
-    run "$1" 2>&1 | tee "$log"
-    local rc="${PIPESTATUS[0]}"
-    # The second run, with the same seed, finds again whatever real failure the first had.
-    if [ "$rc" != 0 ] && grep -q 'AST constructor recursion depth mismatch' "$log"; then
-        echo "api-fuzz: $1 hit CPython's spurious ast SystemError; running it again" >&2
-        run "$1"
-        return
-    fi
+    local log="$work/$1.log" rc attempt
+    for attempt in 1 2 3 4; do
+        run "$1" 2>&1 | tee "$log"
+        rc="${PIPESTATUS[0]}"
+        if [ "$rc" = 0 ] || ! grep -q 'AST constructor recursion depth mismatch' "$log"; then
+            return "$rc"
+        fi
+        echo "api-fuzz: $1 hit CPython's spurious ast SystemError (run $attempt); running it again" >&2
+    done
     return "$rc"
 }
 status=0

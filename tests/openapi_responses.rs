@@ -592,10 +592,16 @@ async fn every_answer_of_the_main_flows_is_declared_by_openapi() {
     ] {
         c.req("GET", other).user("bob").expect(404).await;
     }
-    // The simulated provider sends no webhooks (the Stripe runtime's answers: tests/money.rs).
+    // The simulated provider sends no webhooks (the Stripe runtime's answers: tests/money.rs);
+    // an unsigned delivery is refused wherever it is sent.
     c.req("POST", "/v1/payments/webhooks/stripe")
+        .header("stripe-signature", "t=1,v1=00")
         .json(json!({"id": "evt_1", "type": "refund.failed"}))
         .expect(404)
+        .await;
+    c.req("POST", "/v1/payments/webhooks/stripe")
+        .json(json!({"id": "evt_1", "type": "refund.failed"}))
+        .expect(400)
         .await;
     c.req("GET", format!("/_local/executions/{id}"))
         .expect(200)

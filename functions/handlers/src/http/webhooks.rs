@@ -38,6 +38,12 @@ fn count_failed_refund() {
 
 /// [payment-webhook] `POST /v1/payments/webhooks/stripe`
 pub async fn stripe(svc: &Services, req: ApiRequest) -> ApiResult {
+    // Unsigned is a client's mistake wherever it is sent.
+    let Some(signature) = req.header("stripe-signature") else {
+        return Err(refused(NoticeError::Unverified(
+            "the Stripe-Signature header is missing".into(),
+        )));
+    };
     let Some(reader) = &svc.payment_notices else {
         return Err(Problem::not_found(
             "this deployment takes no Stripe webhooks: its payment provider is not Stripe, or it has no signing secret",
@@ -45,10 +51,7 @@ pub async fn stripe(svc: &Services, req: ApiRequest) -> ApiResult {
     };
     let body =
         std::str::from_utf8(&req.body).map_err(|_| Problem::malformed("the body is not UTF-8"))?;
-    let notice = reader
-        .read(req.header("stripe-signature"), body)
-        .await
-        .map_err(refused)?;
+    let notice = reader.read(Some(signature), body).await.map_err(refused)?;
     let outcome = match notice {
         None => None,
         Some(n) => Some(svc.payments.on_notice(&n).await?),
